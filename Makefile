@@ -1,0 +1,30 @@
+# Set-up is part of every target: a fresh machine goes from nothing to green with `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench lint docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first and pinned: the CPU wheel on disk, never a CUDA build pulled in by a range.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]' torch==2.13.0
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/whyload demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+docs: $(STAMP)
+	$(BIN)/python -m whyload rules --format markdown > docs/findings.md
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

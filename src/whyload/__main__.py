@@ -1,0 +1,3 @@
+from whyload.cli import main
+
+main()

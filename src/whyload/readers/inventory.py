@@ -1,0 +1,125 @@
+"""The files of a model folder: names, sizes, links, and what each one really is.
+
+Only the top level is listed (that is where from_pretrained looks), plus the names of subfolders
+that hold weights themselves (`checkpoint-500/`), so a user pointed one level too high is told.
+Nothing is opened that is not a regular file: a FIFO would block, a device could be endless.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from whyload.readers.sniff import HEAD_BYTES, Kind, sniff
+
+MAX_ENTRIES = 5000
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    size: int = 0
+    kind: Kind | None = None  # None when it could not be read
+    head: bytes = b""
+    link_target: str | None = None
+    dangling: bool = False
+    special: str | None = None  # "fifo", "socket", "device", "directory"
+    unreadable: str | None = None
+
+
+@dataclass(frozen=True)
+class Inventory:
+    entries: tuple[Entry, ...]
+    subfolders_with_weights: tuple[str, ...] = ()
+    missing_root: bool = False
+    truncated_listing: bool = False
+
+    def get(self, name: str) -> Entry | None:
+        return next((e for e in self.entries if e.name == name), None)
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".gguf",
+                   ".onnx")
+
+
+def take_inventory(root: Path) -> Inventory:
+    try:
+        names = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return Inventory((), missing_root=True)
+    except OSError:
+        return Inventory((), missing_root=True)
+    truncated = len(names) > MAX_ENTRIES
+    entries: list[Entry] = []
+    subfolders: list[str] = []
+    for name in names[:MAX_ENTRIES]:
+        entry = read_entry(root, name)
+        if entry.special == "directory":
+            if _holds_weights(root / name):
+                subfolders.append(name)
+            continue
+        entries.append(entry)
+    return Inventory(tuple(entries), tuple(subfolders), truncated_listing=truncated)
+
+
+def read_entry(root: Path, name: str) -> Entry:
+    path = root / name
+    link_target = None
+    try:
+        lst = path.lstat()
+    except OSError as exc:
+        return Entry(name, unreadable=exc.strerror or str(exc))
+    if stat.S_ISLNK(lst.st_mode):
+        try:
+            link_target = os.readlink(path)
+        except OSError:
+            link_target = "?"
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return Entry(name, link_target=link_target, dangling=True)
+    except OSError as exc:
+        return Entry(name, link_target=link_target, dangling=True,
+                     unreadable=exc.strerror or str(exc))
+    if stat.S_ISDIR(st.st_mode):
+        return Entry(name, special="directory", link_target=link_target)
+    if not stat.S_ISREG(st.st_mode):
+        special = ("fifo" if stat.S_ISFIFO(st.st_mode) else
+                   "socket" if stat.S_ISSOCK(st.st_mode) else "device")
+        return Entry(name, special=special, link_target=link_target)
+    try:
+        with path.open("rb") as f:
+            head = f.read(HEAD_BYTES)
+            zero_filled = not head.strip(b"\x00")
+            if zero_filled and st.st_size > HEAD_BYTES:  # zeros at both ends: preallocated space
+                f.seek(st.st_size - HEAD_BYTES)
+                zero_filled = not f.read(HEAD_BYTES).strip(b"\x00")
+    except OSError as exc:
+        return Entry(name, size=st.st_size, link_target=link_target,
+                     unreadable=exc.strerror or str(exc))
+    kind = sniff(head, st.st_size, name, zero_filled=zero_filled)
+    return Entry(name, size=st.st_size, kind=kind, head=head, link_target=link_target)
+
+
+def _holds_weights(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as it:
+            for i, e in enumerate(it):
+                if i > 200:
+                    return False
+                if e.name.endswith(WEIGHT_SUFFIXES) and not is_training_state(e.name):
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+# files a Trainer checkpoint keeps beside the weights; pickles, but not the model
+TRAINING_STATE = frozenset({"training_args.bin", "optimizer.pt", "scheduler.pt", "scaler.pt",
+                            "trainer_state.json", "optimizer.bin"})
+
+
+def is_training_state(name: str) -> bool:
+    return name in TRAINING_STATE or name.startswith("rng_state")

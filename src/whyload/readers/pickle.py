@@ -1,0 +1,302 @@
+"""Pickle streams disassembled, never loaded.
+
+A small symbolic machine runs the opcodes that `pickletools.genops` yields. Globals stay names
+(`Global`), calls stay records (`Call`), persistent ids stay tuples (`Persistent`): nothing is
+imported and nothing is called, so a hostile pickle can do no more than waste the bounded work
+this module allows (`Limits`). What can't be followed is kept as `Unknown`, and the parse keeps
+what it built before it stopped.
+"""
+
+from __future__ import annotations
+
+import io
+import pickletools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_opcodes: int = 20_000_000
+    max_memo: int = 5_000_000
+    max_stack: int = 1_000_000
+    max_depth: int = 200  # nesting followed when interpreting the result
+    max_stream_bytes: int = 1 << 30
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class Global:
+    module: str
+    name: str
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+@dataclass
+class Call:
+    """`func(*args)` as the pickle asks for it (REDUCE, NEWOBJ, INST, OBJ); BUILD adds state."""
+
+    func: Any
+    args: tuple[Any, ...]
+    state: Any = None
+    kwargs: dict[str, Any] | None = None
+    items: dict[Any, Any] = field(default_factory=dict)  # SETITEM(S) on a call's result
+    appended: list[Any] = field(default_factory=list)  # APPEND(S) on a call's result
+
+
+@dataclass(frozen=True)
+class Persistent:
+    pid: Any
+
+
+@dataclass(frozen=True)
+class Unknown:
+    why: str
+
+
+class _Mark:
+    pass
+
+
+MARK = _Mark()
+
+
+@dataclass
+class PickleStream:
+    """The result of one pickle stream: its value, every global it names, and where it stopped."""
+
+    value: Any = None
+    globals: list[Global] = field(default_factory=list)
+    opcodes: int = 0
+    error: str | None = None  # why the walk stopped early, None when STOP was reached
+    end: int = 0  # offset just after STOP (or where it stopped)
+    protocol: int | None = None
+
+
+def walk_pickle(f: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> PickleStream:
+    """Run one pickle stream from the current position of `f` symbolically."""
+    result = PickleStream()
+    stack: list[Any] = []
+    memo: dict[int, Any] = {}
+    start = f.tell()
+    seen_globals: set[Global] = set()
+
+    def pop_mark() -> list[Any]:
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i] is MARK:
+                items = stack[i + 1 :]
+                del stack[i:]
+                return items
+        raise _Broken("MARK expected on the stack")
+
+    def pop() -> Any:
+        if not stack:
+            raise _Broken("pop from an empty stack")
+        v = stack.pop()
+        if v is MARK:
+            raise _Broken("unexpected MARK")
+        return v
+
+    def add_global(g: Global) -> Global:
+        if g not in seen_globals:
+            seen_globals.add(g)
+            result.globals.append(g)
+        return g
+
+    try:
+        for op, arg, pos in _genops(f):
+            result.opcodes += 1
+            if result.opcodes > limits.max_opcodes:
+                raise _Broken(f"more than {limits.max_opcodes:,} opcodes")
+            if pos is not None and pos - start > limits.max_stream_bytes:
+                raise _Broken(f"stream longer than {limits.max_stream_bytes:,} bytes")
+            if len(stack) > limits.max_stack:
+                raise _Broken(f"stack deeper than {limits.max_stack:,}")
+            name = op.name
+            if name == "PROTO":
+                result.protocol = arg
+            elif name in ("FRAME",):
+                pass
+            elif name == "STOP":
+                result.value = pop() if stack else Unknown("empty stack at STOP")
+                result.end = f.tell()
+                return result
+            elif name == "MARK":
+                stack.append(MARK)
+            elif name == "POP":
+                if stack:
+                    stack.pop()
+            elif name == "POP_MARK":
+                pop_mark()
+            elif name == "DUP":
+                stack.append(stack[-1] if stack else Unknown("DUP on empty stack"))
+            elif name in ("NONE",):
+                stack.append(None)
+            elif name in ("NEWTRUE", "NEWFALSE"):
+                stack.append(name == "NEWTRUE")
+            elif name in ("INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4",
+                          "FLOAT", "BINFLOAT", "STRING", "BINSTRING", "SHORT_BINSTRING",
+                          "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8",
+                          "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8"):
+                stack.append(arg)
+            elif name in ("EMPTY_DICT",):
+                stack.append({})
+            elif name in ("EMPTY_LIST",):
+                stack.append([])
+            elif name == "EMPTY_TUPLE":
+                stack.append(())
+            elif name == "EMPTY_SET":
+                stack.append(set())
+            elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
+                n = {"TUPLE1": 1, "TUPLE2": 2, "TUPLE3": 3}[name]
+                items = [pop() for _ in range(n)][::-1]
+                stack.append(tuple(items))
+            elif name == "TUPLE":
+                stack.append(tuple(pop_mark()))
+            elif name == "LIST":
+                stack.append(pop_mark())
+            elif name == "DICT":
+                items = pop_mark()
+                stack.append(_pairs_to_dict(items))
+            elif name == "FROZENSET":
+                stack.append(frozenset(_hashable(x) for x in pop_mark()))
+            elif name == "APPEND":
+                v = pop()
+                _append(stack[-1] if stack else None, [v])
+            elif name == "APPENDS":
+                items = pop_mark()
+                _append(stack[-1] if stack else None, items)
+            elif name == "ADDITEMS":
+                items = pop_mark()
+                if stack and isinstance(stack[-1], set):
+                    stack[-1].update(_hashable(x) for x in items)
+            elif name == "SETITEM":
+                v = pop()
+                k = pop()
+                _setitems(stack[-1] if stack else None, [k, v])
+            elif name == "SETITEMS":
+                items = pop_mark()
+                _setitems(stack[-1] if stack else None, items)
+            elif name in ("GLOBAL", "INST"):
+                module, _, qual = str(arg).partition(" ")
+                g = add_global(Global(module, qual))
+                if name == "GLOBAL":
+                    stack.append(g)
+                else:
+                    stack.append(Call(g, tuple(pop_mark())))
+            elif name == "STACK_GLOBAL":
+                qual = pop()
+                module = pop()
+                if isinstance(module, str) and isinstance(qual, str):
+                    stack.append(add_global(Global(module, qual)))
+                else:  # names built at run time: treat as unknown, never guess
+                    g = add_global(Global(_describe(module), _describe(qual)))
+                    stack.append(g)
+            elif name == "REDUCE":
+                args = pop()
+                func = pop()
+                stack.append(Call(func, args if isinstance(args, tuple) else (args,)))
+            elif name == "NEWOBJ":
+                args = pop()
+                cls = pop()
+                stack.append(Call(cls, args if isinstance(args, tuple) else (args,)))
+            elif name == "NEWOBJ_EX":
+                kwargs = pop()
+                args = pop()
+                cls = pop()
+                stack.append(Call(cls, args if isinstance(args, tuple) else (args,),
+                                  kwargs=kwargs if isinstance(kwargs, dict) else None))
+            elif name == "OBJ":
+                items = pop_mark()
+                if items:
+                    stack.append(Call(items[0], tuple(items[1:])))
+                else:
+                    stack.append(Unknown("OBJ with no class"))
+            elif name == "BUILD":
+                state = pop()
+                target = stack[-1] if stack else None
+                if isinstance(target, Call):
+                    target.state = state
+            elif name in ("PERSID", "BINPERSID"):
+                pid = arg if name == "PERSID" else pop()
+                stack.append(Persistent(pid))
+            elif name in ("EXT1", "EXT2", "EXT4"):
+                stack.append(Unknown(f"extension code {arg}"))
+            elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                if len(memo) >= limits.max_memo:
+                    raise _Broken(f"memo larger than {limits.max_memo:,}")
+                memo[int(arg)] = stack[-1] if stack else None
+            elif name == "MEMOIZE":
+                if len(memo) >= limits.max_memo:
+                    raise _Broken(f"memo larger than {limits.max_memo:,}")
+                memo[len(memo)] = stack[-1] if stack else None
+            elif name in ("GET", "BINGET", "LONG_BINGET"):
+                key = int(arg)
+                stack.append(memo[key] if key in memo else Unknown(f"memo {key} unset"))
+            elif name in ("NEXT_BUFFER", "READONLY_BUFFER"):
+                stack.append(Unknown("out-of-band buffer"))
+            else:
+                raise _Broken(f"unsupported opcode {name}")
+    except _Broken as exc:
+        result.error = str(exc)
+    except (ValueError, EOFError, KeyError, IndexError, TypeError, OverflowError,
+            UnicodeDecodeError, MemoryError, RecursionError) as exc:
+        result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if result.error is None:
+        result.error = "the stream ends before STOP"
+    result.end = f.tell()
+    if stack:
+        result.value = next((v for v in stack if v is not MARK), None)
+    return result
+
+
+def walk_pickle_bytes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> PickleStream:
+    return walk_pickle(io.BytesIO(data), limits)
+
+
+class _Broken(Exception):
+    pass
+
+
+def _genops(f: BinaryIO) -> Iterator[tuple[Any, Any, int | None]]:
+    return pickletools.genops(f)  # type: ignore[no-any-return]
+
+
+def _hashable(x: Any) -> Any:
+    try:
+        hash(x)
+    except TypeError:
+        return Unknown(f"unhashable {type(x).__name__}")
+    return x
+
+
+def _pairs_to_dict(items: list[Any]) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for i in range(0, len(items) - 1, 2):
+        out[_hashable(items[i])] = items[i + 1]
+    return out
+
+
+def _setitems(target: Any, items: list[Any]) -> None:
+    pairs = _pairs_to_dict(items)
+    if isinstance(target, dict):
+        target.update(pairs)
+    elif isinstance(target, Call):
+        target.items.update(pairs)
+
+
+def _append(target: Any, items: list[Any]) -> None:
+    if isinstance(target, list):
+        target.extend(items)
+    elif isinstance(target, Call):
+        target.appended.extend(items)
+
+
+def _describe(v: Any) -> str:
+    return v if isinstance(v, str) else f"<{type(v).__name__}>"

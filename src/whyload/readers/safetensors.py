@@ -1,0 +1,190 @@
+"""The safetensors header, validated in the order the safetensors library validates it.
+
+Layout: 8 bytes little-endian u64 N, then N bytes of UTF-8 JSON (padded with spaces), then the
+tensor bytes. `read_metadata` in the library's `tensor.rs` checks, in this order:
+
+    HeaderTooSmall               fewer than 8 bytes
+    HeaderTooLarge               N > 100,000,000
+    InvalidHeaderLength          8 + N past the end of the file
+    InvalidHeader                the header is not UTF-8
+    InvalidHeaderDeserialization not JSON, or not a map of {dtype, shape, data_offsets}
+    InvalidOffset                tensors (sorted by offset) are not contiguous from 0
+    ValidationOverflow           shape x dtype size overflows
+    TensorInvalidInfo            a tensor's span differs from shape x dtype size
+    MetadataIncompleteBuffer     the last offset does not end exactly at the end of the file
+
+Only the header is read (at most 100 MB, the library's own limit); tensor bytes never are.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import struct
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from whyload.readers.sniff import SAFETENSORS_HEADER_LIMIT
+from whyload.readers.tensors import TensorInfo
+
+# bits per element, as the library defines them
+DTYPE_BITS = {
+    "BOOL": 8, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "U8": 8, "I8": 8, "F8_E5M2": 8,
+    "F8_E4M3": 8, "F8_E8M0": 8, "I16": 16, "U16": 16, "F16": 16, "BF16": 16, "I32": 32,
+    "U32": 32, "F32": 32, "C64": 64, "F64": 64, "I64": 64, "U64": 64,
+}  # fmt: skip
+USIZE_MAX = 2**64 - 1
+
+
+class HeaderError(str, enum.Enum):
+    """The library's own error names, so a user can match them to what they saw."""
+
+    TOO_SMALL = "HeaderTooSmall"
+    TOO_LARGE = "HeaderTooLarge"
+    INVALID_LENGTH = "InvalidHeaderLength"
+    NOT_UTF8 = "InvalidHeader"
+    NOT_DESERIALIZABLE = "InvalidHeaderDeserialization"
+    INVALID_OFFSET = "InvalidOffset"
+    OVERFLOW = "ValidationOverflow"
+    MISALIGNED = "MisalignedSlice"
+    INVALID_INFO = "TensorInvalidInfo"
+    INCOMPLETE = "MetadataIncompleteBuffer"
+
+
+@dataclass(frozen=True)
+class SafetensorsHeader:
+    """What the header says, and the first thing wrong with it (None when the file is valid)."""
+
+    file_size: int
+    header_len: int | None = None
+    error: HeaderError | None = None
+    error_detail: str = ""
+    tensors: dict[str, TensorInfo] = field(default_factory=dict)
+    metadata: dict[str, Any] | None = None
+    data_end: int | None = None  # where the header says the tensor bytes end (from file start)
+
+    @property
+    def expected_size(self) -> int | None:
+        """The file size the header promises, when it can be computed."""
+        return self.data_end
+
+    @property
+    def format(self) -> str | None:
+        meta = self.metadata or {}
+        value = meta.get("format")
+        return value if isinstance(value, str) else None
+
+
+def read_safetensors_header(f: BinaryIO, file_size: int) -> SafetensorsHeader:
+    head = f.read(8)
+    if len(head) < 8:
+        return SafetensorsHeader(file_size, error=HeaderError.TOO_SMALL,
+                                 error_detail=f"the file has {file_size} bytes, fewer than 8")
+    (n,) = struct.unpack("<Q", head)
+    if n > SAFETENSORS_HEADER_LIMIT:
+        return SafetensorsHeader(
+            file_size, header_len=n, error=HeaderError.TOO_LARGE,
+            error_detail=f"the first 8 bytes claim a {n:,}-byte header; the limit is "
+            f"{SAFETENSORS_HEADER_LIMIT:,}",
+        )
+    if 8 + n > file_size:
+        return SafetensorsHeader(
+            file_size, header_len=n, error=HeaderError.INVALID_LENGTH, data_end=None,
+            error_detail=f"the header needs {8 + n:,} bytes but the file has {file_size:,}",
+        )
+    raw = f.read(n)
+    if len(raw) < n:  # the file shrank while we read it
+        return SafetensorsHeader(file_size, header_len=n, error=HeaderError.INVALID_LENGTH,
+                                 error_detail=f"only {8 + len(raw):,} bytes could be read")
+    return parse_header(raw, file_size)
+
+
+def parse_header(raw: bytes, file_size: int) -> SafetensorsHeader:
+    n = len(raw)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return SafetensorsHeader(file_size, header_len=n, error=HeaderError.NOT_UTF8,
+                                 error_detail=f"byte {exc.start + 8} is not UTF-8")
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return SafetensorsHeader(file_size, header_len=n, error=HeaderError.NOT_DESERIALIZABLE,
+                                 error_detail=f"the header is not JSON: {exc}")
+    parsed = _tensor_map(doc)
+    if isinstance(parsed, str):
+        return SafetensorsHeader(file_size, header_len=n, error=HeaderError.NOT_DESERIALIZABLE,
+                                 error_detail=parsed)
+    metadata, entries = parsed
+    tensors = {name: TensorInfo(dtype=d, shape=s) for name, (d, s, _) in entries.items()}
+
+    def fail(error: HeaderError, detail: str) -> SafetensorsHeader:
+        return SafetensorsHeader(file_size, header_len=n, error=error, error_detail=detail,
+                                 tensors=tensors, metadata=metadata)
+
+    start = 0
+    for name, (dtype, shape, (s, e)) in sorted(entries.items(), key=lambda kv: kv[1][2]):
+        if s != start or e < s:
+            return fail(HeaderError.INVALID_OFFSET,
+                        f"tensor {name!r} spans [{s}, {e}) but the previous one ends at {start}")
+        start = e
+        nbits = DTYPE_BITS[dtype]
+        for dim in shape:
+            nbits *= dim
+        if nbits > USIZE_MAX * 8:
+            return fail(HeaderError.OVERFLOW, f"tensor {name!r}: shape {list(shape)} overflows")
+        if nbits % 8:
+            return fail(HeaderError.MISALIGNED,
+                        f"tensor {name!r}: {list(shape)} x {dtype} is not a whole number of bytes")
+        if e - s != nbits // 8:
+            return fail(HeaderError.INVALID_INFO,
+                        f"tensor {name!r} spans {e - s:,} bytes but {list(shape)} x {dtype} "
+                        f"needs {nbits // 8:,}")
+    data_end = 8 + n + start
+    header = SafetensorsHeader(file_size, header_len=n, tensors=tensors, metadata=metadata,
+                               data_end=data_end)
+    if data_end != file_size:
+        missing = data_end - file_size
+        detail = (f"the header promises {data_end:,} bytes but the file has {file_size:,} "
+                  f"({missing:,} missing)" if missing > 0 else
+                  f"the file has {-missing:,} bytes after the last tensor "
+                  f"(the header accounts for {data_end:,})")
+        return SafetensorsHeader(file_size, header_len=n, error=HeaderError.INCOMPLETE,
+                                 error_detail=detail, tensors=tensors, metadata=metadata,
+                                 data_end=data_end)
+    return header
+
+
+Entry = tuple[str, tuple[int, ...], tuple[int, int]]
+
+
+def _tensor_map(doc: object) -> tuple[dict[str, Any] | None, dict[str, Entry]] | str:
+    """The shape serde requires: {name: {dtype, shape, data_offsets}}, `__metadata__` of strings."""
+    if not isinstance(doc, dict):
+        return f"the header is a JSON {type(doc).__name__}, not an object"
+    metadata: dict[str, Any] | None = None
+    entries: dict[str, Entry] = {}
+    for name, info in doc.items():
+        if name == "__metadata__":
+            if info is not None and not (
+                isinstance(info, dict) and all(isinstance(v, str) for v in info.values())
+            ):
+                return "__metadata__ must map strings to strings"
+            metadata = info
+            continue
+        if not isinstance(info, dict):
+            return f"entry {name!r} is not an object"
+        dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+        if dtype not in DTYPE_BITS:
+            return f"tensor {name!r} has unknown dtype {dtype!r}"
+        if not isinstance(shape, list) or not all(_is_usize(d) for d in shape):
+            return f"tensor {name!r} has an invalid shape {shape!r}"
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(_is_usize(o) for o in offsets)):
+            return f"tensor {name!r} has invalid data_offsets {offsets!r}"
+        entries[name] = (dtype, tuple(shape), (offsets[0], offsets[1]))
+    return metadata, entries
+
+
+def _is_usize(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= USIZE_MAX

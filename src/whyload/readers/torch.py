@@ -1,0 +1,250 @@
+"""torch checkpoints (`.bin`, `.pt`, `.pth`, `.ckpt`), read without torch and without unpickling.
+
+Two layouts exist:
+
+    zip (torch >= 1.6)                      legacy (torch < 1.6)
+    <root>/data.pkl      the object graph    pickle: magic number 0x1950a86a20f9469cfc6c
+    <root>/version       "3"                 pickle: protocol version 1001
+    <root>/byteorder     "little"            pickle: sys_info
+    <root>/data/<key>    one storage each    pickle: the object graph
+    <root>/.data/serialization_id            pickle: storage keys, then the raw storages
+    end of central directory (PK\\x05\\x06) in the last 65,557 bytes
+
+In both, each tensor is a call to `torch._utils._rebuild_tensor_v2(storage, offset, size, stride,
+...)` whose storage is a persistent id `('storage', torch.FloatStorage, key, location, numel)`.
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from whyload.readers.pickle import (
+    Call,
+    Global,
+    Limits,
+    Persistent,
+    PickleStream,
+    Unknown,
+    walk_pickle,
+    walk_pickle_bytes,
+)
+from whyload.readers.tensors import TensorInfo
+
+EOCD_SEARCH = 65_557  # 22-byte record + the longest zip comment
+MAX_CENTRAL_DIRECTORY = 64 << 20
+MAX_DATA_PKL = 256 << 20
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+
+STORAGE_DTYPES = {
+    "FloatStorage": "F32", "DoubleStorage": "F64", "HalfStorage": "F16",
+    "BFloat16Storage": "BF16", "LongStorage": "I64", "IntStorage": "I32",
+    "ShortStorage": "I16", "CharStorage": "I8", "ByteStorage": "U8", "BoolStorage": "BOOL",
+    "ComplexFloatStorage": "C64", "ComplexDoubleStorage": "C128",
+    "Float8_e4m3fnStorage": "F8_E4M3", "Float8_e5m2Storage": "F8_E5M2",
+    "UInt16Storage": "U16", "UInt32Storage": "U32", "UInt64Storage": "U64",
+}  # fmt: skip
+TENSOR_REBUILDERS = {
+    "torch._utils._rebuild_tensor_v2",
+    "torch._utils._rebuild_tensor",
+    "torch._utils._rebuild_tensor_v3",
+}
+
+
+@dataclass(frozen=True)
+class TorchCheckpoint:
+    layout: str  # "zip" or "legacy"
+    error: str | None = None  # first structural problem; tensors may still be partly known
+    truncated: bool = False
+    members: tuple[str, ...] = ()
+    missing_records: tuple[str, ...] = ()  # data.pkl, version
+    version: str | None = None
+    tensors: dict[str, TensorInfo] = field(default_factory=dict)
+    nesting: tuple[str, ...] = ()  # keys leading from the top object to the state dict
+    top_keys: tuple[str, ...] = ()  # the top-level dict's keys, when it is not the state dict
+    pickled_object: str | None = None  # a class, when a whole object (not a dict) was saved
+    globals: tuple[str, ...] = ()
+    pickle_error: str | None = None
+
+
+def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
+    f.seek(max(0, file_size - EOCD_SEARCH))
+    tail = f.read(EOCD_SEARCH)
+    if tail.rfind(b"PK\x05\x06") < 0:
+        return TorchCheckpoint(
+            "zip", truncated=True,
+            error=f"no end-of-central-directory record: the zip stops after {file_size:,} bytes",
+        )
+    f.seek(0)
+    try:
+        zf = zipfile.ZipFile(f)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
+        return TorchCheckpoint("zip", truncated=True, error=f"the zip directory is unreadable: {exc}")
+    with zf:
+        infos = zf.infolist()
+        names = tuple(i.filename for i in infos)
+        pkl = [i for i in infos if i.filename.endswith("data.pkl") and i.filename.count("/") == 1]
+        ver = [i for i in infos if i.filename.endswith("/version") and i.filename.count("/") == 1]
+        missing = tuple(r for r, present in (("data.pkl", pkl), ("version", ver)) if not present)
+        if missing:
+            return TorchCheckpoint(
+                "zip", members=names, missing_records=missing,
+                error=f"a zip without {' and '.join(missing)}: not a torch checkpoint",
+            )
+        end_of_data = max((i.header_offset + len(i.filename) + 30 + i.compress_size
+                           for i in infos), default=0)
+        if end_of_data > file_size:
+            return TorchCheckpoint("zip", truncated=True, members=names,
+                                   error=f"members extend to byte {end_of_data:,} "
+                                   f"but the file has {file_size:,}")
+        version = _read_small(zf, ver[0])
+        if pkl[0].file_size > MAX_DATA_PKL:
+            return TorchCheckpoint("zip", members=names, version=version,
+                                   error=f"data.pkl is {pkl[0].file_size:,} bytes; not read")
+        try:
+            data = zf.read(pkl[0])
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
+            return TorchCheckpoint("zip", members=names, version=version,
+                                   error=f"data.pkl is unreadable: {exc}")
+        stream = walk_pickle_bytes(data, Limits())
+        root = pkl[0].filename.split("/", 1)[0]
+        sizes = {i.filename[len(root) + 6 :]: i.file_size for i in infos
+                 if i.filename.startswith(f"{root}/data/")}
+        return _checkpoint("zip", stream, members=names, version=version, storage_sizes=sizes)
+
+
+def read_legacy_torch(f: BinaryIO, file_size: int) -> TorchCheckpoint:
+    magic = walk_pickle(f)
+    if magic.error or magic.value != LEGACY_MAGIC:
+        # a plain pickle, not torch's legacy container: read it as the object itself
+        f.seek(0)
+        return _checkpoint("pickle", walk_pickle(f))
+    protocol = walk_pickle(f)
+    sys_info = walk_pickle(f)
+    if protocol.error or sys_info.error:
+        return TorchCheckpoint("legacy", truncated=True,
+                               error="the legacy checkpoint stops inside its preamble")
+    stream = walk_pickle(f)
+    return _checkpoint("legacy", stream, version=str(protocol.value))
+
+
+def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
+    if info.file_size > 64:
+        return None
+    try:
+        return zf.read(info).decode("ascii", "replace").strip()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
+        return None
+
+
+def _checkpoint(
+    layout: str,
+    stream: PickleStream,
+    *,
+    members: tuple[str, ...] = (),
+    version: str | None = None,
+    storage_sizes: dict[str, int] | None = None,
+) -> TorchCheckpoint:
+    nesting, state = _find_state_dict(stream.value)
+    tensors: dict[str, TensorInfo] = {}
+    for key, value in (state or {}).items():
+        info = _tensor_info(value)
+        if isinstance(key, str) and info is not None:
+            tensors[key] = info
+    top = stream.value
+    top_keys: tuple[str, ...] = ()
+    if nesting and isinstance(_as_dict(top), dict):
+        top_keys = tuple(str(k) for k in _as_dict(top))
+    pickled_object = None
+    if isinstance(top, Call) and isinstance(top.func, Global) and _as_dict(top) is None:
+        pickled_object = top.func.dotted
+    error = None
+    if stream.error:
+        error = f"the pickle could not be walked to its end: {stream.error}"
+    return TorchCheckpoint(
+        layout,
+        error=error,
+        truncated=bool(stream.error) and "ends before STOP" in (stream.error or ""),
+        members=members,
+        version=version,
+        tensors=tensors,
+        nesting=nesting,
+        top_keys=top_keys,
+        pickled_object=pickled_object,
+        globals=tuple(g.dotted for g in stream.globals),
+        pickle_error=stream.error,
+    )
+
+
+def _as_dict(value: Any) -> dict[Any, Any] | None:
+    """A dict, or an OrderedDict/defaultdict built by a call, as its items."""
+    if isinstance(value, dict):
+        return value
+    if (isinstance(value, Call) and isinstance(value.func, Global)
+            and value.func.dotted in ("collections.OrderedDict", "collections.defaultdict",
+                                      "builtins.dict", "__builtin__.dict")):
+        return value.items
+    return None
+
+
+def _find_state_dict(value: Any, depth: int = 0) -> tuple[tuple[str, ...], dict[Any, Any] | None]:
+    """The dict of tensors: the top object, or one nested in a training checkpoint
+    (`state_dict`, `model`, `module`, ...). Breadth-first, the biggest wins."""
+    d = _as_dict(value)
+    if d is None:
+        if isinstance(value, Call) and isinstance(value.state, dict) and depth < 4:
+            return _find_state_dict(value.state, depth + 1)  # a pickled nn.Module: its __dict__
+        return (), None
+    if _count_tensors(d) > 0 and _count_tensors(d) * 2 >= len(d):
+        return (), d
+    best: tuple[tuple[str, ...], dict[Any, Any] | None] = ((), None)
+    best_count = 0
+    if depth >= 4:
+        return best
+    for key, sub in d.items():
+        path, found = _find_state_dict(sub, depth + 1)
+        count = _count_tensors(found) if found else 0
+        if count > best_count:
+            best, best_count = ((str(key), *path), found), count
+    return best
+
+
+def _count_tensors(d: dict[Any, Any]) -> int:
+    return sum(1 for v in d.values() if _tensor_info(v) is not None)
+
+
+def _tensor_info(value: Any) -> TensorInfo | None:
+    if not isinstance(value, Call) or not isinstance(value.func, Global):
+        return None
+    name = value.func.dotted
+    if name == "torch._utils._rebuild_parameter" or name == "torch._utils._rebuild_parameter_with_state":
+        return _tensor_info(value.args[0]) if value.args else None
+    if name == "torch._tensor._rebuild_from_type_v2" and len(value.args) >= 3:
+        inner = value.args[2]
+        if isinstance(inner, tuple):
+            return _tensor_info(Call(value.args[0], inner))
+        return None
+    if name not in TENSOR_REBUILDERS or len(value.args) < 3:
+        return None
+    storage, _offset, size = value.args[0], value.args[1], value.args[2]
+    if not isinstance(storage, Persistent) or not isinstance(size, tuple):
+        return None
+    pid = storage.pid
+    if not (isinstance(pid, tuple) and len(pid) >= 4 and pid[0] == "storage"):
+        return None
+    storage_type = pid[1]
+    dtype = "?"
+    if isinstance(storage_type, Global):
+        dtype = STORAGE_DTYPES.get(storage_type.name, storage_type.name)
+    if name == "torch._utils._rebuild_tensor_v3" and len(value.args) >= 7:
+        d = value.args[6]  # the dtype is passed explicitly
+        if isinstance(d, Global):
+            dtype = d.name
+    location = pid[3] if isinstance(pid[3], str) else None
+    shape = tuple(int(s) for s in size if isinstance(s, int))
+    return TensorInfo(dtype=dtype, shape=shape, device=location)
+
+
+__all__ = ["TorchCheckpoint", "Unknown", "read_legacy_torch", "read_torch_zip"]

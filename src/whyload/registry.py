@@ -1,0 +1,150 @@
+"""The check registry: each check is a small pure function over a Snapshot, registered with a
+stable code, a category and the checks it depends on.
+
+A check yields `Problem`s; the registry stamps them with the rule's code and category. Checks run
+in dependency order (graphlib); a check whose prerequisite found an error is not run, so one broken
+file gives one finding, not twenty.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from whyload.report import Category, Effect, Finding, JSONValue, Severity, Skipped
+
+if TYPE_CHECKING:
+    from whyload.snapshot import Snapshot
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """What a check yields: a Finding before the registry gives it its code and category."""
+
+    title: str
+    severity: Severity = Severity.ERROR
+    detail: str = ""
+    evidence: Mapping[str, JSONValue] = field(default_factory=dict)
+    fix: str = ""
+    effect: Effect = Effect.RAISES
+    file: str | None = None
+
+
+CheckFunc = Callable[["Snapshot"], Iterable[Problem]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    category: Category
+    requires: tuple[str, ...]
+    func: CheckFunc
+
+    @property
+    def title(self) -> str:
+        return self.doc.split("\n", 1)[0].strip()
+
+    @property
+    def doc(self) -> str:
+        return inspect.cleandoc(self.func.__doc__ or self.name)
+
+    @property
+    def explanation(self) -> str:
+        parts = self.doc.split("\n", 1)
+        return parts[1].strip() if len(parts) > 1 else ""
+
+
+RULES: dict[str, Rule] = {}
+
+
+def check(
+    code: str, name: str, category: Category, *, requires: Sequence[str] = ()
+) -> Callable[[CheckFunc], CheckFunc]:
+    """Register a check. The docstring is the rule's documentation: a title line, then why."""
+
+    def register(func: CheckFunc) -> CheckFunc:
+        if code in RULES:
+            raise RuntimeError(f"check code {code} registered twice")
+        RULES[code] = Rule(code, name, category, tuple(requires), func)
+        return func
+
+    return register
+
+
+def all_rules() -> list[Rule]:
+    import whyload.checks  # noqa: F401  (registers every check)
+
+    return sorted(RULES.values(), key=lambda r: r.code)
+
+
+def matches(code: str, patterns: Iterable[str]) -> bool:
+    """`--select`/`--ignore` take a code (WL104) or a prefix (WL1, WL10)."""
+    return any(code.startswith(p.strip().upper()) for p in patterns if p.strip())
+
+
+def validate_patterns(patterns: Iterable[str]) -> None:
+    from whyload.errors import UsageError
+
+    codes = [r.code for r in all_rules()]
+    for p in patterns:
+        if not any(c.startswith(p.strip().upper()) for c in codes):
+            raise UsageError(
+                f"{p!r} matches no check code", hint="`whyload rules` lists every code"
+            )
+
+
+def run_checks(
+    snapshot: Snapshot,
+    *,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+) -> tuple[tuple[Finding, ...], tuple[Skipped, ...]]:
+    rules = {r.code: r for r in all_rules()}
+    order = graphlib.TopologicalSorter(
+        {code: [d for d in rule.requires if d in rules] for code, rule in rules.items()}
+    ).static_order()
+
+    blocked: set[str] = set()  # checks that found an error, or could not run
+    found: list[Finding] = []
+    skipped: list[Skipped] = []
+    for code in order:
+        rule = rules[code]
+        if any(dep in blocked for dep in rule.requires):
+            blocked.add(code)
+            continue
+        try:
+            problems = list(rule.func(snapshot))
+        except Exception as exc:  # a bug in a check must not hide the other findings
+            blocked.add(code)
+            skipped.append(Skipped(code=code, reason=f"internal error: {type(exc).__name__}: {exc}"))
+            continue
+        for p in problems:
+            if p.severity is Severity.ERROR:
+                blocked.add(code)
+            found.append(
+                Finding(
+                    code=rule.code,
+                    category=rule.category,
+                    severity=p.severity,
+                    title=p.title,
+                    detail=p.detail,
+                    evidence=p.evidence,
+                    fix=p.fix,
+                    effect=p.effect if p.severity is Severity.ERROR else Effect.NONE,
+                    file=p.file,
+                )
+            )
+
+    def keep(code: str) -> bool:
+        return (not select or matches(code, select)) and not matches(code, ignore)
+
+    category_order = list(Category)
+    found.sort(key=lambda f: (-f.severity, category_order.index(f.category), f.code, f.file or ""))
+    return (
+        tuple(f for f in found if keep(f.code)),
+        tuple(s for s in skipped if keep(s.code)),
+    )

@@ -1,0 +1,1 @@
+"""Reports -> strings. Renderers never print: the CLI does."""

@@ -1,0 +1,142 @@
+"""The terminal view: the verdict, one glanceable line per category (like `flutter doctor`),
+then each finding with what was seen, the evidence and the fix."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from rich.console import Console, Group
+from rich.text import Text
+
+from whyload.registry import all_rules
+from whyload.report import Category, Finding, Report, Severity, Verdict
+
+MARKS = {Severity.ERROR: ("✗", "bold red"), Severity.WARNING: ("!", "yellow"),
+         Severity.INFO: ("i", "cyan")}
+VERDICT_STYLE = {Verdict.LOADS: "bold green", Verdict.FAILS: "bold red",
+                 Verdict.LOADS_BROKEN: "bold magenta", Verdict.UNKNOWN: "bold yellow"}
+VERDICT_TEXT = {
+    Verdict.LOADS: "loads — nothing found that stops from_pretrained",
+    Verdict.FAILS: "fails — from_pretrained will raise",
+    Verdict.LOADS_BROKEN: "loads broken — no exception, but some weights will be wrong",
+    Verdict.UNKNOWN: "unknown — some checks could not run",
+}
+
+
+def printable(value: str) -> str:
+    """File names may hold bytes that are not UTF-8 (kept as surrogates): show them escaped."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _summary(report: Report) -> str:
+    facts = report.facts
+    parts = []
+    if facts.get("format"):
+        parts.append(f"{facts['format']}")
+    if facts.get("tensor_count"):
+        parts.append(f"{facts['tensor_count']:,} tensors")
+    if facts.get("parameter_count"):
+        parts.append(f"{facts['parameter_count'] / 1e6:,.1f}M parameters")
+    dtypes = facts.get("dtypes") or {}
+    if dtypes:
+        parts.append("/".join(dtypes))
+    if facts.get("model_type"):
+        parts.append(f"model_type {facts['model_type']}")
+    return ", ".join(parts)
+
+
+def render_rich(report: Report, *, verbose: bool = False) -> Group:
+    lines: list[Any] = []
+    verdict = report.verdict
+    lines.append(Text(f"whyload {report.command} {printable(report.target)}", style="bold"))
+    head = Text("  verdict: ")
+    head.append(VERDICT_TEXT[verdict], style=VERDICT_STYLE[verdict])
+    lines.append(head)
+    summary = _summary(report)
+    if summary:
+        lines.append(Text(f"  {printable(summary)}", style="dim"))
+    lines.append(Text())
+
+    checked = {r.category for r in all_rules()}
+    for category in Category:
+        if category not in checked:
+            continue
+        found = [f for f in report.findings if f.category is category]
+        worst = max((f.severity for f in found), default=None)
+        mark, style = MARKS[worst] if worst and worst > Severity.INFO else ("✓", "green")
+        counts = _counts(found)
+        line = Text(f"  {mark} ", style=style)
+        line.append(f"{category.value:<13}", style="bold")
+        line.append(counts or "no problems found", style=style if counts else "dim")
+        lines.append(line)
+    for s in report.skipped:
+        lines.append(Text(f"  ? {s.code} did not run: {printable(s.reason)}", style="yellow"))
+
+    if report.findings:
+        lines.append(Text())
+    for f in report.findings:
+        if f.severity is Severity.INFO and not verbose and report.failed(Severity.WARNING):
+            continue
+        lines.extend(_finding(f, verbose))
+    hidden = sum(1 for f in report.findings if f.severity is Severity.INFO) if (
+        not verbose and report.failed(Severity.WARNING)) else 0
+    if hidden:
+        lines.append(Text(f"  ({hidden} note{'s' if hidden > 1 else ''} hidden; -v shows them)",
+                          style="dim"))
+    if verbose and report.timings:
+        lines.append(Text(f"  timings: {json.dumps(dict(report.timings))}", style="dim"))
+    return Group(*lines)
+
+
+def _counts(found: list[Finding]) -> str:
+    parts = []
+    for sev in (Severity.ERROR, Severity.WARNING, Severity.INFO):
+        n = sum(1 for f in found if f.severity is sev)
+        if n:
+            parts.append(f"{n} {sev.label}{'s' if n > 1 else ''}")
+    return ", ".join(parts)
+
+
+def _finding(f: Finding, verbose: bool) -> list[Text]:
+    mark, style = MARKS[f.severity]
+    out = []
+    title = Text(f"  {mark} ", style=style)
+    title.append(f"{f.code} ", style=style)
+    title.append(printable(f.title), style="bold")
+    out.append(title)
+    if f.detail:
+        out.append(Text(f"      {printable(f.detail)}"))
+    if verbose and f.evidence:
+        ev = ", ".join(f"{k}={_short(v)}" for k, v in f.evidence.items() if v not in (None, [], {}))
+        out.append(Text(f"      evidence: {printable(ev)}", style="dim"))
+    if f.fix:
+        fix = Text("      fix: ", style="green")
+        fix.append(printable(f.fix))
+        out.append(fix)
+    out.append(Text())
+    return out
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= 160 else text[:157] + "…"
+
+
+def render_text(report: Report, *, color: bool = False, width: int = 100,
+                verbose: bool = False) -> str:
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=color, no_color=not color, width=width,
+                      highlight=False, emoji=False, soft_wrap=False)
+    console.print(render_rich(report, verbose=verbose))
+    return buf.getvalue()
+
+
+def render_html(report: Report) -> str:
+    console = Console(record=True, file=io.StringIO(), width=100, highlight=False)
+    console.print(render_rich(report, verbose=True))
+    return console.export_html(inline_styles=True, code_format="<pre>{code}</pre>")
+
+
+__all__ = ["printable", "render_html", "render_rich", "render_text"]

@@ -1,0 +1,106 @@
+"""target -> Artifact: a folder, a single weights file, or a hub id found in the local HF cache.
+
+Never the network: a hub id that is not cached is an error that says how to get it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from whyload.errors import TargetError
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """Where a hub id lives in the HF cache, and what is wrong with the way there."""
+
+    cache_dir: Path
+    repo_dir: Path
+    repo_id: str
+    revision: str
+    commit: str | None
+    snapshot_missing: bool = False  # refs/<revision> names a snapshot that is not there
+    incomplete_blobs: tuple[str, ...] = ()  # blobs/*.incomplete: interrupted downloads
+    snapshots: tuple[str, ...] = ()  # every commit with a snapshot folder
+
+
+@dataclass(frozen=True)
+class Artifact:
+    target: str
+    root: Path  # the folder examined
+    how: str  # "folder", "file" or "hub-cache"
+    focus: str | None = None  # the file asked for, when the target is a single file
+    cache: CacheEntry | None = None
+
+    def describe(self) -> dict[str, object]:
+        out: dict[str, object] = {"how": self.how, "path": str(self.root)}
+        if self.focus:
+            out["file"] = self.focus
+        if self.cache:
+            out.update(repo_id=self.cache.repo_id, revision=self.cache.revision,
+                       commit=self.cache.commit, cache_dir=str(self.cache.cache_dir))
+        return out
+
+
+def resolve(target: str, revision: str | None = None) -> Artifact:
+    path = Path(target).expanduser()
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise _stat_error(target, exc) from None
+    if st is not None:
+        if revision:
+            raise TargetError(target, f"--revision {revision} applies to hub ids, "
+                              f"but {target!r} is a local path")
+        return _local(target, path, st)
+    if looks_like_hub_id(target):
+        from whyload.resolve.hub import resolve_cached
+
+        return resolve_cached(target, revision)
+    if path.is_symlink():
+        raise TargetError(target, f"{target} is a symbolic link to "
+                          f"{os.readlink(path)!r}, which does not exist",
+                          hint="fix the link or point whyload at the real folder")
+    raise TargetError(target, f"no such file or directory: {target}",
+                      hint="check the path; a hub id looks like 'org/name'")
+
+
+def looks_like_hub_id(target: str) -> bool:
+    return bool(_HUB_ID.match(target)) and ".." not in target and not target.startswith(".")
+
+
+def _local(target: str, path: Path, st: os.stat_result) -> Artifact:
+    if stat.S_ISDIR(st.st_mode):
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise TargetError(target, f"permission denied: cannot list {target}",
+                              hint="run as a user who can read it, or copy it somewhere readable")
+        return Artifact(target=target, root=path.resolve(), how="folder")
+    if stat.S_ISREG(st.st_mode):
+        return Artifact(target=target, root=path.resolve().parent, how="file",
+                        focus=path.resolve().name)
+    kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(
+        st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(
+        st.st_mode) else "not a regular file"
+    raise TargetError(target, f"{target} is {kind}, not a model folder or weights file",
+                      hint="point whyload at the folder that holds config.json and the weights")
+
+
+def _stat_error(target: str, exc: OSError) -> TargetError:
+    if exc.errno == errno.ELOOP:
+        return TargetError(target, f"{target}: symbolic link loop",
+                           hint="one of the links in this path points back at itself")
+    if exc.errno == errno.EACCES:
+        return TargetError(target, f"permission denied: {target}",
+                           hint="run as a user who can read it")
+    if exc.errno == errno.ENAMETOOLONG:
+        return TargetError(target, "the path is too long")
+    return TargetError(target, f"{target}: {exc.strerror or exc}")

@@ -1,0 +1,59 @@
+"""Hub ids looked up in the local HF cache, the way huggingface_hub lays it out:
+
+    <HF_HUB_CACHE>/models--<org>--<name>/
+        blobs/<sha256 or etag>          the bytes (LFS files under their sha256)
+        blobs/<hash>.incomplete         a download that did not finish
+        refs/<revision>                 a text file holding a commit hash
+        snapshots/<commit>/<file>       a relative symlink into blobs/
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from whyload.errors import TargetError
+from whyload.resolve import Artifact, CacheEntry
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+def hub_cache_dir() -> Path:
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def resolve_cached(repo_id: str, revision: str | None) -> Artifact:
+    from huggingface_hub.file_download import repo_folder_name
+
+    cache_dir = hub_cache_dir()
+    revision = revision or "main"
+    repo_dir = cache_dir / repo_folder_name(repo_id=repo_id, repo_type="model")
+    if not repo_dir.is_dir():
+        raise TargetError(
+            repo_id,
+            f"{repo_id!r} is neither a local path nor in the HF cache ({cache_dir})",
+            hint=f"download it once with `hf download {repo_id}`, or set HF_HOME / "
+            "HF_HUB_CACHE to the cache that has it",
+        )
+    commit: str | None = revision if _COMMIT.match(revision) else None
+    if commit is None:
+        ref = repo_dir / "refs" / revision
+        try:
+            commit = ref.read_text(encoding="ascii", errors="replace").strip()[:64] or None
+        except OSError:
+            known = sorted(p.name for p in (repo_dir / "refs").glob("*")) if (
+                repo_dir / "refs").is_dir() else []
+            raise TargetError(
+                repo_id, f"revision {revision!r} of {repo_id} is not in the cache"
+                + (f" (cached refs: {', '.join(known)})" if known else ""),
+                hint=f"hf download {repo_id} --revision {revision}",
+            ) from None
+    snapshot = repo_dir / "snapshots" / (commit or "")
+    incomplete = tuple(sorted(p.name for p in (repo_dir / "blobs").glob("*.incomplete")))
+    snapshots = tuple(sorted(p.name for p in (repo_dir / "snapshots").glob("*") if p.is_dir()))
+    entry = CacheEntry(cache_dir=cache_dir, repo_dir=repo_dir, repo_id=repo_id,
+                       revision=revision, commit=commit, snapshot_missing=not snapshot.is_dir(),
+                       incomplete_blobs=incomplete, snapshots=snapshots)
+    return Artifact(target=repo_id, root=snapshot, how="hub-cache", cache=entry)

@@ -1,0 +1,256 @@
+"""Snapshot: everything read about one target, once, frozen. Checks only ever look at this."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whyload.readers.inventory import Entry, Inventory, is_training_state, take_inventory
+from whyload.readers.jsonfile import JsonDoc, read_json
+from whyload.readers.lfs import LfsPointer, parse_lfs_pointer
+from whyload.readers.safetensors import SafetensorsHeader, read_safetensors_header
+from whyload.readers.sniff import Kind
+from whyload.readers.tensors import TensorInfo
+from whyload.readers.torch import TorchCheckpoint, read_legacy_torch, read_torch_zip
+from whyload.resolve import Artifact
+
+# what from_pretrained looks for, in the order it looks (PyTorch weights first)
+SAFETENSORS_NAME = "model.safetensors"
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+PYTORCH_NAME = "pytorch_model.bin"
+PYTORCH_INDEX = "pytorch_model.bin.index.json"
+TF_NAME = "tf_model.h5"
+TF_INDEX = "tf_model.h5.index.json"
+FLAX_NAME = "flax_model.msgpack"
+FLAX_INDEX = "flax_model.msgpack.index.json"
+TF1_INDEX = "model.ckpt.index"
+
+SHARD = re.compile(r"^(?P<stem>.+)-(?P<i>\d{5})-of-(?P<n>\d{5})\.(?P<ext>safetensors|bin)$")
+VARIANT = re.compile(r"^(model|pytorch_model)\.(?P<variant>[\w-]+)\.(safetensors|bin)$")
+
+DECLARED_BY_SUFFIX = {
+    ".safetensors": "safetensors", ".bin": "torch", ".pt": "torch", ".pth": "torch",
+    ".ckpt": "torch", ".h5": "tf", ".msgpack": "flax", ".gguf": "gguf", ".onnx": "onnx",
+}  # fmt: skip
+# small JSON files read whole for later checks (config, tokenizer, adapters, sentence-transformers)
+DOCUMENTS = ("config.json", "bert_config.json", "adapter_config.json", "tokenizer_config.json",
+             "special_tokens_map.json", "generation_config.json", "modules.json")
+WEIGHT_KINDS = frozenset({Kind.SAFETENSORS, Kind.TORCH_ZIP, Kind.PICKLE, Kind.ZIP})
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """One file: what its name claims, what its bytes are, and what its format reader found."""
+
+    entry: Entry
+    declared: str | None  # the format its name claims
+    kind: Kind | None  # what its bytes are (TORCH_ZIP once the zip proved to be one)
+    safetensors: SafetensorsHeader | None = None
+    torch: TorchCheckpoint | None = None
+    lfs: LfsPointer | None = None
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def size(self) -> int:
+        return self.entry.size
+
+    @property
+    def tensors(self) -> dict[str, TensorInfo]:
+        if self.safetensors is not None:
+            return self.safetensors.tensors
+        if self.torch is not None:
+            return self.torch.tensors
+        return {}
+
+    @property
+    def is_weights(self) -> bool:
+        """A file that holds (or should hold) tensors."""
+        if is_training_state(self.name):
+            return False
+        return self.declared is not None or self.kind in (Kind.SAFETENSORS, Kind.TORCH_ZIP)
+
+
+@dataclass(frozen=True)
+class ShardIndex:
+    name: str
+    doc: JsonDoc
+    weight_map: dict[str, str] = field(default_factory=dict)
+    total_size: int | None = None
+    problem: str | None = None  # the JSON parses but is not an index
+
+    @property
+    def shards(self) -> list[str]:
+        return sorted(set(self.weight_map.values()))
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """The weights from_pretrained would read, as transformers picks them."""
+
+    format: str | None  # "safetensors", "pytorch", or None when nothing loadable is present
+    files: tuple[str, ...] = ()
+    index: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    artifact: Artifact
+    inventory: Inventory
+    files: dict[str, FileFacts]
+    indexes: dict[str, ShardIndex]
+    plan: LoadPlan
+    documents: dict[str, JsonDoc] = field(default_factory=dict)  # the small JSON files, parsed
+
+    @property
+    def config_name(self) -> str | None:
+        """config.json, or bert_config.json for an original Google release."""
+        return next((n for n in ("config.json", "bert_config.json") if n in self.files), None)
+
+    @property
+    def config(self) -> JsonDoc | None:
+        return self.documents.get(self.config_name) if self.config_name else None
+
+    def document(self, name: str) -> Any:
+        """The parsed value of a small JSON file, or None when absent or broken."""
+        doc = self.documents.get(name)
+        return doc.value if doc is not None and doc.ok else None
+
+    def file(self, name: str) -> FileFacts | None:
+        return self.files.get(name)
+
+    def weights(self) -> Iterator[FileFacts]:
+        return (f for f in self.files.values() if f.is_weights)
+
+    def in_plan(self, name: str) -> bool:
+        return name in self.plan.files or name == self.plan.index
+
+    def planned_tensors(self) -> dict[str, TensorInfo]:
+        tensors: dict[str, TensorInfo] = {}
+        for name in self.plan.files:
+            f = self.files.get(name)
+            if f is not None:
+                tensors.update(f.tensors)
+        return tensors
+
+    def facts(self) -> dict[str, Any]:
+        tensors = self.planned_tensors()
+        dtypes = Counter(t.dtype for t in tensors.values())
+        devices = Counter(t.device for t in tensors.values() if t.device)
+        cfg = self.config.value if self.config and isinstance(self.config.value, dict) else {}
+        out: dict[str, Any] = {
+            "files": [
+                {"name": f.name, "size": f.size, "kind": f.kind.value if f.kind else None}
+                for f in self.files.values()
+            ],
+            "format": self.plan.format,
+            "weights": list(self.plan.files),
+            "tensor_count": len(tensors),
+            "parameter_count": sum(t.numel for t in tensors.values()),
+            "tensor_bytes": sum(t.nbytes for t in tensors.values()),
+            "dtypes": dict(dtypes.most_common()),
+        }
+        if devices:
+            out["storage_devices"] = dict(devices.most_common())
+        for key in ("model_type", "architectures", "transformers_version"):
+            if key in cfg:
+                out[key] = cfg[key]
+        return out
+
+
+def take_snapshot(artifact: Artifact) -> Snapshot:
+    inventory = take_inventory(artifact.root)
+    entries = inventory.entries
+    if artifact.focus is not None:
+        entries = tuple(e for e in entries if e.name == artifact.focus or e.name.endswith(".json"))
+    files = {e.name: read_file(artifact.root, e) for e in entries if e.kind is not None}
+    indexes = {
+        name: read_index(name, artifact.root / name, f.size)
+        for name, f in files.items()
+        if name.endswith(".index.json") or re.search(r"\.index\.[\w-]+\.json$", name)
+    }
+    documents = {
+        name: read_json(artifact.root / name, files[name].size)
+        for name in DOCUMENTS if name in files and files[name].kind is not Kind.LFS_POINTER
+    }
+    plan = plan_load(files, indexes, artifact.focus)
+    return Snapshot(artifact, inventory, files, indexes, plan, documents)
+
+
+def declared_format(name: str) -> str | None:
+    lower = name.lower()
+    for suffix, fmt in DECLARED_BY_SUFFIX.items():
+        if lower.endswith(suffix):
+            return fmt
+    if lower.endswith(".index") and ".ckpt" in lower:
+        return "tf-checkpoint"
+    if re.search(r"\.ckpt\.data-\d+-of-\d+$", lower) or re.search(r"\.data-\d{5}-of-\d{5}$", lower):
+        return "tf-checkpoint"
+    return None
+
+
+def read_file(root: Path, entry: Entry) -> FileFacts:
+    declared = declared_format(entry.name)
+    kind = entry.kind
+    facts = FileFacts(entry, declared, kind)
+    if kind is Kind.LFS_POINTER:
+        return FileFacts(entry, declared, kind, lfs=parse_lfs_pointer(entry.head))
+    if kind not in WEIGHT_KINDS or is_training_state(entry.name):
+        return facts
+    try:
+        with (root / entry.name).open("rb") as f:
+            if kind is Kind.SAFETENSORS:
+                return FileFacts(entry, declared, kind,
+                                 safetensors=read_safetensors_header(f, entry.size))
+            if kind is Kind.ZIP:
+                ckpt = read_torch_zip(f, entry.size)
+                real = Kind.ZIP if ckpt.missing_records else Kind.TORCH_ZIP
+                return FileFacts(entry, declared, real, torch=ckpt)
+            if kind is Kind.PICKLE:
+                return FileFacts(entry, declared, kind, torch=read_legacy_torch(f, entry.size))
+    except OSError:
+        return facts
+    return facts
+
+
+def read_index(name: str, path: Path, size: int) -> ShardIndex:
+    doc = read_json(path, size)
+    if not doc.ok:
+        return ShardIndex(name, doc)
+    value = doc.value
+    wm = value.get("weight_map") if isinstance(value, dict) else None
+    if not isinstance(wm, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in wm.items()
+    ):
+        return ShardIndex(name, doc, problem="it has no weight_map of tensor name -> shard file")
+    meta = value.get("metadata")
+    total = meta.get("total_size") if isinstance(meta, dict) else None
+    return ShardIndex(name, doc, dict(wm),
+                      int(total) if isinstance(total, (int, float)) and total >= 0 else None)
+
+
+def plan_load(
+    files: dict[str, FileFacts], indexes: dict[str, ShardIndex], focus: str | None
+) -> LoadPlan:
+    if focus is not None:
+        f = files.get(focus)
+        fmt = f.declared if f else None
+        if focus in indexes:
+            return LoadPlan("safetensors" if "safetensors" in focus else "pytorch",
+                            tuple(indexes[focus].shards), focus)
+        return LoadPlan("safetensors" if fmt == "safetensors" else "pytorch", (focus,))
+    if SAFETENSORS_NAME in files:
+        return LoadPlan("safetensors", (SAFETENSORS_NAME,))
+    if SAFETENSORS_INDEX in files:
+        return LoadPlan("safetensors", tuple(indexes[SAFETENSORS_INDEX].shards), SAFETENSORS_INDEX)
+    if PYTORCH_NAME in files:
+        return LoadPlan("pytorch", (PYTORCH_NAME,))
+    if PYTORCH_INDEX in files:
+        return LoadPlan("pytorch", tuple(indexes[PYTORCH_INDEX].shards), PYTORCH_INDEX)
+    return LoadPlan(None)
