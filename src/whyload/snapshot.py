@@ -97,6 +97,7 @@ class LoadPlan:
     format: str | None  # "safetensors", "pytorch", or None when nothing loadable is present
     files: tuple[str, ...] = ()
     index: str | None = None
+    adapter: bool = False  # PEFT adapter weights, loaded on top of a base model
 
 
 @dataclass(frozen=True)
@@ -253,4 +254,9 @@ def plan_load(
         return LoadPlan("pytorch", (PYTORCH_NAME,))
     if PYTORCH_INDEX in files:
         return LoadPlan("pytorch", tuple(indexes[PYTORCH_INDEX].shards), PYTORCH_INDEX)
+    if "adapter_config.json" in files:
+        for name, fmt in (("adapter_model.safetensors", "safetensors"),
+                          ("adapter_model.bin", "pytorch")):
+            if name in files:
+                return LoadPlan(fmt, (name,), adapter=True)
     return LoadPlan(None)

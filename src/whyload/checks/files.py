@@ -22,6 +22,7 @@ from whyload.snapshot import (
     VARIANT,
     FileFacts,
     Snapshot,
+    declared_format,
 )
 
 FILES = Category.FILES
@@ -91,9 +92,12 @@ def no_weights(snap: Snapshot) -> Iterator[Problem]:
     checkpoint-500/) or were never downloaded.
     """
     if snap.plan.format is not None or snap.artifact.focus is not None or _is_adapter(snap):
-        return
+        return  # an adapter without weights: WL106 would need them, and says what it is
     if any(snap.weights()) or snap.inventory.missing_root:
         return
+    if any(e.dangling or e.unreadable or e.special for e in snap.inventory.entries
+           if declared_format(e.name)):
+        return  # WL150 / WL160: the weights are there, but cannot be opened
     if "model_index.json" in snap.files:
         return  # a diffusers pipeline: weights live in its component folders
     sub = snap.inventory.subfolders_with_weights
@@ -258,7 +262,7 @@ def peft_adapter(snap: Snapshot) -> Iterator[Problem]:
     adapter_config.json with adapter weights: the base model comes from elsewhere
     (base_model_name_or_path), and the adapter goes on top of it.
     """
-    if not _is_adapter(snap) or snap.plan.format is not None:
+    if not snap.plan.adapter:
         return
     adapter = snap.document("adapter_config.json")
     base = adapter.get("base_model_name_or_path") if isinstance(adapter, dict) else None
@@ -456,6 +460,11 @@ def format_mismatch(snap: Snapshot) -> Iterator[Problem]:
 # --- safetensors ---------------------------------------------------------------------------------
 
 
+def _library_error(error: HeaderError | None) -> str:
+    """Both spellings users meet: 'MetadataIncompleteBuffer' (old), 'incomplete metadata…'."""
+    return f"{error.value}: \"{error.message}\"" if error else ""
+
+
 def _safetensors(snap: Snapshot) -> Iterator[FileFacts]:
     return (f for f in snap.files.values() if f.safetensors is not None)
 
@@ -481,7 +490,7 @@ def safetensors_truncated(snap: Snapshot) -> Iterator[Problem]:
             severity=severity, effect=effect, file=f.name,
             title=f"{f.name} is truncated: {_human(h.file_size)} of "
             f"{'at least ' if cut_header else ''}{_human(expected)}",
-            detail=f"safetensors: {h.error.value if h.error else ''} — {h.error_detail}. "
+            detail=f"safetensors: {_library_error(h.error)} — {h.error_detail}. "
             f"{pct:.1f}% of the file is present." + note,
             evidence={"file": f.name, "size": h.file_size, "expected_size": expected,
                       "missing_bytes": (expected or 0) - h.file_size,
@@ -506,7 +515,7 @@ def safetensors_header(snap: Snapshot) -> Iterator[Problem]:
         severity, effect, note = _severity(snap, f.name)
         yield Problem(
             severity=severity, effect=effect, file=f.name,
-            title=f"{f.name}: the safetensors header is corrupt ({h.error.value if h.error else ''})",
+            title=f"{f.name}: the safetensors header is corrupt ({_library_error(h.error)})",
             detail=f"{h.error_detail}." + note,
             evidence={"file": f.name, "library_error": h.error.value if h.error else None,
                       "header_length": h.header_len, "size": h.file_size},
@@ -532,7 +541,7 @@ def safetensors_layout(snap: Snapshot) -> Iterator[Problem]:
         severity, effect, note = _severity(snap, f.name)
         yield Problem(
             severity=severity, effect=effect, file=f.name,
-            title=f"{f.name}: the header does not match the data ({h.error.value if h.error else ''})",
+            title=f"{f.name}: the header does not match the data ({_library_error(h.error)})",
             detail=f"{h.error_detail}." + note,
             evidence={"file": f.name, "library_error": h.error.value if h.error else None,
                       "size": h.file_size, "header_accounts_for": h.data_end},

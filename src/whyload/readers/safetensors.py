@@ -30,14 +30,15 @@ from whyload.readers.tensors import TensorInfo
 # bits per element, as the library defines them
 DTYPE_BITS = {
     "BOOL": 8, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "U8": 8, "I8": 8, "F8_E5M2": 8,
-    "F8_E4M3": 8, "F8_E8M0": 8, "I16": 16, "U16": 16, "F16": 16, "BF16": 16, "I32": 32,
+    "F8_E4M3": 8, "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8, "I16": 16, "U16": 16, "F16": 16, "BF16": 16, "I32": 32,
     "U32": 32, "F32": 32, "C64": 64, "F64": 64, "I64": 64, "U64": 64,
 }  # fmt: skip
 USIZE_MAX = 2**64 - 1
 
 
 class HeaderError(str, enum.Enum):
-    """The library's own error names, so a user can match them to what they saw."""
+    """The library's own error names (what safetensors < 0.6 prints); `message` is what newer
+    releases print after "Error while deserializing header: "."""
 
     TOO_SMALL = "HeaderTooSmall"
     TOO_LARGE = "HeaderTooLarge"
@@ -49,6 +50,24 @@ class HeaderError(str, enum.Enum):
     MISALIGNED = "MisalignedSlice"
     INVALID_INFO = "TensorInvalidInfo"
     INCOMPLETE = "MetadataIncompleteBuffer"
+
+    @property
+    def message(self) -> str:
+        return _MESSAGES[self]
+
+
+_MESSAGES = {
+    HeaderError.TOO_SMALL: "header too small",
+    HeaderError.TOO_LARGE: "header too large",
+    HeaderError.INVALID_LENGTH: "invalid header length",
+    HeaderError.NOT_UTF8: "invalid UTF-8 in header",
+    HeaderError.NOT_DESERIALIZABLE: "invalid JSON in header",
+    HeaderError.INVALID_OFFSET: "invalid offset for tensor",
+    HeaderError.OVERFLOW: "overflow computing buffer size from shape and/or element type",
+    HeaderError.MISALIGNED: "misaligned slice",
+    HeaderError.INVALID_INFO: "invalid shape, data type, or offset for tensor",
+    HeaderError.INCOMPLETE: "incomplete metadata, file not fully covered",
+}
 
 
 @dataclass(frozen=True)

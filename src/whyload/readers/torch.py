@@ -107,7 +107,8 @@ def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
             data = zf.read(pkl[0])
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
             return TorchCheckpoint("zip", members=names, version=version,
-                                   error=f"data.pkl is unreadable: {exc}")
+                                   error=f"data.pkl is unreadable: {exc}",
+                                   pickle_error=f"data.pkl is unreadable: {exc}")
         stream = walk_pickle_bytes(data, Limits())
         root = pkl[0].filename.split("/", 1)[0]
         sizes = {i.filename[len(root) + 6 :]: i.file_size for i in infos
@@ -124,8 +125,8 @@ def read_legacy_torch(f: BinaryIO, file_size: int) -> TorchCheckpoint:
     protocol = walk_pickle(f)
     sys_info = walk_pickle(f)
     if protocol.error or sys_info.error:
-        return TorchCheckpoint("legacy", truncated=True,
-                               error="the legacy checkpoint stops inside its preamble")
+        why = f"the preamble is cut or corrupt: {protocol.error or sys_info.error}"
+        return TorchCheckpoint("legacy", truncated=True, error=why, pickle_error=why)
     stream = walk_pickle(f)
     return _checkpoint("legacy", stream, version=str(protocol.value))
 
@@ -137,6 +138,23 @@ def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
         return zf.read(info).decode("ascii", "replace").strip()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
         return None
+
+
+def _module_tensors(module: Any, prefix: str = "", depth: int = 0) -> dict[str, TensorInfo]:
+    """The state-dict view of a pickled nn.Module: its __dict__'s `_parameters`, `_buffers`
+    and, recursively, `_modules` — the same names `model.state_dict()` would give."""
+    out: dict[str, TensorInfo] = {}
+    state = module.state if isinstance(module, Call) else None
+    if not isinstance(state, dict) or depth > 64:
+        return out
+    for slot in ("_parameters", "_buffers"):
+        for name, value in (_as_dict(state.get(slot)) or {}).items():
+            info = _tensor_info(value)
+            if info is not None:
+                out[f"{prefix}{name}"] = info
+    for name, child in (_as_dict(state.get("_modules")) or {}).items():
+        out.update(_module_tensors(child, f"{prefix}{name}.", depth + 1))
+    return out
 
 
 def _checkpoint(
@@ -160,6 +178,7 @@ def _checkpoint(
     pickled_object = None
     if isinstance(top, Call) and isinstance(top.func, Global) and _as_dict(top) is None:
         pickled_object = top.func.dotted
+        tensors = _module_tensors(top) or tensors
     error = None
     if stream.error:
         error = f"the pickle could not be walked to its end: {stream.error}"
@@ -194,8 +213,6 @@ def _find_state_dict(value: Any, depth: int = 0) -> tuple[tuple[str, ...], dict[
     (`state_dict`, `model`, `module`, ...). Breadth-first, the biggest wins."""
     d = _as_dict(value)
     if d is None:
-        if isinstance(value, Call) and isinstance(value.state, dict) and depth < 4:
-            return _find_state_dict(value.state, depth + 1)  # a pickled nn.Module: its __dict__
         return (), None
     if _count_tensors(d) > 0 and _count_tensors(d) * 2 >= len(d):
         return (), d

@@ -38,13 +38,20 @@ def _summary(report: Report) -> str:
     if facts.get("tensor_count"):
         parts.append(f"{facts['tensor_count']:,} tensors")
     if facts.get("parameter_count"):
-        parts.append(f"{facts['parameter_count'] / 1e6:,.1f}M parameters")
+        parts.append(f"{_count(facts['parameter_count'])} parameters")
     dtypes = facts.get("dtypes") or {}
     if dtypes:
         parts.append("/".join(dtypes))
     if facts.get("model_type"):
         parts.append(f"model_type {facts['model_type']}")
     return ", ".join(parts)
+
+
+def _count(n: int) -> str:
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= scale:
+            return f"{n / scale:,.1f}{unit}"
+    return str(n)
 
 
 def render_rich(report: Report, *, verbose: bool = False) -> Group:
