@@ -128,9 +128,8 @@ def demo(
 ) -> None:
     """Break copies of a real bundled BERT the way the world does, and diagnose each."""
     from whyload.demo import run_demo
-    from whyload.render.text import render_text
 
-    _out(run_demo(keep, render=lambda r: render_text(r, color=_color())))
+    _out(run_demo(keep, color=_color()))
 
 
 @app.command()
@@ -143,7 +142,8 @@ def version() -> None:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # without standalone mode click returns the code of typer.Exit instead of raising it
+        code = app(standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except WhyloadError as exc:
@@ -153,18 +153,19 @@ def main() -> None:
         sys.stderr.write("whyload: interrupted\n")
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+        # usage errors (typer's own, or click's in older typer) know how to show themselves
+        show = getattr(exc, "show", None)
+        if callable(show) and hasattr(exc, "exit_code"):
+            show()
             sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
+        if type(exc).__name__ == "Abort":
             sys.exit(130)
         if os.environ.get("WHYLOAD_DEBUG"):
             raise
         sys.stderr.write(f"whyload: internal error: {type(exc).__name__}: {exc}\n"
                          "  (set WHYLOAD_DEBUG=1 for the traceback, and please report it)\n")
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

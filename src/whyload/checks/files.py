@@ -59,7 +59,7 @@ def _download_fix(snap: Snapshot, name: str) -> str:
     if cache is not None:
         return (f"hf download {cache.repo_id} {shlex.quote(name)} --revision {cache.revision} "
                 "--force-download")
-    return f"download {name} again (and compare its size with the source's)"
+    return f"re-download {name} from its source"
 
 
 # --- which weights are there at all ------------------------------------------------------------
@@ -95,6 +95,8 @@ def no_weights(snap: Snapshot) -> Iterator[Problem]:
         return  # an adapter without weights: WL106 would need them, and says what it is
     if any(snap.weights()) or snap.inventory.missing_root:
         return
+    if any(f.kind in ARCHIVES for f in snap.files.values()):
+        return  # WL114: the weights are in the archive
     if any(e.dangling or e.unreadable or e.special for e in snap.inventory.entries
            if declared_format(e.name)):
         return  # WL150 / WL160: the weights are there, but cannot be opened
@@ -339,8 +341,8 @@ def error_page(snap: Snapshot) -> Iterator[Problem]:
             detail=f"{f.name} ({_human(f.size)}) starts with text: {title!r}. A download saved an "
             "error page instead of the file." + note,
             evidence={"file": f.name, "size": f.size, "kind": f.kind.value, "first_line": title},
-            fix=_download_fix(snap, f.name) + "  # with a client that follows redirects "
-            "(hf download, curl -L, wget)",
+            fix=_download_fix(snap, f.name) + " with a client that follows redirects "
+            "(hf download, curl -L)",
         )
 
 

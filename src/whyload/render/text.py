@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from rich.console import Console, Group
+from rich.table import Table
 from rich.text import Text
 
 from whyload.registry import all_rules
@@ -106,24 +107,28 @@ def _counts(found: list[Finding]) -> str:
     return ", ".join(parts)
 
 
-def _finding(f: Finding, verbose: bool) -> list[Text]:
+def _finding(f: Finding, verbose: bool) -> list[Any]:
+    """The title on the mark's line; detail, evidence and fix indented under it, wrapped there."""
     mark, style = MARKS[f.severity]
-    out = []
-    title = Text(f"  {mark} ", style=style)
-    title.append(f"{f.code} ", style=style)
+    title = Text(f"{f.code} ", style=style)
     title.append(printable(f.title), style="bold")
-    out.append(title)
+    body = Text()
     if f.detail:
-        out.append(Text(f"      {printable(f.detail)}"))
+        body.append(printable(f.detail) + "\n")
     if verbose and f.evidence:
         ev = ", ".join(f"{k}={_short(v)}" for k, v in f.evidence.items() if v not in (None, [], {}))
-        out.append(Text(f"      evidence: {printable(ev)}", style="dim"))
+        body.append(f"evidence: {printable(ev)}\n", style="dim")
     if f.fix:
-        fix = Text("      fix: ", style="green")
-        fix.append(printable(f.fix))
-        out.append(fix)
-    out.append(Text())
-    return out
+        body.append("fix: ", style="green")
+        body.append(printable(f.fix) + "\n")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=3, justify="right")
+    grid.add_column()
+    grid.add_row(Text(mark, style=style), title)
+    if body:
+        body.rstrip()
+        grid.add_row("", body)
+    return [grid, Text()]
 
 
 def _short(value: Any) -> str:
@@ -137,7 +142,8 @@ def render_text(report: Report, *, color: bool = False, width: int = 100,
     console = Console(file=buf, force_terminal=color, no_color=not color, width=width,
                       highlight=False, emoji=False, soft_wrap=False)
     console.print(render_rich(report, verbose=verbose))
-    return buf.getvalue()
+    text = buf.getvalue()
+    return text if color else "\n".join(line.rstrip() for line in text.split("\n"))
 
 
 def render_html(report: Report) -> str:
