@@ -1,0 +1,1 @@
+"""Data, not logic: BERT-family key -> shape specs, version landmarks, error texts."""
