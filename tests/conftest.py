@@ -110,3 +110,47 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
             timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "whyload", *args], capture_output=True,
                           text=True, cwd=cwd, env=env, timeout=timeout)
+
+
+def save_tiny(out: Path, class_name: str = "BertForSequenceClassification",
+              model_type: str = "bert", **config: object) -> Path:
+    """A tiny model of `class_name` saved by transformers itself (model.safetensors)."""
+    import torch
+    import transformers
+    from transformers import AutoConfig
+
+    torch.manual_seed(0)
+    base = TINY_BERT if model_type == "bert" else {}
+    cfg = AutoConfig.for_model(model_type, **{**base, **config})
+    getattr(transformers, class_name)(cfg).save_pretrained(out)
+    return out
+
+
+def rewrite_safetensors(path: Path, edit: Callable[[dict], dict]) -> None:
+    """Load a safetensors file with the real library, edit its tensors, save it back."""
+    from safetensors.numpy import load_file, save_file
+
+    tensors = edit(dict(load_file(str(path))))
+    save_file(tensors, str(path), metadata={"format": "pt"})
+
+
+def edit_config(folder: Path, **changes: object) -> None:
+    import json
+
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    for key, value in changes.items():
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = value
+    path.write_text(json.dumps(config, indent=2))
+
+
+def load_report(folder: Path, class_name: str | None = None) -> dict:
+    """What transformers itself reports: from_pretrained(output_loading_info=True)."""
+    import transformers
+
+    cls = getattr(transformers, class_name) if class_name else transformers.AutoModel
+    _, info = cls.from_pretrained(folder, output_loading_info=True)
+    return info

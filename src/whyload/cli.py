@@ -72,6 +72,9 @@ def check(
                                           "(org/name) found in the local HF cache.")] = ".",
     revision: Annotated[str | None, typer.Option(help="Hub revision (branch, tag or commit) "
                                                  "to look up in the cache.")] = None,
+    model_class: Annotated[str | None, typer.Option(
+        "--class", help="The class you load with (BertForSequenceClassification, "
+        "AutoModelForTokenClassification, ...). Default: config.json's architectures.")] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
     fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding has at least this "
                                             "severity.")] = FailOn.error,
@@ -84,7 +87,8 @@ def check(
     """Diagnose a model without loading it: headers and JSON only, in well under a second."""
     from whyload.pipeline import check as run_check
 
-    report = run_check(target, revision=revision, select=_split(select), ignore=_split(ignore))
+    report = run_check(target, revision=revision, select=_split(select), ignore=_split(ignore),
+                       model_class=model_class)
     if fmt is Format.json:
         from whyload.render.json import render_json
 

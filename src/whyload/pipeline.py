@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from whyload.registry import run_checks, validate_patterns
 from whyload.report import Report
 from whyload.resolve import resolve
-from whyload.snapshot import take_snapshot
+from whyload.snapshot import Options, take_snapshot
 
 
 def check(
@@ -17,10 +17,13 @@ def check(
     revision: str | None = None,
     select: Sequence[str] = (),
     ignore: Sequence[str] = (),
+    model_class: str | None = None,
 ) -> Report:
     """Diagnose a model folder, weights file or cached hub id without loading it.
 
     Reads headers and JSON only: never a tensor, never a pickle, never torch or transformers.
+    `model_class` is the class the model will be loaded into (default: the config's
+    `architectures`, else AutoModel).
     Raises TargetError when there is nothing to examine; every problem with the model itself is
     a Finding in the returned Report.
     """
@@ -28,7 +31,7 @@ def check(
     t0 = time.perf_counter()
     artifact = resolve(str(target), revision)
     t1 = time.perf_counter()
-    snapshot = take_snapshot(artifact)
+    snapshot = take_snapshot(artifact, Options(model_class=model_class))
     t2 = time.perf_counter()
     findings, skipped = run_checks(snapshot, select=select, ignore=ignore)
     t3 = time.perf_counter()

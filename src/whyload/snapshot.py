@@ -15,6 +15,7 @@ from whyload.readers.lfs import LfsPointer, parse_lfs_pointer
 from whyload.readers.safetensors import SafetensorsHeader, read_safetensors_header
 from whyload.readers.sniff import Kind
 from whyload.readers.tensors import TensorInfo
+from whyload.readers.tokenizer import TokenizerFacts, read_tokenizer
 from whyload.readers.torch import TorchCheckpoint, read_legacy_torch, read_torch_zip
 from whyload.resolve import Artifact
 
@@ -101,6 +102,14 @@ class LoadPlan:
 
 
 @dataclass(frozen=True)
+class Options:
+    """What the user asked about the load: the class to load into (None: config's
+    `architectures`, else AutoModel)."""
+
+    model_class: str | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     artifact: Artifact
     inventory: Inventory
@@ -108,6 +117,9 @@ class Snapshot:
     indexes: dict[str, ShardIndex]
     plan: LoadPlan
     documents: dict[str, JsonDoc] = field(default_factory=dict)  # the small JSON files, parsed
+    tokenizer: TokenizerFacts | None = None
+    code_files: tuple[str, ...] = ()  # *.py beside the weights (what auto_map would import)
+    options: Options = field(default_factory=Options)
 
     @property
     def config_name(self) -> str | None:
@@ -165,7 +177,7 @@ class Snapshot:
         return out
 
 
-def take_snapshot(artifact: Artifact) -> Snapshot:
+def take_snapshot(artifact: Artifact, options: Options | None = None) -> Snapshot:
     inventory = take_inventory(artifact.root)
     entries = inventory.entries
     if artifact.focus is not None:
@@ -181,7 +193,11 @@ def take_snapshot(artifact: Artifact) -> Snapshot:
         for name in DOCUMENTS if name in files and files[name].kind is not Kind.LFS_POINTER
     }
     plan = plan_load(files, indexes, artifact.focus)
-    return Snapshot(artifact, inventory, files, indexes, plan, documents)
+    readable = {n: f.size for n, f in files.items() if f.kind is not Kind.LFS_POINTER}
+    tokenizer = read_tokenizer(artifact.root, readable) if artifact.focus is None else None
+    code = tuple(sorted(n for n in files if n.endswith(".py")))
+    return Snapshot(artifact, inventory, files, indexes, plan, documents, tokenizer, code,
+                    options or Options())
 
 
 def declared_format(name: str) -> str | None:

@@ -25,6 +25,12 @@ from whyload.snapshot import (
     declared_format,
 )
 
+REBUILD_INDEX = (
+    "python -c \"import glob, json; from safetensors import safe_open; "
+    "wm = {k: f for f in sorted(glob.glob('model-*-of-*.safetensors')) "
+    "for k in safe_open(f, 'np').keys()}; json.dump({'metadata': {}, 'weight_map': wm}, "
+    "open('model.safetensors.index.json', 'w'), indent=2)\""
+)
 FILES = Category.FILES
 TOKENIZER_FILES = frozenset({"tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
                              "merges.txt", "spiece.model", "sentencepiece.bpe.model",
@@ -737,7 +743,9 @@ def legacy_format(snap: Snapshot) -> Iterator[Problem]:
             title=f"{f.name} uses the legacy (torch < 1.6) format",
             detail="torch.load still reads it, but it cannot be memory-mapped.",
             evidence={"file": f.name, "layout": "legacy", "tensors": len(t.tensors)},
-            fix="re-save as safetensors: whyload fix DIR --out DIR-fixed",
+            fix="python -c \"import torch; from safetensors.torch import save_file; "
+            f"sd = torch.load('{f.name}', weights_only=True); save_file({{k: v.clone() for k, v "
+            "in sd.items()}, 'model.safetensors', metadata={'format': 'pt'})\"",
         )
 
 
@@ -790,7 +798,7 @@ def index_invalid(snap: Snapshot) -> Iterator[Problem]:
             detail=f"{name}: {reason}." + note,
             evidence={"file": name, "error": idx.doc.error or idx.problem,
                       "line": idx.doc.line, "column": idx.doc.column},
-            fix=_download_fix(snap, name) + "  # or rebuild it: whyload fix DIR --out DIR-fixed",
+            fix=_download_fix(snap, name) + f"  # or rebuild it from the shards: {REBUILD_INDEX}",
         )
 
 
@@ -860,7 +868,7 @@ def index_vs_shards(snap: Snapshot) -> Iterator[Problem]:
             evidence={"index": name, "listed_but_absent": absent[:10],
                       "present_but_unlisted": unlisted[:10],
                       "counts": {"listed_but_absent": len(absent), "present_but_unlisted": len(unlisted)}},
-            fix="rebuild the index from the shards: whyload fix DIR --out DIR-fixed",
+            fix=f"rebuild the index from the shards: {REBUILD_INDEX}",
         )
 
 
@@ -891,7 +899,7 @@ def index_total_size(snap: Snapshot) -> Iterator[Problem]:
             title=f"{name} says total_size {idx.total_size:,}; its tensors hold {actual:,} bytes",
             detail="The index may have been written for a different set of shards.",
             evidence={"index": name, "total_size": idx.total_size, "tensor_bytes": actual},
-            fix="rebuild the index from the shards: whyload fix DIR --out DIR-fixed",
+            fix=f"rebuild the index from the shards: {REBUILD_INDEX}",
         )
 
 
@@ -922,7 +930,8 @@ def shards_without_index(snap: Snapshot) -> Iterator[Problem]:
                else "") + ".",
             evidence={"shards": sorted(names), "expected_shards": expected, "index": index},
             fix=(f"hf download {snap.artifact.cache.repo_id} {index}" if snap.artifact.cache else
-                 "rebuild the index from the shard headers: whyload fix DIR --out DIR-fixed"),
+                 REBUILD_INDEX if ext == "safetensors" else
+                 "copy pytorch_model.bin.index.json from the checkpoint's source"),
         )
 
 
@@ -944,13 +953,16 @@ def dangling_link(snap: Snapshot) -> Iterator[Problem]:
         if not e.dangling:
             continue
         needed = e.name in standard or e.name in shards
+        loop = e.unreadable == "symbolic link loop"
         yield Problem(
             severity=Severity.ERROR if needed else Severity.WARNING,
             effect=Effect.RAISES if needed else Effect.NONE, file=e.name,
-            title=f"{e.name} is a broken link (its target is missing)",
-            detail=f"{e.name} -> {e.link_target}, which does not exist"
+            title=f"{e.name} is a symbolic link loop" if loop
+            else f"{e.name} is a broken link (its target is missing)",
+            detail=(f"{e.name} -> {e.link_target} leads back to itself (a symbolic link loop)"
+                    if loop else f"{e.name} -> {e.link_target}, which does not exist")
             + (" (the cache blob was deleted, or the cache was copied without it)"
-               if snap.artifact.cache else "") + ".",
+               if snap.artifact.cache and not loop else "") + ".",
             evidence={"file": e.name, "link_target": e.link_target},
             fix=_download_fix(snap, e.name) if snap.artifact.cache
             else f"copy the real file over the link (cp -L SOURCE/{e.name} .)",

@@ -185,3 +185,99 @@ def predict_loading(model_type: str, class_name: str, config: Mapping[str, Any],
 
 def _pattern(patterns: list[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"({p})" for p in patterns)) if patterns else None
+
+
+# --- reading a config back out of the weights ----------------------------------------------------
+
+# first key components that name a family's base model inside head checkpoints
+FAMILY_PREFIXES = {"bert": "bert", "roberta": "roberta", "distilbert": "distilbert",
+                   "albert": "albert", "electra": "electra", "deberta": "deberta",
+                   "mpnet": "mpnet"}  # fmt: skip
+
+
+def guess_family(keys: list[str]) -> str | None:
+    """The BERT-family model_type whose weights these keys look like, from markers no other
+    family has. None when the keys are not BERT-family at all."""
+    joined = "\n".join(keys)
+    if "albert_layer_groups" in joined:
+        return "albert"
+    if re.search(r"(^|\.)transformer\.layer\.\d+\.attention\.q_lin", joined, re.M):
+        return "distilbert"
+    if "attention.self.in_proj.weight" in joined:
+        return "deberta"
+    if "attention.self.query_proj" in joined:
+        return "deberta-v2"
+    if "relative_attention_bias" in joined and "attention.attn.q." in joined:
+        return "mpnet"
+    if re.search(r"^(electra\.|generator_predictions|discriminator_predictions)|embeddings_project",
+                 joined, re.M):
+        return "electra"
+    if re.search(r"^roberta\.|^lm_head\.", joined, re.M):
+        return "roberta"
+    if re.search(r"(^|\.)encoder\.layer\.\d+\.attention\.self\.query\.weight", joined, re.M):
+        return "bert"
+    return None
+
+
+@dataclass(frozen=True)
+class Inferred:
+    """A config value read off the weights, and the tensor that shows it."""
+
+    value: int
+    key: str
+    shape: tuple[int, ...]
+
+
+def infer_config(model_type: str, checkpoint: Mapping[str, tuple[int, ...]]) -> dict[str, Inferred]:
+    """Every size the weights determine: each spec key whose shape names a single config
+    attribute votes for that attribute's value; block counts come from the highest index."""
+    shapes, counted, prefixes = _normalized(model_type)
+    votes: dict[str, dict[int, tuple[str, tuple[int, ...]]]] = {}
+    counts: dict[str, tuple[int, str]] = {}
+    for key, actual in checkpoint.items():
+        parts = _strip_prefix(key, prefixes).split(".")
+        for n, part in enumerate(parts):
+            if part.isdigit():
+                attr = counted.get(".".join(parts[:n]))
+                if attr and int(part) + 1 > counts.get(attr, (0, ""))[0]:
+                    counts[attr] = (int(part) + 1, key)
+                parts[n] = "#"
+        shape = shapes.get(".".join(parts))
+        if shape is None or len(shape) != len(actual):
+            continue
+        for expr, dim in zip(shape, actual):
+            if isinstance(expr, str) and re.fullmatch(r"[a-z_]+", expr):
+                votes.setdefault(expr, {}).setdefault(int(dim), (key, tuple(actual)))
+    out: dict[str, Inferred] = {}
+    for attr, values in votes.items():
+        if len(values) == 1:  # a size the weights disagree on is not inferred
+            ((value, (key, shape)),) = values.items()
+            out[attr] = Inferred(value, key, shape)
+    for attr, (n, key) in counts.items():
+        out[attr] = Inferred(n, key, tuple(checkpoint[key]))
+    return out
+
+
+def _strip_prefix(key: str, prefixes: frozenset[str]) -> str:
+    head, dot, rest = key.partition(".")
+    return rest if dot and head in prefixes else key
+
+
+@functools.cache
+def _normalized(model_type: str) -> tuple[dict[str, list[Any]], dict[str, str], frozenset[str]]:
+    """Every key template of the family with block indexes as '#' and no base-model prefix:
+    template -> shape expressions, and block-list path -> the attribute that counts it."""
+    fam = families()[model_type]
+    prefixes = frozenset(c["base_model_prefix"] for c in fam["classes"].values() if
+                         c["base_model_prefix"])
+    shapes: dict[str, list[Any]] = {}
+    counted: dict[str, str] = {}
+    for cls in fam["classes"].values():
+        for template, shape in cls["keys"].items():
+            norm = re.sub(r"\{\w\}", "#", _strip_prefix(template, prefixes))
+            known = shapes.setdefault(norm, shape)
+            if len(known) == len(shape):  # a size named by a config field beats a constant
+                shapes[norm] = [a if isinstance(a, str) else b for a, b in zip(known, shape)]
+        for path, attr in cls["counts"].items():
+            counted[re.sub(r"\{\w\}", "#", _strip_prefix(path, prefixes))] = attr
+    return shapes, counted, prefixes

@@ -7,6 +7,7 @@ Nothing is opened that is not a regular file: a FIFO would block, a device could
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass
@@ -81,8 +82,9 @@ def read_entry(root: Path, name: str) -> Entry:
     except FileNotFoundError:
         return Entry(name, link_target=link_target, dangling=True)
     except OSError as exc:
+        loop = exc.errno == errno.ELOOP
         return Entry(name, link_target=link_target, dangling=True,
-                     unreadable=exc.strerror or str(exc))
+                     unreadable="symbolic link loop" if loop else exc.strerror or str(exc))
     if stat.S_ISDIR(st.st_mode):
         return Entry(name, special="directory", link_target=link_target)
     if not stat.S_ISREG(st.st_mode):

@@ -18,6 +18,7 @@ class JsonDoc:
     error: str | None = None
     line: int | None = None
     column: int | None = None
+    context: str | None = None  # the text of the line the error is on
     size: int = 0
 
     @property
@@ -46,6 +47,9 @@ def parse_json(raw: bytes, size: int | None = None) -> JsonDoc:
     try:
         return JsonDoc(value=json.loads(text), size=size)
     except json.JSONDecodeError as exc:
-        return JsonDoc(error=exc.msg, line=exc.lineno, column=exc.colno, size=size)
+        lines = text.splitlines() or [""]
+        context = lines[min(exc.lineno, len(lines)) - 1][:200]
+        return JsonDoc(error=exc.msg, line=exc.lineno, column=exc.colno, context=context,
+                       size=size)
     except RecursionError:
         return JsonDoc(error="nested too deeply", size=size)

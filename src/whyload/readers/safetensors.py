@@ -166,7 +166,7 @@ def parse_header(raw: bytes, file_size: int) -> SafetensorsHeader:
         missing = data_end - file_size
         detail = (f"the header promises {data_end:,} bytes but the file has {file_size:,} "
                   f"({missing:,} missing)" if missing > 0 else
-                  f"the file has {-missing:,} bytes after the last tensor "
+                  f"the file has {-missing:,} byte{'s' if missing < -1 else ''} after the last tensor "
                   f"(the header accounts for {data_end:,})")
         return SafetensorsHeader(file_size, header_len=n, error=HeaderError.INCOMPLETE,
                                  error_detail=detail, tensors=tensors, metadata=metadata,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import struct
 
 HEAD_BYTES = 4096  # enough for an LFS pointer, an HTML page's start and a tar header
@@ -70,8 +71,8 @@ def sniff(head: bytes, size: int, name: str = "", *, zero_filled: bool = True) -
     lower = text[:64].lower()
     if lower.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"<")):
         return Kind.HTML
-    if text.startswith((b"{", b"[")):
-        return Kind.JSON
+    if text.startswith(b"{") or re.match(rb"\[\s*[\[{\"\d\-tfn\]]", text):
+        return Kind.JSON  # not "[PAD]": a BERT vocab.txt starts with a bracket too
     if name.endswith(".msgpack") and (head[0] in (0xDE, 0xDF) or 0x80 <= head[0] <= 0x8F):
         return Kind.MSGPACK
     if name.endswith(".onnx") and head[:1] == b"\x08":

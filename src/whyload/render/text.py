@@ -60,7 +60,10 @@ def render_rich(report: Report, *, verbose: bool = False) -> Group:
     verdict = report.verdict
     lines.append(Text(f"whyload {report.command} {printable(report.target)}", style="bold"))
     head = Text("  verdict: ")
-    head.append(VERDICT_TEXT[verdict], style=VERDICT_STYLE[verdict])
+    text = VERDICT_TEXT[verdict]
+    if report.resolved.get("how") == "file" and verdict is Verdict.LOADS:
+        text = "loads — the file reads as a valid checkpoint"
+    head.append(text, style=VERDICT_STYLE[verdict])
     lines.append(head)
     summary = _summary(report)
     if summary:

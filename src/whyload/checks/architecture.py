@@ -1,0 +1,355 @@
+"""WL4xx — architecture: which weights would from_pretrained leave missing, drop, reject for
+shape, or initialize at random, for the class the model is loaded into?
+
+The expected keys and shapes come from the BERT-family spec (knowledge/families.py), checked
+against transformers itself by tests/test_family_spec.py. "Loads broken" starts here: a missing
+weight is no exception, only a log line and a random tensor.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator
+
+from whyload.checks.model import ModelView, head_keys, model_view
+from whyload.knowledge.families import FAMILY_PREFIXES, families
+from whyload.registry import Problem, check
+from whyload.report import Category, Effect, Severity
+from whyload.snapshot import Snapshot
+
+ARCH = Category.ARCHITECTURE
+BERT_LIKE = {"bert", "roberta", "xlm-roberta", "camembert", "electra"}
+# what must be explained first, so the key diff below it is not twenty findings for one cause
+STRUCTURE = ["WL410", "WL411", "WL412", "WL420", "WL421", "WL422", "WL310", "WL311", "WL312"]
+
+
+def _sample(keys: list[str] | set[str] | frozenset[str], n: int = 6) -> str:
+    keys = sorted(keys)
+    return ", ".join(keys[:n]) + (f" … (+{len(keys) - n})" if len(keys) > n else "")
+
+
+def _prefix(view: ModelView) -> str:
+    fam = families()[view.class_family or ""]
+    return str(fam["classes"][view.target_class or ""]["base_model_prefix"])
+
+
+def _claims_head(view: ModelView) -> bool:
+    """Whether the checkpoint says it was saved by the class it is loaded into."""
+    archs = (view.config or {}).get("architectures")
+    return isinstance(archs, list) and view.target_class in archs
+
+
+def _strip_fix(snap: Snapshot, prefix: str) -> str:
+    weights = snap.plan.files[0] if snap.plan.files else "pytorch_model.bin"
+    if weights.endswith(".safetensors"):
+        return ("python -c \"from safetensors.torch import load_file, save_file; "
+                f"sd = load_file('{weights}'); save_file({{k.removeprefix('{prefix}'): v for k, v "
+                f"in sd.items()}}, '{weights}', metadata={{'format': 'pt'}})\"  # keep a backup")
+    return ("python -c \"import torch; "
+            f"sd = torch.load('{weights}', weights_only=True); "
+            f"torch.save({{k.removeprefix('{prefix}'): v for k, v in sd.items()}}, "
+            f"'{weights}')\"  # keep a backup")
+
+
+@check("WL410", "wrapper-prefix", ARCH)
+def wrapper_prefix(snap: Snapshot) -> Iterator[Problem]:
+    """Every key carries a wrapper's prefix: `module.` (DataParallel/DDP) or `_orig_mod.`
+    (torch.compile)
+
+    The state dict was saved from the wrapper, not the model: no key matches, from_pretrained
+    initializes every weight at random and only logs it ("Unexpected key(s) in state_dict:
+    module.bert.embeddings…").
+    """
+    view = model_view(snap)
+    if view.wrapper not in ("module.", "_orig_mod."):
+        return
+    source = "DataParallel / DistributedDataParallel" if view.wrapper == "module." else \
+        "torch.compile"
+    yield Problem(
+        effect=Effect.SILENT,
+        title=f"every weight name starts with {view.wrapper!r}: saved from the {source} wrapper",
+        detail=f"{len(view.checkpoint)} keys like {next(iter(view.checkpoint))!r}; none matches "
+        "the model, so every weight would be random.",
+        evidence={"prefix": view.wrapper, "keys": len(view.checkpoint),
+                  "example": next(iter(view.checkpoint))},
+        fix=_strip_fix(snap, view.wrapper) + f"; in training code, save model"
+        f"{'.module' if view.wrapper == 'module.' else '._orig_mod'}.state_dict()",
+    )
+
+
+@check("WL411", "training-checkpoint-nesting", ARCH)
+def training_nesting(snap: Snapshot) -> Iterator[Problem]:
+    """A training checkpoint (Lightning, a Trainer loop) instead of a model state dict
+
+    The weights sit under `state_dict` (or `model`) next to optimizer state and epochs, and their
+    names carry the LightningModule's attribute (`model.bert…`): from_pretrained finds none of
+    them.
+    """
+    view = model_view(snap)
+    for name in snap.plan.files:
+        f = snap.file(name)
+        if f is None or f.torch is None or not f.torch.nesting:
+            continue
+        path = "".join(f"[{k!r}]" for k in f.torch.nesting)
+        prefix = view.wrapper or ""
+        yield Problem(
+            title=f"{name} is a training checkpoint: the weights are under {path}",
+            detail=f"Top-level keys: {', '.join(f.torch.top_keys[:8])}. from_pretrained expects "
+            "a flat dict of tensors" + (f" named without {prefix!r}" if prefix else "") + ".",
+            evidence={"file": name, "nesting": list(f.torch.nesting),
+                      "top_keys": list(f.torch.top_keys[:20]), "key_prefix": prefix or None},
+            fix="python -c \"import torch; ckpt = torch.load('" + name + "', weights_only=False)"
+            f"; sd = ckpt{path}; torch.save({{k.removeprefix('{prefix}'): v for k, v in "
+            f"sd.items()}}, 'pytorch_model.bin')\"  # only for a file you trust", file=name,
+        )
+        return
+    if view.wrapper == "model.":
+        yield Problem(
+            effect=Effect.SILENT,
+            title="every weight name starts with 'model.': saved from a wrapping module",
+            detail="A LightningModule (or a custom nn.Module) holding the model as self.model "
+            "saved its own state dict; no key matches the model's names.",
+            evidence={"prefix": "model.", "example": next(iter(view.checkpoint))},
+            fix=_strip_fix(snap, "model."),
+        )
+
+
+@check("WL412", "foreign-prefix", ARCH)
+def foreign_prefix(snap: Snapshot) -> Iterator[Problem]:
+    """Weight names under a prefix the model does not use (`bert_model.`, `encoder.`, …)
+
+    Keys saved from a custom wrapper module do not map onto the class's base_model_prefix:
+    everything is reported missing and initialized at random, with no exception.
+    """
+    view = model_view(snap)
+    pred = view.prediction
+    if pred is None or not pred.expected or not view.checkpoint:
+        return
+    firsts = {k.split(".", 1)[0] for k in view.checkpoint}
+    if len(firsts) != 1:
+        return
+    (first,) = firsts
+    if first in FAMILY_PREFIXES.values() or len(pred.missing) < 0.9 * len(pred.expected):
+        return
+    prefix = f"{first}."
+    stripped = {k[len(prefix):] for k in view.checkpoint}
+    matches = sum(1 for k in pred.expected if k in stripped or k.split(".", 1)[-1] in stripped)
+    yield Problem(
+        effect=Effect.SILENT,
+        title=f"every weight name starts with {prefix!r}, which {view.target_class} does not use",
+        detail=f"{len(pred.missing)} of {len(pred.expected)} weights would be random; without "
+        f"the prefix, {matches} names match.",
+        evidence={"prefix": prefix, "missing": len(pred.missing),
+                  "expected": len(pred.expected), "match_without_prefix": matches},
+        fix=_strip_fix(snap, prefix),
+    )
+
+
+def _layout(family: str | None) -> str | None:
+    return "bert-like" if family in BERT_LIKE else family
+
+
+@check("WL420", "other-family-weights", ARCH)
+def other_family(snap: Snapshot) -> Iterator[Problem]:
+    """Weights of another model family than the class they are loaded into
+
+    BERT weights under model_type roberta (or an ALBERT checkpoint into BertModel) load without
+    an exception: the names do not match, so the model comes back random.
+    """
+    view = model_view(snap)
+    if view.class_family is None or view.weights_type is None or view.wrapper:
+        return
+    if {view.class_family, view.weights_type} == {"deberta", "deberta-v2"}:
+        return  # WL422
+    prefix = _prefix(view)
+    firsts = {k.split(".", 1)[0] for k in view.checkpoint}
+    foreign = sorted((firsts & set(FAMILY_PREFIXES.values())) - {prefix})
+    if _layout(view.class_family) == _layout(view.weights_type) and not foreign:
+        return
+    weights = foreign[0] if foreign else view.weights_type
+    yield Problem(
+        effect=Effect.SILENT,
+        title=f"these are {weights} weights; {view.target_class} is a {view.class_family} model",
+        detail=(f"config.json says model_type {view.model_type!r}" if view.model_type else
+                "The class") + f", but the weights are named like {weights} "
+        f"({_sample([k for k in view.checkpoint], 2)}). Their names do not match, so "
+        f"{view.target_class} would start from random weights.",
+        evidence={"weights_family": weights, "class": view.target_class,
+                  "model_type": view.model_type},
+        fix=f"set \"model_type\": \"{view.weights_type}\" (and a {view.weights_type} "
+        f"architectures entry) in config.json, or load with the {weights} class",
+        file="config.json",
+    )
+
+
+@check("WL421", "electra-generator-discriminator", ARCH)
+def electra_roles(snap: Snapshot) -> Iterator[Problem]:
+    """An ELECTRA discriminator loaded as the generator (ElectraForMaskedLM), or the reverse
+
+    ELECTRA trains two networks; a checkpoint holds the one it was converted from. The masked-LM
+    head of a discriminator checkpoint is random: gibberish predictions, no exception.
+    """
+    view = model_view(snap)
+    if view.class_family != "electra" or not view.target_class:
+        return
+    keys = " ".join(view.checkpoint)
+    has_gen = "generator_predictions" in keys or "generator_lm_head" in keys
+    has_disc = "discriminator_predictions" in keys
+    wants_gen = view.target_class == "ElectraForMaskedLM"
+    wants_disc = view.target_class == "ElectraForPreTraining"
+    if wants_gen and has_disc and not has_gen:
+        role, other, cls = "discriminator", "generator", "ElectraForPreTraining"
+    elif wants_disc and has_gen and not has_disc:
+        role, other, cls = "generator", "discriminator", "ElectraForMaskedLM"
+    else:
+        return
+    yield Problem(
+        effect=Effect.SILENT,
+        title=f"an ELECTRA {role} checkpoint loaded as the {other} ({view.target_class})",
+        detail=f"The weights hold the {role}'s head; {view.target_class} needs the {other}'s, "
+        "which would be random.",
+        evidence={"class": view.target_class, "checkpoint_role": role},
+        fix=f"load it with {cls}, or use the {other} checkpoint",
+    )
+
+
+@check("WL422", "deberta-v1-v2", ARCH)
+def deberta_versions(snap: Snapshot) -> Iterator[Problem]:
+    """DeBERTa v2/v3 weights loaded into a DeBERTa (v1) class, or the reverse
+
+    The two versions differ in attention layout and relative embeddings: "size mismatch for
+    deberta.encoder.rel_embeddings.weight", or weights that silently do not match.
+    """
+    view = model_view(snap)
+    if {view.class_family, view.weights_type} != {"deberta", "deberta-v2"}:
+        return
+    right = "DebertaV2" if view.weights_type == "deberta-v2" else "Deberta"
+    head = families()[view.class_family or ""]["classes"][view.target_class or ""]["head"]
+    yield Problem(
+        title=f"{view.weights_type} weights loaded into {view.target_class}",
+        detail=f"The weights have {view.weights_type}'s attention layout; "
+        f"{view.target_class} is {view.class_family}.",
+        evidence={"weights": view.weights_type, "class": view.target_class},
+        fix=f"load with AutoModel{head.removeprefix('Model')} or {right}{head}, and set "
+        f"\"model_type\": \"{view.weights_type}\" in config.json",
+    )
+
+
+@check("WL401", "head-not-in-weights", ARCH, requires=STRUCTURE)
+def head_missing(snap: Snapshot) -> Iterator[Problem]:
+    """The task head is not in the weights: it would be initialized at random
+
+    "Some weights of BertForSequenceClassification were not initialized from the model checkpoint
+    … newly initialized: ['classifier.weight', 'classifier.bias']". Expected when fine-tuning a
+    base model; a silent failure when the checkpoint claims to be the fine-tuned model.
+    """
+    view = model_view(snap)
+    pred = view.prediction
+    if pred is None or not pred.missing:
+        return
+    head = head_keys(pred.missing, _prefix(view))
+    if not head:
+        return
+    claims = _claims_head(view)
+    yield Problem(
+        severity=Severity.ERROR if claims else Severity.WARNING,
+        effect=Effect.SILENT if claims else Effect.NONE,
+        title=f"{view.target_class}'s head is not in the weights: {_sample(head, 3)} would be "
+        "random",
+        detail=("config.json says the checkpoint is a " f"{view.target_class}, but its head was "
+                "not saved (or was dropped on conversion): its outputs would be random."
+                if claims else
+                f"The checkpoint has no {view.target_class} head; it is created at random. "
+                "Fine when you are about to train it; wrong for inference."),
+        evidence={"class": view.target_class, "class_from": view.class_source,
+                  "missing": head[:20], "checkpoint_architectures":
+                  (view.config or {}).get("architectures")},
+        fix=("find the checkpoint that still has the head (the tied/shared weights may have been "
+             "dropped by a safetensors conversion)" if claims else
+             "train the head before inference, or load the class the checkpoint was saved with "
+             f"(--class {shlex.quote(str((view.config or {}).get('architectures', ['?'])[0]))})"),
+    )
+
+
+@check("WL402", "weights-missing", ARCH, requires=STRUCTURE)
+def weights_missing(snap: Snapshot) -> Iterator[Problem]:
+    """Weights of the base model that the checkpoint does not have: initialized at random
+
+    No exception, only a log line: the encoder layers, embeddings or pooler listed as "newly
+    initialized" make every output wrong.
+    """
+    view = model_view(snap)
+    pred = view.prediction
+    if pred is None or not pred.missing:
+        return
+    prefix = _prefix(view)
+    base = sorted(set(pred.missing) - set(head_keys(pred.missing, prefix)))
+    if not base:
+        return
+    only_pooler = all(re.search(r"(^|\.)pooler\.", k) for k in base)
+    yield Problem(
+        severity=Severity.WARNING if only_pooler else Severity.ERROR,
+        effect=Effect.NONE if only_pooler else Effect.SILENT,
+        title=f"{len(base)} weights of {view.target_class} are not in the checkpoint "
+        "and would be random",
+        detail=f"Missing: {_sample(base)}."
+        + (" Only the pooler: outputs.pooler_output would be random; the hidden states are "
+           "fine." if only_pooler else ""),
+        evidence={"class": view.target_class, "missing": base[:30], "count": len(base)},
+        fix="load the class the checkpoint was saved with, or a checkpoint that has these "
+        "weights",
+    )
+
+
+@check("WL403", "weights-unused", ARCH, requires=STRUCTURE)
+def weights_unused(snap: Snapshot) -> Iterator[Problem]:
+    """Weights in the checkpoint that the model has no place for: dropped on load
+
+    "Some weights of the model checkpoint were not used when initializing …": a head the class
+    does not have (expected when extracting a base model), or weights a mismatched config or
+    class leaves behind.
+    """
+    view = model_view(snap)
+    pred = view.prediction
+    if pred is None or not pred.unexpected:
+        return
+    head = head_keys(pred.unexpected, _prefix(view))
+    base = sorted(set(pred.unexpected) - set(head))
+    severity = Severity.WARNING if base else Severity.INFO
+    yield Problem(
+        severity=severity, effect=Effect.NONE,
+        title=f"{len(pred.unexpected)} weights in the checkpoint would be unused by "
+        f"{view.target_class}",
+        detail=f"Unused: {_sample(pred.unexpected)}."
+        + (" They are another head; loading the base model drops it by design." if not base
+           else ""),
+        evidence={"class": view.target_class, "unused": sorted(pred.unexpected)[:30],
+                  "count": len(pred.unexpected)},
+        fix=("nothing to do if you meant to drop the head" if not base else
+             "load the class the checkpoint was saved with"),
+    )
+
+
+@check("WL404", "shape-mismatch", ARCH, requires=STRUCTURE)
+def shape_mismatch(snap: Snapshot) -> Iterator[Problem]:
+    """Weights whose shape differs from the model's: from_pretrained raises
+
+    "size mismatch for classifier.weight: copying a param with shape torch.Size([3, 768]) from
+    checkpoint, the shape in current model is torch.Size([2, 768])". With
+    ignore_mismatched_sizes=True they load as random instead.
+    """
+    view = model_view(snap)
+    pred = view.prediction
+    if pred is None or not pred.mismatched:
+        return
+    items = sorted(pred.mismatched.items())
+    key, (got, want) = items[0]
+    yield Problem(
+        title=f"{len(items)} weights have the wrong shape for {view.target_class}, e.g. {key}",
+        detail=f"{key}: the checkpoint has {list(got)}, the model expects {list(want)}.",
+        evidence={"class": view.target_class, "mismatched": [
+            {"key": k, "checkpoint": list(g), "model": list(w)} for k, (g, w) in items[:20]]},
+        fix="make config.json match the weights (whyload check names the field), or pass "
+        "ignore_mismatched_sizes=True to re-initialize them on purpose",
+    )

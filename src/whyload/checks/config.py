@@ -1,0 +1,467 @@
+"""WL3xx — configuration: does config.json exist, parse, and agree with the weights and the
+tokenizer? Sizes are read back out of the weights' shapes (BERT family), never guessed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from whyload.checks.model import model_view
+from whyload.knowledge.families import effective_config, families
+from whyload.registry import Problem, check
+from whyload.report import Category, Effect, Severity
+from whyload.snapshot import Snapshot
+
+CONFIG = Category.CONFIG
+# sizes that shape a tensor: a contradiction is a "size mismatch" at load time
+SIZES = ("vocab_size", "hidden_size", "dim", "intermediate_size", "hidden_dim",
+         "max_position_embeddings", "type_vocab_size", "embedding_size", "num_labels",
+         "position_buckets", "max_relative_positions", "relative_attention_num_buckets")
+# block counts: a contradiction silently drops or randomizes whole layers
+COUNTS = ("num_hidden_layers", "n_layers", "num_hidden_groups", "inner_group_num")
+VERY_LARGE_INTEGER = int(1e30)  # tokenizer_config's "no limit" sentinel
+
+
+def _config(snap: Snapshot) -> dict[str, Any] | None:
+    return model_view(snap).config
+
+
+@check("WL300", "config-missing", CONFIG)
+def config_missing(snap: Snapshot) -> Iterator[Problem]:
+    """No config.json beside the weights
+
+    from_pretrained reads config.json first: "OSError: … does not appear to have a file named
+    config.json". For BERT-family weights, most of it can be read back from the tensor shapes.
+    """
+    if snap.config_name is not None or snap.plan.format is None or snap.plan.adapter:
+        return
+    if snap.artifact.focus is not None:
+        return
+    view = model_view(snap)
+    guessed = view.weights_type
+    inferred = {k: v.value for k, v in view.inferred.items()}
+    draft: dict[str, Any] = {}
+    if guessed:
+        fam = families()[guessed]
+        base = next(n for n, c in fam["classes"].items() if c["head"] == "Model")
+        draft = {"model_type": guessed, "architectures": [base], **inferred}
+    detail = "The folder has weights but no config.json."
+    if draft:
+        detail += (f" The weights are {guessed} weights; the sizes below are read from their "
+                   "shapes. num_attention_heads is not in the weights: take it from the base "
+                   "model's config.")
+    yield Problem(
+        title="config.json is missing",
+        detail=detail,
+        evidence={"inferred_config": draft},
+        fix=(f"write config.json: {json.dumps(draft)}" if draft
+             else "copy config.json from the model this checkpoint was trained from"),
+    )
+
+
+@check("WL301", "config-invalid-json", CONFIG)
+def config_invalid(snap: Snapshot) -> Iterator[Problem]:
+    """config.json is not valid JSON (or not a JSON object)
+
+    A hand edit that left a trailing comma, a truncated copy, a merge conflict marker:
+    "json.decoder.JSONDecodeError: Expecting … line L column C".
+    """
+    doc = snap.config
+    if doc is None:
+        return
+    name = snap.config_name
+    if doc.ok and isinstance(doc.value, dict):
+        return
+    if doc.ok:
+        yield Problem(title=f"{name} is a JSON {type(doc.value).__name__}, not an object",
+                      evidence={"file": name}, fix=f"restore {name} from the model's source",
+                      file=name)
+        return
+    where = f" at line {doc.line}, column {doc.column}" if doc.line else ""
+    yield Problem(
+        title=f"{name} is not valid JSON: {doc.error}{where}",
+        detail=(f"Line {doc.line}: {doc.context!r}" if doc.context is not None else doc.error
+                or ""),
+        evidence={"file": name, "error": doc.error, "line": doc.line, "column": doc.column,
+                  "context": doc.context},
+        fix=f"fix {name}{where} (python -m json.tool {name} shows the spot)", file=name,
+    )
+
+
+@check("WL302", "bert-config-only", CONFIG)
+def bert_config_only(snap: Snapshot) -> Iterator[Problem]:
+    """bert_config.json instead of config.json
+
+    The original Google BERT releases name it bert_config.json and omit model_type; transformers
+    only reads config.json.
+    """
+    if snap.config_name != "bert_config.json":
+        return
+    yield Problem(
+        title="the config is bert_config.json; from_pretrained reads config.json",
+        detail="bert_config.json is the original Google release's name, without model_type.",
+        evidence={"file": "bert_config.json"},
+        fix="python -c \"import json; c = json.load(open('bert_config.json')); "
+        "c['model_type'] = 'bert'; json.dump(c, open('config.json', 'w'), indent=2)\"",
+        file="bert_config.json",
+    )
+
+
+@check("WL303", "no-model-type", CONFIG, requires=["WL301"])
+def no_model_type(snap: Snapshot) -> Iterator[Problem]:
+    """config.json has no model_type
+
+    AutoConfig/AutoModel then guess the type from the folder's name, and fail with
+    "Unrecognized model in …. Should have a model_type key in its config.json" when it names
+    none.
+    """
+    config = _config(snap)
+    if config is None or snap.config_name != "config.json":
+        return
+    if isinstance(config.get("model_type"), str) and config["model_type"]:
+        return
+    view = model_view(snap)
+    archs = config.get("architectures")
+    from_arch = None
+    if isinstance(archs, list) and archs and isinstance(archs[0], str):
+        from_arch = next((mt for mt, fam in families().items() if archs[0] in fam["classes"]),
+                         None)
+    guess = from_arch or view.weights_type
+    folder = snap.artifact.root.name.lower()
+    named = next((mt for mt in sorted(families(), key=len, reverse=True) if mt in folder), None)
+    severity = Severity.WARNING if named else Severity.ERROR
+    yield Problem(
+        severity=severity, effect=Effect.RAISES,
+        title="config.json has no model_type",
+        detail="AutoModel cannot tell which architecture to build"
+        + (f"; it will guess {named!r} from the folder name" if named else "")
+        + (f". The {'architectures field' if from_arch else 'weights'} say {guess!r}." if guess
+           else "."),
+        evidence={"inferred_model_type": guess, "folder_name_suggests": named},
+        fix=f"add \"model_type\": \"{guess}\" to config.json" if guess
+        else "add the model_type of the architecture the weights were trained with",
+        file="config.json",
+    )
+
+
+@check("WL304", "config-value-type", CONFIG, requires=["WL301"])
+def value_types(snap: Snapshot) -> Iterator[Problem]:
+    """A config value of the wrong type ("hidden_size": "768", a float layer count)
+
+    The model is built from these numbers: a string or a fraction fails in the constructor with
+    a TypeError far from its cause.
+    """
+    view = model_view(snap)
+    config = view.config
+    if config is None or view.family is None:
+        return
+    defaults = families()[view.family]["defaults"]
+    for key, default in defaults.items():
+        value = config.get(key)
+        if value is None or not isinstance(default, int) or isinstance(default, bool):
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            continue
+        if isinstance(value, float) and value.is_integer():
+            continue
+        yield Problem(
+            title=f"config.json: {key} is {json.dumps(value)}, not a whole number",
+            detail=f"{key} sizes tensors; {type(value).__name__} {value!r} cannot.",
+            evidence={"field": key, "value": value, "type": type(value).__name__},
+            fix=f"set \"{key}\": {_as_int(value)} in config.json" if _as_int(value) is not None
+            else f"set {key} to the integer the model was trained with",
+            file="config.json",
+        )
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _values(snap: Snapshot) -> dict[str, Any] | None:
+    view = model_view(snap)
+    if view.config is None or view.family is None:
+        return None
+    try:
+        return effective_config(view.family, view.config)
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
+@check("WL310", "size-contradicts-weights", CONFIG, requires=["WL301", "WL304"])
+def sizes_contradict(snap: Snapshot) -> Iterator[Problem]:
+    """A size in config.json that the weights contradict (vocab_size, hidden_size, …)
+
+    The model is built from config.json and then filled from the weights: "size mismatch for
+    bert.embeddings.word_embeddings.weight: copying a param with shape [28996, 768] from
+    checkpoint, the shape in current model is [30522, 768]".
+    """
+    view = model_view(snap)
+    values = _values(snap)
+    if values is None or view.weights_type is None or view.wrapper:
+        return
+    if not _same_layout(view.family, view.weights_type):
+        return  # other family's weights: WL420 says it
+    mismatched = view.prediction.mismatched if view.prediction else {}
+    for attr in SIZES:
+        seen = view.inferred.get(attr)
+        said = values.get(attr)
+        if seen is None or said is None or seen.value == said:
+            continue
+        if attr == "num_labels" and not _has_classifier(view):
+            continue
+        raises = any(seen.key.endswith(k.split(".", 1)[-1]) or k == seen.key for k in mismatched)
+        severity = Severity.ERROR if raises or view.prediction is None else Severity.WARNING
+        fix_key = "id2label" if attr == "num_labels" else attr
+        fix = (f"set \"num_labels\": {seen.value} (and an id2label with {seen.value} entries)"
+               if attr == "num_labels" else f"set \"{fix_key}\": {seen.value} in config.json")
+        yield Problem(
+            severity=severity, effect=Effect.RAISES,
+            title=f"config.json says {attr} {said}, the weights say {seen.value}",
+            detail=f"{seen.key} has shape {list(seen.shape)}; a model built with {attr}={said} "
+            "expects another shape, and from_pretrained stops with a size mismatch.",
+            evidence={"field": attr, "config": said, "weights": seen.value, "tensor": seen.key,
+                      "shape": list(seen.shape)},
+            fix=fix, file="config.json",
+        )
+
+
+def _has_classifier(view: Any) -> bool:
+    return bool(view.prediction and any(
+        k.startswith(("classifier", "qa_outputs")) for k in view.prediction.expected))
+
+
+def _same_layout(family: str | None, weights_type: str | None) -> bool:
+    """bert, roberta, xlm-roberta, camembert and electra share one key layout."""
+    bert_like = {"bert", "roberta", "xlm-roberta", "camembert", "electra"}
+    return family == weights_type or (family in bert_like and weights_type in bert_like)
+
+
+def _layers(snap: Snapshot) -> Iterator[tuple[str, int, int, str]]:
+    view = model_view(snap)
+    values = _values(snap)
+    if values is None or view.wrapper or not _same_layout(view.family, view.weights_type):
+        return
+    for attr in COUNTS:
+        seen = view.inferred.get(attr)
+        said = values.get(attr)
+        if seen is not None and isinstance(said, int) and said != seen.value:
+            yield attr, said, seen.value, seen.key
+
+
+@check("WL311", "fewer-layers-in-config", CONFIG, requires=["WL301", "WL304"])
+def fewer_layers(snap: Snapshot) -> Iterator[Problem]:
+    """config.json has fewer layers than the weights: the extra layers are silently dropped
+
+    No exception: from_pretrained builds the smaller model, lists the extra layers as unused
+    weights in a log line, and returns a model that is not the one that was trained.
+    """
+    for attr, said, seen, key in _layers(snap):
+        if said < seen:
+            yield Problem(
+                effect=Effect.SILENT,
+                title=f"config.json says {attr} {said}, the weights hold {seen}",
+                detail=f"Layers {said}..{seen - 1} (up to {key}) would be dropped without an "
+                "error; the outputs change.",
+                evidence={"field": attr, "config": said, "weights": seen, "last_key": key},
+                fix=f"set \"{attr}\": {seen} in config.json", file="config.json",
+            )
+
+
+@check("WL312", "more-layers-in-config", CONFIG, requires=["WL301", "WL304"])
+def more_layers(snap: Snapshot) -> Iterator[Problem]:
+    """config.json has more layers than the weights: the missing layers are randomly initialized
+
+    No exception: from_pretrained reports them as newly initialized in a log line and returns a
+    model whose last layers are random.
+    """
+    for attr, said, seen, key in _layers(snap):
+        if said > seen:
+            yield Problem(
+                effect=Effect.SILENT,
+                title=f"config.json says {attr} {said}, the weights hold only {seen}",
+                detail=f"Layers {seen}..{said - 1} would be created at random: the model loads "
+                "and predicts garbage.",
+                evidence={"field": attr, "config": said, "weights": seen, "last_key": key},
+                fix=f"set \"{attr}\": {seen} in config.json", file="config.json",
+            )
+
+
+@check("WL320", "heads-do-not-divide-hidden", CONFIG, requires=["WL301", "WL304"])
+def heads_divide_hidden(snap: Snapshot) -> Iterator[Problem]:
+    """hidden_size is not a multiple of num_attention_heads
+
+    The attention layer refuses to build: "The hidden size (768) is not a multiple of the number
+    of attention heads (10)".
+    """
+    values = _values(snap)
+    if values is None:
+        return
+    hidden = values.get("hidden_size", values.get("dim"))
+    heads = values.get("num_attention_heads", values.get("n_heads"))
+    if not isinstance(hidden, int) or not isinstance(heads, int) or heads <= 0:
+        return
+    if hidden % heads == 0:
+        return
+    divisors = [d for d in (1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 64) if hidden % d == 0]
+    yield Problem(
+        title=f"hidden_size {hidden} is not a multiple of num_attention_heads {heads}",
+        detail="Each head gets hidden_size / num_attention_heads dimensions; the model cannot "
+        "be built.",
+        evidence={"hidden_size": hidden, "num_attention_heads": heads},
+        fix=f"set num_attention_heads to the value the model was trained with "
+        f"(a divisor of {hidden}: {', '.join(map(str, divisors[-4:]))}, …)",
+        file="config.json",
+    )
+
+
+@check("WL321", "labels-inconsistent", CONFIG, requires=["WL301"])
+def labels_inconsistent(snap: Snapshot) -> Iterator[Problem]:
+    """id2label, label2id and num_labels disagree
+
+    A num_labels that contradicts id2label raises when the config loads; a label2id that is not
+    id2label's inverse makes pipelines print the wrong label names.
+    """
+    config = _config(snap)
+    if config is None:
+        return
+    id2label = config.get("id2label")
+    label2id = config.get("label2id")
+    num = config.get("num_labels")
+    if isinstance(id2label, dict) and isinstance(num, int) and num != len(id2label):
+        yield Problem(
+            title=f"num_labels is {num} but id2label has {len(id2label)} entries",
+            detail="transformers refuses a num_labels incompatible with id2label.",
+            evidence={"num_labels": num, "id2label_size": len(id2label)},
+            fix="remove num_labels from config.json (id2label defines it)", file="config.json",
+        )
+    if isinstance(id2label, dict) and isinstance(label2id, dict):
+        inverse = {str(v): k for k, v in label2id.items()}
+        wrong = sorted(k for k, v in id2label.items() if inverse.get(str(k)) != v)
+        if wrong or len(label2id) != len(id2label):
+            yield Problem(
+                severity=Severity.WARNING, effect=Effect.NONE,
+                title="label2id is not the inverse of id2label",
+                detail=f"{len(wrong)} labels disagree (e.g. id {wrong[0] if wrong else '?'}): "
+                "predicted ids map to the wrong names.",
+                evidence={"ids": wrong[:10], "id2label": dict(list(id2label.items())[:10]),
+                          "label2id": dict(list(label2id.items())[:10])},
+                fix="rebuild label2id as {name: id for id, name in id2label.items()}",
+                file="config.json",
+            )
+
+
+def _embedding_rows(snap: Snapshot) -> tuple[int, str] | None:
+    view = model_view(snap)
+    seen = view.inferred.get("vocab_size")
+    if seen is not None:
+        return seen.value, f"{seen.key} {list(seen.shape)}"
+    values = _values(snap)
+    if values is not None and isinstance(values.get("vocab_size"), int):
+        return values["vocab_size"], "config.json vocab_size"
+    return None
+
+
+@check("WL330", "tokenizer-exceeds-embeddings", CONFIG, requires=["WL301"])
+def tokenizer_exceeds(snap: Snapshot) -> Iterator[Problem]:
+    """The tokenizer produces ids beyond the embedding matrix
+
+    Tokens added to the tokenizer without resize_token_embeddings, or a tokenizer from another
+    model: the model loads, and the first input holding such a token fails with "IndexError:
+    index out of range in self" (or a CUDA device-side assert).
+    """
+    tok = snap.tokenizer
+    rows = _embedding_rows(snap)
+    if tok is None or rows is None or tok.size <= rows[0]:
+        return
+    beyond = [(i, t) for i, t in tok.added if i >= rows[0]]
+    yield Problem(
+        effect=Effect.SILENT,
+        title=f"the tokenizer has {tok.size:,} ids, the embedding matrix {rows[0]:,} rows",
+        detail=f"{tok.source} can produce ids up to {tok.size - 1:,}; {rows[1]} has "
+        f"{rows[0]:,} rows. Any input containing those ids fails at the first forward pass"
+        + (f" (added tokens: {', '.join(repr(t) for _, t in beyond[:5])})." if beyond else "."),
+        evidence={"tokenizer_ids": tok.size, "embedding_rows": rows[0], "source": tok.source,
+                  "added_beyond": [{"id": i, "token": t} for i, t in beyond[:20]]},
+        fix=f"model.resize_token_embeddings({tok.size}) after loading, then save_pretrained",
+    )
+
+
+SPECIAL_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id",
+               "decoder_start_token_id")
+
+
+@check("WL331", "special-token-id-out-of-range", CONFIG, requires=["WL301", "WL304"])
+def special_ids(snap: Snapshot) -> Iterator[Problem]:
+    """A special token id in config.json beyond the vocabulary
+
+    pad_token_id becomes the embedding's padding_idx, which must be below vocab_size: "Padding_idx
+    must be within num_embeddings". Other ids fail when first used.
+    """
+    config = _config(snap)
+    rows = _embedding_rows(snap)
+    if config is None or rows is None:
+        return
+    for key in SPECIAL_IDS:
+        value = config.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < rows[0]:
+            continue
+        pad = key == "pad_token_id"
+        yield Problem(
+            severity=Severity.ERROR if pad else Severity.WARNING,
+            effect=Effect.RAISES if pad else Effect.NONE,
+            title=f"{key} {value} is beyond the {rows[0]:,}-row vocabulary",
+            detail=f"{rows[1]}: ids run 0..{rows[0] - 1}.",
+            evidence={"field": key, "value": value, "vocab_rows": rows[0]},
+            fix=f"set \"{key}\" to the tokenizer's id for that token (tokenizer."
+            f"{key.removesuffix('_id')}_id)", file="config.json",
+        )
+
+
+# RoBERTa-style embeddings number positions from padding_idx + 1
+POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "mpnet": 2}
+
+
+@check("WL332", "max-length-beyond-positions", CONFIG, requires=["WL301"])
+def max_length(snap: Snapshot) -> Iterator[Problem]:
+    """The tokenizer allows longer inputs than the model has position embeddings
+
+    An input longer than max_position_embeddings fails with "index out of range in self" (or a
+    size mismatch in the position ids) — usually only in production, on the first long text.
+    """
+    view = model_view(snap)
+    values = _values(snap)
+    tok_config = snap.document("tokenizer_config.json")
+    if values is None or not isinstance(tok_config, dict):
+        return
+    limit = tok_config.get("model_max_length")
+    positions = values.get("max_position_embeddings")
+    if not isinstance(limit, (int, float)) or not isinstance(positions, int):
+        return
+    usable = positions - POSITION_OFFSET.get(view.family or "", 0)
+    if limit >= VERY_LARGE_INTEGER:
+        yield Problem(
+            severity=Severity.INFO, effect=Effect.NONE,
+            title="tokenizer_config.json sets no model_max_length",
+            detail=f"Without it the tokenizer never truncates; the model takes {usable} tokens.",
+            evidence={"model_max_length": None, "max_positions": usable},
+            fix=f"set \"model_max_length\": {usable} in tokenizer_config.json, or tokenize with "
+            f"truncation=True, max_length={usable}", file="tokenizer_config.json",
+        )
+        return
+    if limit > usable:
+        yield Problem(
+            severity=Severity.WARNING, effect=Effect.NONE,
+            title=f"model_max_length {int(limit)} exceeds the model's {usable} positions",
+            detail="Inputs longer than the model's positions are not truncated and fail at the "
+            "forward pass.",
+            evidence={"model_max_length": int(limit), "max_position_embeddings": positions,
+                      "usable_positions": usable},
+            fix=f"set \"model_max_length\": {usable} in tokenizer_config.json",
+            file="tokenizer_config.json",
+        )
+

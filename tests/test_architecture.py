@@ -1,0 +1,203 @@
+"""WL4xx: what from_pretrained does to every weight, predicted without loading. Each case is
+built with real transformers/torch and loaded for real, so the test shows the silent failure
+before whyload names it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import codes, edit_config, load_report, only, rewrite_safetensors, save_tiny
+
+import whyload
+from whyload import Effect, Severity, Verdict
+
+Copy = Callable[[Path], Path]
+
+FAMILY_CONFIGS = {
+    "bert": {},
+    "roberta": dict(vocab_size=61, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
+                    intermediate_size=29, max_position_embeddings=34, type_vocab_size=1,
+                    pad_token_id=1),
+    "distilbert": dict(vocab_size=61, dim=24, n_layers=2, n_heads=3, hidden_dim=29,
+                       max_position_embeddings=33),
+    "albert": dict(vocab_size=61, embedding_size=16, hidden_size=24, num_hidden_layers=2,
+                   num_attention_heads=3, intermediate_size=29, max_position_embeddings=33),
+    "electra": dict(vocab_size=61, embedding_size=16, hidden_size=24, num_hidden_layers=2,
+                    num_attention_heads=3, intermediate_size=29, max_position_embeddings=33),
+    "deberta-v2": dict(vocab_size=61, hidden_size=24, num_hidden_layers=2,
+                       num_attention_heads=3, intermediate_size=29, max_position_embeddings=33,
+                       relative_attention=True, position_biased_input=False,
+                       pos_att_type=["p2c", "c2p"], position_buckets=8, share_att_key=True,
+                       norm_rel_ebd="layer_norm", type_vocab_size=0),
+    "mpnet": dict(vocab_size=61, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
+                  intermediate_size=29, max_position_embeddings=34),
+}
+PREFIX = {"bert": "Bert", "roberta": "Roberta", "distilbert": "DistilBert", "albert": "Albert",
+          "electra": "Electra", "deberta-v2": "DebertaV2", "mpnet": "MPNet"}
+
+
+@pytest.mark.parametrize("head", ["Model", "ForSequenceClassification", "ForMaskedLM",
+                                  "ForTokenClassification"])
+@pytest.mark.parametrize("model_type", sorted(FAMILY_CONFIGS))
+def test_healthy_families_have_no_finding(tmp_path: Path, model_type: str, head: str) -> None:
+    out = save_tiny(tmp_path / "m", f"{PREFIX[model_type]}{head}", model_type,
+                    **FAMILY_CONFIGS[model_type])
+    info = load_report(out, f"{PREFIX[model_type]}{head}")
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    report = whyload.check(str(out))
+    assert report.verdict is Verdict.LOADS
+    assert not report.failed(Severity.WARNING), [(f.code, f.title) for f in report.findings]
+
+
+def test_old_transformers_4x_checkpoint_is_healthy(tmp_path: Path, safetensors_model: Path) -> None:
+    """Saved years ago: legacy torch format, LayerNorm.gamma/beta names, a persistent
+    position_ids buffer, a config from transformers 4.5.1 missing today's keys."""
+    import torch
+    from safetensors.numpy import load_file
+
+    old = tmp_path / "bert-2021"
+    old.mkdir()
+    state = {k: torch.from_numpy(v) for k, v in
+             load_file(str(safetensors_model / "model.safetensors")).items()}
+    renamed = {k.replace("LayerNorm.weight", "LayerNorm.gamma")
+                .replace("LayerNorm.bias", "LayerNorm.beta"): v for k, v in state.items()}
+    renamed["bert.embeddings.position_ids"] = torch.arange(64).unsqueeze(0)
+    torch.save(renamed, old / "pytorch_model.bin", _use_new_zipfile_serialization=False)
+    shutil.copy(safetensors_model / "config.json", old)
+    edit_config(old, transformers_version="4.5.1", dtype=None, position_embedding_type=None,
+                use_cache=None, classifier_dropout=None)
+    info = load_report(old, "BertForSequenceClassification")
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    report = whyload.check(str(old))
+    assert report.verdict is Verdict.LOADS
+    assert not report.failed(Severity.WARNING), [(f.code, f.title) for f in report.findings]
+
+
+def test_fine_tuned_head_lost(copy_of: Copy, safetensors_model: Path) -> None:
+    """config.json says BertForSequenceClassification; the classifier was not saved."""
+    model = copy_of(safetensors_model)
+    rewrite_safetensors(model / "model.safetensors",
+                        lambda t: {k: v for k, v in t.items() if not k.startswith("classifier")})
+    info = load_report(model, "BertForSequenceClassification")
+    assert set(info["missing_keys"]) == {"classifier.weight", "classifier.bias"}
+    report = whyload.check(str(model))
+    f = only(report, "WL401")
+    assert f.severity is Severity.ERROR and f.effect is Effect.SILENT
+    assert f.evidence["missing"] == ["classifier.bias", "classifier.weight"]
+    assert report.verdict is Verdict.LOADS_BROKEN
+
+
+def test_base_model_for_fine_tuning_is_a_warning(minilm: Path) -> None:
+    report = whyload.check(str(minilm), model_class="AutoModelForSequenceClassification")
+    f = only(report, "WL401")
+    assert f.severity is Severity.WARNING and report.verdict is Verdict.LOADS
+    assert f.evidence["class"] == "BertForSequenceClassification"
+    assert f.evidence["class_from"] == "--class"
+
+
+def test_encoder_weight_missing(copy_of: Copy, safetensors_model: Path) -> None:
+    model = copy_of(safetensors_model)
+    gone = "bert.encoder.layer.1.attention.self.query.weight"
+    rewrite_safetensors(model / "model.safetensors",
+                        lambda t: {k: v for k, v in t.items() if k != gone})
+    assert set(load_report(model, "BertForSequenceClassification")["missing_keys"]) == {gone}
+    report = whyload.check(str(model))
+    f = only(report, "WL402")
+    assert f.evidence["missing"] == [gone] and report.verdict is Verdict.LOADS_BROKEN
+
+
+def test_head_checkpoint_into_base_class(safetensors_model: Path) -> None:
+    report = whyload.check(str(safetensors_model), model_class="BertModel")
+    f = only(report, "WL403")
+    assert f.severity is Severity.INFO and report.verdict is Verdict.LOADS
+    assert f.evidence["unused"] == ["classifier.bias", "classifier.weight"]
+
+
+def test_shape_mismatch_without_config_cause(copy_of: Copy, safetensors_model: Path) -> None:
+    import numpy as np
+
+    model = copy_of(safetensors_model)
+    key = "bert.pooler.dense.weight"
+    rewrite_safetensors(model / "model.safetensors",
+                        lambda t: {**t, key: np.zeros((32, 16), np.float32)})
+    report = whyload.check(str(model))
+    f = only(report, "WL404")
+    assert f.evidence["mismatched"] == [{"key": key, "checkpoint": [32, 16], "model": [32, 32]}]
+    assert report.verdict is Verdict.FAILS
+
+
+@pytest.mark.parametrize("prefix", ["module.", "_orig_mod."])
+def test_wrapper_prefix(tmp_path: Path, safetensors_model: Path, prefix: str) -> None:
+    """Saved from DataParallel / torch.compile: every key prefixed, every weight random."""
+    import torch
+    from conftest import _tiny_model
+
+    shutil.copy(safetensors_model / "config.json", tmp_path)
+    torch.save({prefix + k: v for k, v in _tiny_model().state_dict().items()},
+               tmp_path / "pytorch_model.bin")
+    info = load_report(tmp_path, "BertForSequenceClassification")
+    assert len(info["missing_keys"]) > 30  # loaded "fine", all random
+    report = whyload.check(str(tmp_path))
+    f = only(report, "WL410")
+    assert f.evidence["prefix"] == prefix and report.verdict is Verdict.LOADS_BROKEN
+    assert f"k.removeprefix('{prefix}')" in f.fix
+    assert codes(report) == ["WL410"]
+
+
+def test_lightning_checkpoint(tmp_path: Path, safetensors_model: Path) -> None:
+    import torch
+    from conftest import _tiny_model
+
+    shutil.copy(safetensors_model / "config.json", tmp_path)
+    state = {f"model.{k}": v for k, v in _tiny_model().state_dict().items()}
+    torch.save({"epoch": 4, "global_step": 1000, "pytorch-lightning_version": "2.4.0",
+                "state_dict": state, "optimizer_states": []}, tmp_path / "pytorch_model.bin")
+    report = whyload.check(str(tmp_path))
+    f = only(report, "WL411")
+    assert f.evidence["nesting"] == ["state_dict"] and f.evidence["key_prefix"] == "model."
+    assert "pytorch-lightning_version" in f.evidence["top_keys"]
+    assert report.verdict is Verdict.FAILS
+
+
+def test_foreign_prefix(copy_of: Copy, safetensors_model: Path) -> None:
+    model = copy_of(safetensors_model)
+    rewrite_safetensors(model / "model.safetensors",
+                        lambda t: {"encoder_model." + k.removeprefix("bert."): v
+                                   for k, v in t.items()})
+    report = whyload.check(str(model))
+    f = only(report, "WL412")
+    assert f.evidence["prefix"] == "encoder_model." and report.verdict is Verdict.LOADS_BROKEN
+
+
+def test_bert_weights_under_model_type_roberta(copy_of: Copy, safetensors_model: Path) -> None:
+    model = copy_of(safetensors_model)
+    edit_config(model, model_type="roberta", architectures=["RobertaForSequenceClassification"])
+    info = load_report(model, "RobertaForSequenceClassification")
+    assert len(info["missing_keys"]) > 30  # silently random
+    report = whyload.check(str(model))
+    f = only(report, "WL420")
+    assert f.evidence["weights_family"] == "bert"
+    assert report.verdict is Verdict.LOADS_BROKEN
+
+
+def test_electra_discriminator_as_generator(tmp_path: Path) -> None:
+    out = save_tiny(tmp_path / "disc", "ElectraForPreTraining", "electra",
+                    **FAMILY_CONFIGS["electra"])
+    info = load_report(out, "ElectraForMaskedLM")
+    assert any("generator" in k for k in info["missing_keys"])
+    report = whyload.check(str(out), model_class="ElectraForMaskedLM")
+    f = only(report, "WL421")
+    assert f.evidence["checkpoint_role"] == "discriminator"
+    assert report.verdict is Verdict.LOADS_BROKEN
+
+
+def test_deberta_v3_into_v1_class(tmp_path: Path) -> None:
+    out = save_tiny(tmp_path / "v3", "DebertaV2ForSequenceClassification", "deberta-v2",
+                    **FAMILY_CONFIGS["deberta-v2"])
+    report = whyload.check(str(out), model_class="DebertaForSequenceClassification")
+    f = only(report, "WL422")
+    assert f.evidence == {"weights": "deberta-v2", "class": "DebertaForSequenceClassification"}
+    assert report.verdict is Verdict.FAILS

@@ -1,0 +1,181 @@
+"""WL3xx: config.json against the weights and the tokenizer. Each failure is produced with real
+transformers first (it raises, or loads silently wrong), then named by whyload."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import codes, edit_config, load_report, only
+
+import whyload
+from whyload import Effect, Severity, Verdict
+
+Copy = Callable[[Path], Path]
+
+
+def test_missing_config_is_inferred_from_the_weights(copy_of: Copy,
+                                                     safetensors_model: Path) -> None:
+    from transformers import AutoModel
+
+    model = copy_of(safetensors_model)
+    (model / "config.json").unlink()
+    with pytest.raises((OSError, ValueError)):  # "Unrecognized model" / no config.json
+        AutoModel.from_pretrained(model)
+    report = whyload.check(str(model))
+    f = only(report, "WL300")
+    draft = f.evidence["inferred_config"]
+    assert draft["model_type"] == "bert"
+    assert (draft["vocab_size"], draft["hidden_size"], draft["num_hidden_layers"],
+            draft["intermediate_size"], draft["max_position_embeddings"], draft["num_labels"]) \
+        == (99, 32, 2, 37, 64, 3)
+    assert f.fix.startswith("write config.json: {")
+    assert report.verdict is Verdict.FAILS
+
+
+def test_invalid_json_names_line_and_column(copy_of: Copy, safetensors_model: Path) -> None:
+    model = copy_of(safetensors_model)
+    text = (model / "config.json").read_text()
+    (model / "config.json").write_text(text.replace('"hidden_size": 32,', '"hidden_size": 32,,'))
+    report = whyload.check(str(model))
+    f = only(report, "WL301")
+    assert f.evidence["line"] > 1 and f.evidence["column"] > 1
+    assert '"hidden_size": 32,,' in f.evidence["context"]
+    assert "WL310" not in codes(report)  # one broken config, one finding
+
+
+def test_bert_config_json_only(copy_of: Copy, safetensors_model: Path) -> None:
+    model = copy_of(safetensors_model)
+    (model / "config.json").rename(model / "bert_config.json")
+    f = only(whyload.check(str(model)), "WL302")
+    assert "config.json" in f.fix and "'model_type'] = 'bert'" in f.fix
+
+
+def test_no_model_type(copy_of: Copy, safetensors_model: Path, tmp_path: Path) -> None:
+    from transformers import AutoConfig
+
+    model = tmp_path / "finetuned"
+    shutil.copytree(safetensors_model, model)
+    edit_config(model, model_type=None)
+    with pytest.raises(ValueError, match="Unrecognized model"):
+        AutoConfig.from_pretrained(model)
+    f = only(whyload.check(str(model)), "WL303")
+    assert f.severity is Severity.ERROR
+    assert f.evidence["inferred_model_type"] == "bert"
+    assert f.fix == 'add "model_type": "bert" to config.json'
+
+
+def test_value_of_the_wrong_type(copy_of: Copy, safetensors_model: Path) -> None:
+    model = copy_of(safetensors_model)
+    edit_config(model, intermediate_size="37")
+    f = only(whyload.check(str(model)), "WL304")
+    assert f.evidence == {"field": "intermediate_size", "value": "37", "type": "str"}
+    assert f.fix == 'set "intermediate_size": 37 in config.json'
+
+
+def test_vocab_size_contradicts_weights(copy_of: Copy, safetensors_model: Path) -> None:
+    from transformers import BertForSequenceClassification
+
+    model = copy_of(safetensors_model)
+    edit_config(model, vocab_size=120)
+    with pytest.raises(RuntimeError, match="size mismatch|ignore_mismatched_sizes"):
+        BertForSequenceClassification.from_pretrained(model)
+    report = whyload.check(str(model))
+    f = only(report, "WL310")
+    assert (f.evidence["field"], f.evidence["config"], f.evidence["weights"]) == \
+        ("vocab_size", 120, 99)
+    assert f.evidence["tensor"] == "bert.embeddings.word_embeddings.weight"
+    assert f.fix == 'set "vocab_size": 99 in config.json'
+    assert report.verdict is Verdict.FAILS
+    assert "WL404" not in codes(report)  # the config explains the mismatch
+
+
+def test_num_labels_contradicts_classifier(copy_of: Copy, safetensors_model: Path) -> None:
+    model = copy_of(safetensors_model)
+    edit_config(model, id2label={"0": "NEG", "1": "POS"}, label2id={"NEG": 0, "POS": 1})
+    f = only(whyload.check(str(model)), "WL310")
+    assert (f.evidence["field"], f.evidence["config"], f.evidence["weights"]) == \
+        ("num_labels", 2, 3)
+
+
+@pytest.mark.parametrize(("layers", "code"), [(1, "WL311"), (3, "WL312")])
+def test_layer_count_contradicts_weights_silently(copy_of: Copy, safetensors_model: Path,
+                                                  layers: int, code: str) -> None:
+    model = copy_of(safetensors_model)
+    edit_config(model, num_hidden_layers=layers)
+    info = load_report(model, "BertForSequenceClassification")  # no exception: silent
+    assert info["unexpected_keys" if layers == 1 else "missing_keys"]
+    report = whyload.check(str(model))
+    f = only(report, code)
+    assert (f.evidence["config"], f.evidence["weights"]) == (layers, 2)
+    assert f.effect is Effect.SILENT and report.verdict is Verdict.LOADS_BROKEN
+    assert f.fix == 'set "num_hidden_layers": 2 in config.json'
+    assert "WL402" not in codes(report) and "WL403" not in codes(report)
+
+
+def test_heads_do_not_divide_hidden(copy_of: Copy, safetensors_model: Path) -> None:
+    from transformers import BertForSequenceClassification
+
+    model = copy_of(safetensors_model)
+    edit_config(model, num_attention_heads=5)
+    with pytest.raises(ValueError, match="not a multiple of the number of attention heads"):
+        BertForSequenceClassification.from_pretrained(model)
+    f = only(whyload.check(str(model)), "WL320")
+    assert f.evidence == {"hidden_size": 32, "num_attention_heads": 5}
+
+
+def test_labels_disagree(copy_of: Copy, safetensors_model: Path) -> None:
+    model = copy_of(safetensors_model)
+    edit_config(model, label2id={"LABEL_0": 0, "LABEL_1": 2, "LABEL_2": 1})
+    f = only(whyload.check(str(model)), "WL321")
+    assert f.severity is Severity.WARNING and f.evidence["ids"] == ["1", "2"]
+
+
+def test_tokenizer_larger_than_embeddings(copy_of: Copy, minilm: Path) -> None:
+    """Tokens added to the tokenizer without resize_token_embeddings: index out of range."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    model = copy_of(minilm)
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    tokenizer.add_tokens(["<company>", "<product>"])
+    tokenizer.save_pretrained(model)
+    ids = tokenizer("<company>", return_tensors="pt")
+    with pytest.raises(IndexError, match="index out of range"):
+        AutoModel.from_pretrained(model)(**ids)
+    report = whyload.check(str(model))
+    f = only(report, "WL330")
+    assert (f.evidence["tokenizer_ids"], f.evidence["embedding_rows"]) == (30524, 30522)
+    assert [a["token"] for a in f.evidence["added_beyond"]] == ["<company>", "<product>"]
+    assert f.fix == "model.resize_token_embeddings(30524) after loading, then save_pretrained"
+    del torch
+
+
+def test_pad_token_id_beyond_vocabulary(copy_of: Copy, safetensors_model: Path) -> None:
+    from transformers import BertForSequenceClassification
+
+    model = copy_of(safetensors_model)
+    edit_config(model, pad_token_id=150)
+    with pytest.raises((AssertionError, ValueError, RuntimeError, IndexError)):
+        BertForSequenceClassification.from_pretrained(model)
+    f = only(whyload.check(str(model)), "WL331")
+    assert f.severity is Severity.ERROR and f.evidence["value"] == 150
+
+
+def test_model_max_length_beyond_positions(copy_of: Copy, minilm: Path) -> None:
+    model = copy_of(minilm)
+    path = model / "tokenizer_config.json"
+    config = json.loads(path.read_text())
+    config["model_max_length"] = 1024
+    path.write_text(json.dumps(config))
+    f = only(whyload.check(str(model)), "WL332")
+    assert f.evidence["usable_positions"] == 512 and f.severity is Severity.WARNING
+
+
+def test_vocab_txt_is_not_json(minilm: Path) -> None:
+    facts = whyload.check(str(minilm)).facts
+    kinds = {f["name"]: f["kind"] for f in facts["files"]}
+    assert kinds["vocab.txt"] == "text"
