@@ -201,3 +201,63 @@ def test_deberta_v3_into_v1_class(tmp_path: Path) -> None:
     f = only(report, "WL422")
     assert f.evidence == {"weights": "deberta-v2", "class": "DebertaForSequenceClassification"}
     assert report.verdict is Verdict.FAILS
+
+
+def _tiny_gpt2(out: Path) -> Path:
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(vocab_size=50, n_positions=16, n_embd=16, n_layer=2,
+                               n_head=2)).save_pretrained(out)
+    return out
+
+
+def test_other_model_types_need_deep(tmp_path: Path) -> None:
+    report = whyload.check(str(_tiny_gpt2(tmp_path / "gpt2")))
+    f = only(report, "WL405")
+    assert f.severity is Severity.INFO and "--deep" in f.fix
+    assert report.verdict is Verdict.LOADS
+
+
+def test_deep_predicts_other_model_types_like_transformers(tmp_path: Path) -> None:
+    model = _tiny_gpt2(tmp_path / "gpt2")
+    gone = "transformer.h.1.mlp.c_fc.weight"
+    rewrite_safetensors(model / "model.safetensors",
+                        lambda t: {k: v for k, v in t.items() if k != gone})
+    assert set(load_report(model, "GPT2LMHeadModel")["missing_keys"]) == {gone}
+    report = whyload.check(str(model), deep=True)
+    f = only(report, "WL402")
+    assert f.evidence["missing"] == [gone] and report.verdict is Verdict.LOADS_BROKEN
+    assert "WL405" not in codes(report)
+
+
+def test_remote_code_is_named_with_what_to_review(tmp_path: Path,
+                                                  safetensors_model: Path) -> None:
+    """auto_map code: transformers refuses it without trust_remote_code; whyload lists the files
+    and the lines that deserve a look, without importing them."""
+    from transformers import AutoModel
+
+    model = tmp_path / "custom"
+    shutil.copytree(safetensors_model, model)
+    (model / "configuration_custom.py").write_text(
+        "from transformers import BertConfig\n\n"
+        "class CustomConfig(BertConfig):\n    model_type = 'custom-bert'\n")
+    (model / "modeling_custom.py").write_text(
+        "import requests\nfrom transformers import BertModel\n"
+        "from .configuration_custom import CustomConfig\n\n"
+        "class CustomModel(BertModel):\n    config_class = CustomConfig\n")
+    edit_config(model, model_type="custom-bert", architectures=["CustomModel"],
+                auto_map={"AutoConfig": "configuration_custom.CustomConfig",
+                          "AutoModel": "modeling_custom.CustomModel"})
+    with pytest.raises(ValueError, match="trust_remote_code"):
+        AutoModel.from_pretrained(model)
+    report = whyload.check(str(model))
+    f = only(report, "WL430")
+    assert f.evidence["files"] == ["configuration_custom.py", "modeling_custom.py"]
+    assert f.evidence["flagged"] == {"modeling_custom.py": {"network": 1}}
+    assert "trust_remote_code=True" in f.fix
+    (model / "modeling_custom.py").unlink()
+    missing = [x for x in whyload.check(str(model)).findings if x.code == "WL430"
+               and x.severity is Severity.ERROR]
+    assert missing and missing[0].evidence["missing"] == ["modeling_custom.py"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from whyload.knowledge.families import families, predict_loading
+from whyload.knowledge.families import class_spec, families, predict_loading
 from whyload.readers.safetensors import read_safetensors_header
 
 # small configs shaped like the real checkpoints of each family (flags included)
@@ -91,7 +91,7 @@ def _compare(model_type: str, class_name: str, folder: Path) -> None:
     _, info = cls.from_pretrained(folder, output_loading_info=True,
                                   ignore_mismatched_sizes=True)
     config = json.loads((folder / "config.json").read_text())
-    predicted = predict_loading(model_type, class_name, config, _checkpoint(folder))
+    predicted = predict_loading(class_spec(model_type, class_name, config), _checkpoint(folder))
     assert predicted.missing == set(info["missing_keys"]), "missing keys"
     assert predicted.unexpected == set(info["unexpected_keys"]), "unexpected keys"
     assert set(predicted.mismatched) == {m[0] for m in info["mismatched_keys"]}, "mismatched"

@@ -83,12 +83,15 @@ def check(
     ignore: Annotated[list[str] | None, typer.Option(help="Drop these codes or prefixes.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show evidence, notes and "
                                           "timings.")] = False,
+    deep: Annotated[bool, typer.Option(help="For model types outside the BERT family, build the "
+                                       "model on the meta device (transformers, in a child "
+                                       "process) to predict its loading report.")] = False,
 ) -> None:
     """Diagnose a model without loading it: headers and JSON only, in well under a second."""
     from whyload.pipeline import check as run_check
 
     report = run_check(target, revision=revision, select=_split(select), ignore=_split(ignore),
-                       model_class=model_class)
+                       model_class=model_class, deep=deep)
     if fmt is Format.json:
         from whyload.render.json import render_json
 

@@ -18,12 +18,14 @@ def check(
     select: Sequence[str] = (),
     ignore: Sequence[str] = (),
     model_class: str | None = None,
+    deep: bool = False,
 ) -> Report:
     """Diagnose a model folder, weights file or cached hub id without loading it.
 
     Reads headers and JSON only: never a tensor, never a pickle, never torch or transformers.
     `model_class` is the class the model will be loaded into (default: the config's
-    `architectures`, else AutoModel).
+    `architectures`, else AutoModel). `deep` asks transformers itself, on the meta device in a
+    child process, what classes outside the BERT-family spec expect.
     Raises TargetError when there is nothing to examine; every problem with the model itself is
     a Finding in the returned Report.
     """
@@ -31,7 +33,7 @@ def check(
     t0 = time.perf_counter()
     artifact = resolve(str(target), revision)
     t1 = time.perf_counter()
-    snapshot = take_snapshot(artifact, Options(model_class=model_class))
+    snapshot = take_snapshot(artifact, Options(model_class=model_class, deep=deep))
     t2 = time.perf_counter()
     findings, skipped = run_checks(snapshot, select=select, ignore=ignore)
     t3 = time.perf_counter()

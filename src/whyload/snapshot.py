@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from whyload.knowledge.families import ClassSpec, families
+from whyload.readers.code import CodeFile, read_code
 from whyload.readers.inventory import Entry, Inventory, is_training_state, take_inventory
 from whyload.readers.jsonfile import JsonDoc, read_json
 from whyload.readers.lfs import LfsPointer, parse_lfs_pointer
@@ -107,6 +109,8 @@ class Options:
     `architectures`, else AutoModel)."""
 
     model_class: str | None = None
+    deep: bool = False  # ask transformers itself (meta device, child process) for the classes
+    # the BERT-family spec does not cover
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,10 @@ class Snapshot:
     plan: LoadPlan
     documents: dict[str, JsonDoc] = field(default_factory=dict)  # the small JSON files, parsed
     tokenizer: TokenizerFacts | None = None
-    code_files: tuple[str, ...] = ()  # *.py beside the weights (what auto_map would import)
+    code_files: dict[str, CodeFile] = field(default_factory=dict)  # *.py auto_map may import
     options: Options = field(default_factory=Options)
+    deep_spec: ClassSpec | None = None  # from transformers on the meta device (Options.deep)
+    deep_error: str | None = None  # why the deep tier could not run
 
     @property
     def config_name(self) -> str | None:
@@ -195,9 +201,20 @@ def take_snapshot(artifact: Artifact, options: Options | None = None) -> Snapsho
     plan = plan_load(files, indexes, artifact.focus)
     readable = {n: f.size for n, f in files.items() if f.kind is not Kind.LFS_POINTER}
     tokenizer = read_tokenizer(artifact.root, readable) if artifact.focus is None else None
-    code = tuple(sorted(n for n in files if n.endswith(".py")))
+    code = {n: read_code(artifact.root, n, f.size) for n, f in sorted(files.items())
+            if n.endswith(".py") and f.kind is not Kind.LFS_POINTER}
+    options = options or Options()
+    deep_spec, deep_error = None, None
+    config = documents.get("config.json")
+    model_type = config.value.get("model_type") if config and isinstance(config.value, dict) \
+        else None
+    if options.deep and model_type not in families():
+        from whyload.probe.meta import expected_by_transformers
+
+        deep_spec, deep_error = expected_by_transformers(artifact.root, config,
+                                                         options.model_class)
     return Snapshot(artifact, inventory, files, indexes, plan, documents, tokenizer, code,
-                    options or Options())
+                    options, deep_spec, deep_error)
 
 
 def declared_format(name: str) -> str | None:

@@ -30,8 +30,7 @@ def _sample(keys: list[str] | set[str] | frozenset[str], n: int = 6) -> str:
 
 
 def _prefix(view: ModelView) -> str:
-    fam = families()[view.class_family or ""]
-    return str(fam["classes"][view.target_class or ""]["base_model_prefix"])
+    return view.spec.base_model_prefix if view.spec else ""
 
 
 def _claims_head(view: ModelView) -> bool:
@@ -158,7 +157,7 @@ def other_family(snap: Snapshot) -> Iterator[Problem]:
     an exception: the names do not match, so the model comes back random.
     """
     view = model_view(snap)
-    if view.class_family is None or view.weights_type is None or view.wrapper:
+    if view.class_family not in families() or view.weights_type is None or view.wrapper:
         return
     if {view.class_family, view.weights_type} == {"deberta", "deberta-v2"}:
         return  # WL422
@@ -352,4 +351,100 @@ def shape_mismatch(snap: Snapshot) -> Iterator[Problem]:
             {"key": k, "checkpoint": list(g), "model": list(w)} for k, (g, w) in items[:20]]},
         fix="make config.json match the weights (whyload check names the field), or pass "
         "ignore_mismatched_sizes=True to re-initialize them on purpose",
+    )
+
+
+def _auto_map_modules(auto_map: dict[str, object]) -> dict[str, list[str]]:
+    """module file -> the auto classes it provides; 'org/repo--module.Class' points elsewhere."""
+    out: dict[str, list[str]] = {}
+    for auto, ref in auto_map.items():
+        refs = ref if isinstance(ref, list) else [ref]
+        for r in refs:
+            if isinstance(r, str) and "." in r:
+                module = r.rsplit(".", 1)[0]
+                out.setdefault(module, []).append(auto)
+    return out
+
+
+@check("WL430", "remote-code", ARCH)
+def remote_code(snap: Snapshot) -> Iterator[Problem]:
+    """Custom model code (auto_map): it needs trust_remote_code=True, and a review
+
+    transformers imports the Python files auto_map names and runs them. Without
+    trust_remote_code it refuses — or, for a model_type it knows (bert), silently loads the
+    built-in class instead and leaves the custom parts random. Files missing from the folder (or
+    in another repo, 'org/repo--module.Class') fail offline: "Could not locate the
+    configuration_x.py".
+    """
+    config = model_view(snap).config
+    auto_map = config.get("auto_map") if config else None
+    if not isinstance(auto_map, dict) or not auto_map:
+        return
+    modules = _auto_map_modules(auto_map)
+    elsewhere = sorted(m for m in modules if "--" in m)
+    local = {m: f"{m}.py" for m in modules if "--" not in m}
+    missing = sorted(f for f in local.values() if f not in snap.code_files)
+    present = [snap.code_files[f] for f in sorted(local.values()) if f in snap.code_files]
+    model_type = config.get("model_type") if config else None
+    built_in = isinstance(model_type, str) and model_type in families()
+    if missing:
+        yield Problem(
+            title=f"auto_map names code that is not in the folder: {', '.join(missing)}",
+            detail="transformers imports these files to build the model; without them it fails "
+            "(offline: \"Could not locate the …py\").",
+            evidence={"missing": missing, "auto_map": auto_map},
+            fix="download the repo's .py files too (hf download REPO --include '*.py'), then "
+            "review them before passing trust_remote_code=True",
+        )
+    review = {c.name: c.risky for c in present}
+    flagged = {n: r for n, r in review.items() if r}
+    detail = ("The folder ships its own model code: loading runs it. "
+              + (f"Worth a look: " + "; ".join(
+                  f"{n}: {', '.join(f'{w} (line {line})' for w, line in r.items())}"
+                  for n, r in flagged.items()) + "." if flagged else
+                 "Nothing in it reaches the network, spawns processes or evaluates strings.")
+              + (f" Code from other repos: {', '.join(elsewhere)} (must be cached too)."
+                 if elsewhere else "")
+              + (f" Without trust_remote_code=True, transformers loads its built-in "
+                 f"{model_type} class instead and leaves the custom weights random."
+                 if built_in else ""))
+    yield Problem(
+        severity=Severity.WARNING, effect=Effect.NONE,
+        title="custom model code: loading needs trust_remote_code=True"
+        + (f"; review {', '.join(review)}" if review else ""),
+        detail=detail,
+        evidence={"files": sorted(review), "flagged": flagged, "other_repos": elsewhere,
+                  "auto_map": auto_map},
+        fix=f"read {', '.join(sorted(review)) or 'the code'}, then from_pretrained(..., "
+        "trust_remote_code=True) — pin revision= so the code cannot change under you",
+    )
+
+
+@check("WL405", "loading-not-predicted", ARCH)
+def not_predicted(snap: Snapshot) -> Iterator[Problem]:
+    """The loading report could not be predicted for this model
+
+    The built-in spec covers the BERT family; other model types need `check --deep`, which asks
+    transformers itself (on the meta device, in a child process) what the class expects.
+    """
+    view = model_view(snap)
+    if view.prediction is not None or not view.checkpoint or view.config is None or view.wrapper:
+        return
+    if snap.deep_error:
+        yield Problem(
+            severity=Severity.WARNING, effect=Effect.NONE,
+            title="--deep could not build the model to predict its loading report",
+            detail=snap.deep_error,
+            evidence={"model_type": view.model_type, "reason": snap.deep_error},
+            fix="run `whyload env` to see whether torch and transformers import here",
+        )
+        return
+    if snap.options.deep:
+        return
+    yield Problem(
+        severity=Severity.INFO, effect=Effect.NONE,
+        title=f"missing and unused weights not predicted for model_type {view.model_type!r}",
+        detail="whyload's built-in spec covers the BERT family; --deep asks transformers.",
+        evidence={"model_type": view.model_type, "class": view.target_class},
+        fix=f"whyload check {shlex.quote(snap.artifact.target)} --deep",
     )

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from whyload.knowledge.families import (
+    ClassSpec,
     Inferred,
     LoadingPrediction,
+    class_spec,
     families,
     family_of_class,
     guess_family,
@@ -40,6 +42,7 @@ class ModelView:
     target_class: str | None = None
     class_source: str = ""  # "--class", "architectures" or "AutoModel"
     class_family: str | None = None  # the family whose spec describes target_class
+    spec: ClassSpec | None = None  # what target_class expects, for this config
     prediction: LoadingPrediction | None = None
     inferred: dict[str, Inferred] = field(default_factory=dict)
     wrapper: str | None = None  # a prefix every key shares: module., _orig_mod., model.
@@ -75,13 +78,16 @@ def _build(snap: Snapshot) -> ModelView:
     weights_type = guess_family(keys) if keys else None
     target, source = _target_class(snap, config, model_type)
     class_family = family_of_class(target) if target else None
-    prediction = None
-    if target and class_family and config is not None and checkpoint and not wrapper:
-        prediction = predict_loading(class_family, target, config, checkpoint)
+    spec = None
+    if target and class_family and config is not None:
+        spec = class_spec(class_family, target, config)
+    elif snap.deep_spec is not None:  # built by transformers itself (check --deep)
+        spec, class_family = snap.deep_spec, "transformers"
+    prediction = predict_loading(spec, checkpoint) if spec and checkpoint and not wrapper else None
     inferred_type = model_type if model_type in families() else weights_type
     inferred = infer_config(inferred_type, checkpoint) if inferred_type and not wrapper else {}
     return ModelView(config, model_type, weights_type, checkpoint, target, source, class_family,
-                     prediction, inferred, wrapper)
+                     spec, prediction, inferred, wrapper)
 
 
 def _target_class(snap: Snapshot, config: dict[str, Any] | None,

@@ -141,12 +141,48 @@ class LoadingPrediction:
     expected: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
 
-def predict_loading(model_type: str, class_name: str, config: Mapping[str, Any],
-                    checkpoint: Mapping[str, tuple[int, ...]]) -> LoadingPrediction:
-    fam = families()[model_type]
-    cls = fam["classes"][class_name]
-    expected = expected_weights(model_type, class_name, config)
-    prefix = cls["base_model_prefix"]
+@dataclass(frozen=True)
+class ClassSpec:
+    """What one model class expects from a checkpoint, for one config: from the BERT-family
+    spec (`class_spec`), or from transformers itself on the meta device (`whyload.probe.meta`)."""
+
+    name: str
+    base_model_prefix: str
+    expected: Mapping[str, tuple[int, ...]]
+    tied: Mapping[str, str] = field(default_factory=dict)  # tied key -> the key it copies
+    ignore_missing: tuple[str, ...] = ()
+    ignore_unexpected: tuple[str, ...] = ()
+    buffers: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "base_model_prefix": self.base_model_prefix,
+                "expected": {k: list(v) for k, v in self.expected.items()},
+                "tied": dict(self.tied), "ignore_missing": list(self.ignore_missing),
+                "ignore_unexpected": list(self.ignore_unexpected), "buffers": list(self.buffers)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ClassSpec:
+        return cls(str(d["name"]), str(d["base_model_prefix"]),
+                   {k: tuple(v) for k, v in d["expected"].items()}, dict(d["tied"]),
+                   tuple(d["ignore_missing"]), tuple(d["ignore_unexpected"]),
+                   tuple(d["buffers"]))
+
+
+def class_spec(model_type: str, class_name: str, config: Mapping[str, Any]) -> ClassSpec:
+    cls = families()[model_type]["classes"][class_name]
+    tied = dict(cls["tied"])
+    if config.get("tie_word_embeddings") is False:  # the decoder is its own weight then
+        for key in cls["tied_with_embeddings"]:
+            tied.pop(key, None)
+    return ClassSpec(class_name, cls["base_model_prefix"],
+                     expected_weights(model_type, class_name, config), tied,
+                     tuple(cls["ignore_missing"]), tuple(cls["ignore_unexpected"]),
+                     tuple(cls["buffers"]))
+
+
+def predict_loading(spec: ClassSpec, checkpoint: Mapping[str, tuple[int, ...]]) -> LoadingPrediction:
+    expected = spec.expected
+    prefix = spec.base_model_prefix
     strip = re.compile(f"^{re.escape(prefix)}.") if prefix else None
     loaded: dict[str, tuple[int, ...]] = {}
     renamed: dict[str, str] = {}
@@ -164,22 +200,19 @@ def predict_loading(model_type: str, class_name: str, config: Mapping[str, Any],
         loaded[new] = shape
     missing = set(expected) - set(loaded)
     unexpected = set(loaded) - set(expected)
-    mismatched = {k: (loaded[k], expected[k]) for k in set(expected) & set(loaded)
+    mismatched = {k: (tuple(loaded[k]), tuple(expected[k])) for k in set(expected) & set(loaded)
                   if tuple(loaded[k]) != tuple(expected[k])}
-    tied = dict(cls["tied"])
-    untied = set(cls["tied_with_embeddings"]) if config.get("tie_word_embeddings") is False \
-        else set()
     # a tied weight is filled from its source, when the checkpoint has the source
-    missing = {k for k in missing if k not in tied or k in untied or tied[k] in missing}
-    ignore_missing = _pattern(cls["ignore_missing"])
-    ignore_unexpected = _pattern([*cls["ignore_unexpected"],
-                                  *([r"(^|\.)position_ids$"] if any(
-                                      b.endswith("position_ids") for b in cls["buffers"]) else [])])
+    missing = {k for k in missing if k not in spec.tied or spec.tied[k] in missing}
+    ignore_missing = _pattern(list(spec.ignore_missing))
+    position_ids = [r"(^|\.)position_ids$"] if any(
+        b.endswith("position_ids") for b in spec.buffers) else []
+    ignore_unexpected = _pattern([*spec.ignore_unexpected, *position_ids])
     if ignore_missing:
         missing = {k for k in missing if not ignore_missing.search(k)}
     if ignore_unexpected:
         unexpected = {k for k in unexpected if not ignore_unexpected.search(k)}
-    return LoadingPrediction(class_name, frozenset(missing), frozenset(unexpected), mismatched,
+    return LoadingPrediction(spec.name, frozenset(missing), frozenset(unexpected), mismatched,
                              renamed, expected)
 
 

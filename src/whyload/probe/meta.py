@@ -1,0 +1,70 @@
+"""`check --deep`: ask transformers itself what a model class expects, for model types the
+BERT-family spec does not cover. The model is built on the meta device (no memory, no weights)
+in a child process, so a broken torch install cannot take whyload down and whyload's own process
+never imports torch. No remote code is run: trust_remote_code stays False.
+
+    python -m whyload.probe.meta MODEL_DIR [CLASS]   ->  ClassSpec as JSON on stdout
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from whyload.knowledge.families import ClassSpec
+from whyload.readers.jsonfile import JsonDoc
+
+TIMEOUT_S = 120
+
+
+def expected_by_transformers(root: Path, config: JsonDoc | None,
+                             class_name: str | None) -> tuple[ClassSpec | None, str | None]:
+    if config is None or not config.ok or not isinstance(config.value, dict):
+        return None, "no readable config.json to build the model from"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
+           "TOKENIZERS_PARALLELISM": "false"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "whyload.probe.meta", str(root), class_name or ""],
+            capture_output=True, text=True, timeout=TIMEOUT_S, env=env, stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        return None, f"building the model on the meta device took over {TIMEOUT_S} s"
+    except OSError as exc:
+        return None, f"could not start the probe: {exc}"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return None, f"transformers could not build the model: {last[:300]}"
+    try:
+        return ClassSpec.from_dict(json.loads(done.stdout)), None
+    except (ValueError, KeyError, TypeError) as exc:
+        return None, f"unreadable probe output: {exc}"
+
+
+def _describe(root: str, class_name: str) -> dict[str, object]:
+    import torch
+    import transformers
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(root, trust_remote_code=False)
+    archs = getattr(config, "architectures", None) or []
+    name = class_name or next((a for a in archs if hasattr(transformers, a)), "AutoModel")
+    cls = getattr(transformers, name)
+    with torch.device("meta"):
+        model = cls.from_config(config) if name.startswith("AutoModel") else cls(config)
+    return ClassSpec(
+        name=type(model).__name__,
+        base_model_prefix=model.base_model_prefix,
+        expected={k: tuple(v.shape) for k, v in model.state_dict().items()},
+        tied=dict(getattr(model, "all_tied_weights_keys", None) or {}),
+        ignore_missing=tuple(sorted(model._keys_to_ignore_on_load_missing or [])),
+        ignore_unexpected=tuple(sorted(model._keys_to_ignore_on_load_unexpected or [])),
+        buffers=tuple(n for n, _ in model.named_buffers()),
+    ).to_dict()
+
+
+if __name__ == "__main__":
+    print(json.dumps(_describe(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "")))
