@@ -103,7 +103,17 @@ def run_checks(
     select: Sequence[str] = (),
     ignore: Sequence[str] = (),
 ) -> tuple[tuple[Finding, ...], tuple[Skipped, ...]]:
-    rules = {r.code: r for r in all_rules()}
+    """Run the selected checks (all by default) and those they require, in dependency order;
+    report the selected ones."""
+    every = {r.code: r for r in all_rules()}
+    wanted = {c for c in every if (not select or matches(c, select)) and not matches(c, ignore)}
+    rules: dict[str, Rule] = {}
+    stack = list(wanted)
+    while stack:  # the selected checks and, transitively, the checks they require
+        code = stack.pop()
+        if code in every and code not in rules:
+            rules[code] = every[code]
+            stack.extend(every[code].requires)
     order = graphlib.TopologicalSorter(
         {code: [d for d in rule.requires if d in rules] for code, rule in rules.items()}
     ).static_order()
@@ -140,7 +150,7 @@ def run_checks(
             )
 
     def keep(code: str) -> bool:
-        return (not select or matches(code, select)) and not matches(code, ignore)
+        return code in wanted
 
     category_order = list(Category)
     found.sort(key=lambda f: (-f.severity, category_order.index(f.category), f.code, f.file or ""))
