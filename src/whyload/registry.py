@@ -144,7 +144,8 @@ def run_checks(
                     detail=p.detail,
                     evidence=p.evidence,
                     fix=p.fix,
-                    effect=p.effect if p.severity is Severity.ERROR else Effect.NONE,
+                    effect=p.effect if p.severity is Severity.ERROR or p.effect is Effect.UNKNOWN
+                    else Effect.NONE,
                     file=p.file,
                 )
             )

@@ -46,6 +46,7 @@ class Effect(str, enum.Enum):
 
     RAISES = "raises"  # loading stops with an exception
     SILENT = "silent"  # loading returns a model whose weights are wrong
+    UNKNOWN = "unknown"  # whyload could not tell: part of the target could not be read
     NONE = "none"  # worth knowing; loading is not affected
 
 
@@ -101,7 +102,7 @@ def decide_verdict(findings: tuple[Finding, ...], skipped: tuple[Skipped, ...]) 
         return Verdict.FAILS
     if Effect.SILENT in effects:
         return Verdict.LOADS_BROKEN
-    if skipped:
+    if skipped or any(f.effect is Effect.UNKNOWN for f in findings):
         return Verdict.UNKNOWN
     return Verdict.LOADS
 

@@ -15,7 +15,7 @@ from whyload.readers.inventory import Entry, Inventory, is_training_state, take_
 from whyload.readers.jsonfile import JsonDoc, read_json
 from whyload.readers.lfs import LfsPointer, parse_lfs_pointer
 from whyload.readers.safetensors import SafetensorsHeader, read_safetensors_header
-from whyload.readers.sniff import Kind
+from whyload.readers.sniff import HEAD_BYTES, Kind
 from whyload.readers.tensors import TensorInfo
 from whyload.readers.tokenizer import TokenizerFacts, read_tokenizer
 from whyload.readers.torch import TorchCheckpoint, read_legacy_torch, read_torch_zip
@@ -55,6 +55,7 @@ class FileFacts:
     safetensors: SafetensorsHeader | None = None
     torch: TorchCheckpoint | None = None
     lfs: LfsPointer | None = None
+    reader_error: str | None = None  # a reader failed on it (a bug, or bytes beyond its bounds)
 
     @property
     def name(self) -> str:
@@ -230,8 +231,20 @@ def declared_format(name: str) -> str | None:
 
 
 def read_file(root: Path, entry: Entry) -> FileFacts:
+    """Readers never raise on bad bytes; if one does anyway, the file is reported unreadable
+    rather than the whole check failing."""
+    try:
+        return _read_file(root, entry)
+    except Exception as exc:
+        return FileFacts(entry, declared_format(entry.name), entry.kind,
+                         reader_error=f"{type(exc).__name__}: {exc}"[:300])
+
+
+def _read_file(root: Path, entry: Entry) -> FileFacts:
     declared = declared_format(entry.name)
     kind = entry.kind
+    if declared == "torch" and kind in (Kind.TEXT, Kind.UNKNOWN) and _is_pickle(entry.head):
+        kind = Kind.PICKLE  # protocol 0/1 pickles start without PROTO and look like text
     facts = FileFacts(entry, declared, kind)
     if kind is Kind.LFS_POINTER:
         return FileFacts(entry, declared, kind, lfs=parse_lfs_pointer(entry.head))
@@ -251,6 +264,14 @@ def read_file(root: Path, entry: Entry) -> FileFacts:
     except OSError:
         return facts
     return facts
+
+
+def _is_pickle(head: bytes) -> bool:
+    from whyload.readers.pickle import walk_pickle_bytes
+
+    stream = walk_pickle_bytes(head)
+    return stream.error is None or (stream.truncated and len(head) >= HEAD_BYTES
+                                    and stream.opcodes > 50)
 
 
 def read_index(name: str, path: Path, size: int) -> ShardIndex:

@@ -119,7 +119,8 @@ def no_weights(snap: Snapshot) -> Iterator[Problem]:
         fix = (_download_fix(snap, SAFETENSORS_NAME) if snap.artifact.cache else
                "copy the weights (model.safetensors) beside config.json, or save the model "
                "with model.save_pretrained(folder)")
-        detail = ("The folder holds " + (", ".join(present[:8]) or "no files")
+        detail = ("The folder is empty." if not present else
+                  "The folder holds " + ", ".join(present[:8])
                   + (" …" if len(present) > 8 else "") + " but no weights file.")
     yield Problem(title="no model weights in this folder", detail=detail,
                   evidence={"files": present[:50], "subfolders_with_weights": list(sub)}, fix=fix)
@@ -614,7 +615,7 @@ def zero_size(snap: Snapshot) -> Iterator[Problem]:
         )
 
 
-@check("WL125", "no-tensors", FILES)
+@check("WL125", "no-tensors", FILES, requires=["WL210"])
 def no_tensors(snap: Snapshot) -> Iterator[Problem]:
     """A weights file that holds no tensors
 
@@ -760,8 +761,8 @@ def pickled_object(snap: Snapshot) -> Iterator[Problem]:
     for f in _torch(snap):
         t = f.torch
         assert t is not None
-        if t.pickled_object is None:
-            continue
+        if t.pickled_object is None or not t.tensors:
+            continue  # a pickled call that builds no module: WL210 names it
         severity, effect, note = _severity(snap, f.name)
         yield Problem(
             severity=severity, effect=effect, file=f.name,
@@ -1038,4 +1039,22 @@ def unreadable(snap: Snapshot) -> Iterator[Problem]:
             evidence={"file": e.name, "reason": what},
             fix=f"chmod a+r {shlex.quote(e.name)}  # or run as its owner" if e.unreadable
             else f"replace {e.name} with the real file",
+        )
+
+
+@check("WL161", "file-not-analysed", FILES)
+def not_analysed(snap: Snapshot) -> Iterator[Problem]:
+    """whyload could not analyse a file (its reader stopped on bytes beyond its bounds)
+
+    The verdict is then 'unknown' for that file: nothing was concluded from it.
+    """
+    for f in snap.files.values():
+        if f.reader_error is None:
+            continue
+        yield Problem(
+            severity=Severity.WARNING, effect=Effect.UNKNOWN, file=f.name,
+            title=f"{f.name} could not be analysed",
+            detail=f"The reader stopped: {f.reader_error}.",
+            evidence={"file": f.name, "error": f.reader_error},
+            fix="report this file's first bytes (`xxd FILE | head`) to the whyload maintainers",
         )

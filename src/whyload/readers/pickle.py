@@ -74,7 +74,9 @@ class PickleStream:
     value: Any = None
     globals: list[Global] = field(default_factory=list)
     opcodes: int = 0
+    opcode_names: set[str] = field(default_factory=set)
     error: str | None = None  # why the walk stopped early, None when STOP was reached
+    truncated: bool = False  # it stopped because the bytes ran out, not because they are wrong
     end: int = 0  # offset just after STOP (or where it stopped)
     protocol: int | None = None
 
@@ -119,6 +121,7 @@ def walk_pickle(f: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> PickleStream:
             if len(stack) > limits.max_stack:
                 raise _Broken(f"stack deeper than {limits.max_stack:,}")
             name = op.name
+            result.opcode_names.add(name)
             if name == "PROTO":
                 result.protocol = arg
             elif name in ("FRAME",):
@@ -247,13 +250,39 @@ def walk_pickle(f: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> PickleStream:
         result.error = str(exc)
     except (ValueError, EOFError, KeyError, IndexError, TypeError, OverflowError,
             UnicodeDecodeError, MemoryError, RecursionError) as exc:
-        result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if _ran_out(exc):
+            result.truncated = True
+        else:
+            result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if result.error is None:
+        result.truncated = True
         result.error = "the stream ends before STOP"
     result.end = f.tell()
+    _settle_pending(stack)
     if stack:
         result.value = next((v for v in stack if v is not MARK), None)
     return result
+
+
+def _ran_out(exc: BaseException) -> bool:
+    """pickletools' own words for reaching the end of the bytes mid-stream."""
+    text = str(exc)
+    return isinstance(exc, EOFError) or "exhausted before seeing STOP" in text or (
+        "not enough data" in text) or "but only" in text and "remain" in text
+
+
+def _settle_pending(stack: list[Any]) -> None:
+    """A stream cut inside a batch of SETITEMS/APPENDS: give the container below each open MARK
+    the items already read, so what came before the cut is kept."""
+    while MARK in stack:
+        i = max(n for n, v in enumerate(stack) if v is MARK)
+        items = stack[i + 1 :]
+        del stack[i:]
+        target = stack[-1] if stack else None
+        if isinstance(target, list):
+            _append(target, items)
+        else:
+            _setitems(target, items[: len(items) - len(items) % 2])
 
 
 def walk_pickle_bytes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> PickleStream:
@@ -268,11 +297,21 @@ def _genops(f: BinaryIO) -> Iterator[tuple[Any, Any, int | None]]:
     return pickletools.genops(f)  # type: ignore[no-any-return]
 
 
-def _hashable(x: Any) -> Any:
-    try:
-        hash(x)
-    except TypeError:
-        return Unknown(f"unhashable {type(x).__name__}")
+def _hashable(x: Any, limit: int = 64) -> Any:
+    """x when it can be a dict key; hash() recurses in C, so nesting is measured first: a
+    million-deep tuple would otherwise crash the interpreter."""
+    todo, seen = [(x, 0)], 0
+    while todo:
+        item, depth = todo.pop()
+        seen += 1
+        if depth > limit or seen > 10_000:
+            return Unknown("key nested too deeply")
+        if isinstance(item, (tuple, frozenset)):
+            todo.extend((child, depth + 1) for child in item)
+        elif isinstance(item, Persistent):
+            todo.append((item.pid, depth + 1))
+        elif isinstance(item, (list, dict, set, Call)):
+            return Unknown(f"unhashable {type(item).__name__}")
     return x
 
 

@@ -25,14 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from whyload.readers.sniff import SAFETENSORS_HEADER_LIMIT
-from whyload.readers.tensors import TensorInfo
+from whyload.readers.tensors import DTYPE_BITS, TensorInfo
 
-# bits per element, as the library defines them
-DTYPE_BITS = {
-    "BOOL": 8, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "U8": 8, "I8": 8, "F8_E5M2": 8,
-    "F8_E4M3": 8, "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8, "I16": 16, "U16": 16, "F16": 16, "BF16": 16, "I32": 32,
-    "U32": 32, "F32": 32, "C64": 64, "F64": 64, "I64": 64, "U64": 64,
-}  # fmt: skip
+SAFETENSORS_DTYPES = frozenset(DTYPE_BITS) - {"C128"}  # torch has complex128; safetensors not
 USIZE_MAX = 2**64 - 1
 
 
@@ -194,7 +189,7 @@ def _tensor_map(doc: object) -> tuple[dict[str, Any] | None, dict[str, Entry]] |
         if not isinstance(info, dict):
             return f"entry {name!r} is not an object"
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-        if dtype not in DTYPE_BITS:
+        if dtype not in SAFETENSORS_DTYPES:
             return f"tensor {name!r} has unknown dtype {dtype!r}"
         if not isinstance(shape, list) or not all(_is_usize(d) for d in shape):
             return f"tensor {name!r} has an invalid shape {shape!r}"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-# bytes per element by the safetensors dtype names whyload uses everywhere
-DTYPE_BYTES = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1, "I16": 2, "U16": 2,
-    "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "C64": 8, "F64": 8, "I64": 8, "U64": 8,
-    "C128": 16, "F4": 0.5, "F6_E2M3": 0.75, "F6_E3M2": 0.75,
+# bits per element, by the safetensors dtype names whyload uses everywhere
+DTYPE_BITS = {
+    "BOOL": 8, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "U8": 8, "I8": 8, "F8_E5M2": 8,
+    "F8_E4M3": 8, "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8, "I16": 16, "U16": 16,
+    "F16": 16, "BF16": 16, "I32": 32, "U32": 32, "F32": 32, "C64": 64, "F64": 64, "I64": 64,
+    "U64": 64, "C128": 128,
 }  # fmt: skip
 
 
@@ -25,4 +26,4 @@ class TensorInfo:
 
     @property
     def nbytes(self) -> int:
-        return int(self.numel * DTYPE_BYTES.get(self.dtype, 0))
+        return self.numel * DTYPE_BITS.get(self.dtype, 0) // 8

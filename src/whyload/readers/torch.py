@@ -29,13 +29,13 @@ from whyload.readers.pickle import (
     PickleStream,
     Unknown,
     walk_pickle,
-    walk_pickle_bytes,
 )
 from whyload.readers.tensors import TensorInfo
 
 EOCD_SEARCH = 65_557  # 22-byte record + the longest zip comment
 MAX_CENTRAL_DIRECTORY = 64 << 20
-MAX_DATA_PKL = 256 << 20
+MAX_DATA_PKL = 64 << 20  # a 70B model's shard has a data.pkl of ~1 MB
+MAX_INFLATION = 200  # data.pkl is stored uncompressed by torch; a huge ratio is a zip bomb
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 STORAGE_DTYPES = {
@@ -65,7 +65,8 @@ class TorchCheckpoint:
     nesting: tuple[str, ...] = ()  # keys leading from the top object to the state dict
     top_keys: tuple[str, ...] = ()  # the top-level dict's keys, when it is not the state dict
     pickled_object: str | None = None  # a class, when a whole object (not a dict) was saved
-    globals: tuple[str, ...] = ()
+    globals: tuple[str, ...] = ()  # module.name, in the order the pickle names them
+    opcodes: tuple[str, ...] = ()  # every opcode the object graph uses
     pickle_error: str | None = None
 
 
@@ -100,16 +101,20 @@ def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
                                    error=f"members extend to byte {end_of_data:,} "
                                    f"but the file has {file_size:,}")
         version = _read_small(zf, ver[0])
-        if pkl[0].file_size > MAX_DATA_PKL:
-            return TorchCheckpoint("zip", members=names, version=version,
-                                   error=f"data.pkl is {pkl[0].file_size:,} bytes; not read")
+        info = pkl[0]
+        inflation = info.file_size / max(info.compress_size, 1)
+        if info.file_size > MAX_DATA_PKL or inflation > MAX_INFLATION:
+            why = (f"data.pkl inflates to {info.file_size:,} bytes "
+                   f"({inflation:.0f}x its stored size); not read")
+            return TorchCheckpoint("zip", members=names, version=version, error=why,
+                                   pickle_error=why)
         try:
-            data = zf.read(pkl[0])
+            with zf.open(info) as member:  # streamed: never more than the walker holds
+                stream = walk_pickle(member, Limits(max_stream_bytes=MAX_DATA_PKL))
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
             return TorchCheckpoint("zip", members=names, version=version,
                                    error=f"data.pkl is unreadable: {exc}",
                                    pickle_error=f"data.pkl is unreadable: {exc}")
-        stream = walk_pickle_bytes(data, Limits())
         root = pkl[0].filename.split("/", 1)[0]
         sizes = {i.filename[len(root) + 6 :]: i.file_size for i in infos
                  if i.filename.startswith(f"{root}/data/")}
@@ -125,8 +130,9 @@ def read_legacy_torch(f: BinaryIO, file_size: int) -> TorchCheckpoint:
     protocol = walk_pickle(f)
     sys_info = walk_pickle(f)
     if protocol.error or sys_info.error:
-        why = f"the preamble is cut or corrupt: {protocol.error or sys_info.error}"
-        return TorchCheckpoint("legacy", truncated=True, error=why, pickle_error=why)
+        cut = protocol.truncated or sys_info.truncated
+        why = f"the preamble is {'cut' if cut else 'corrupt'}: {protocol.error or sys_info.error}"
+        return TorchCheckpoint("legacy", truncated=cut, error=why, pickle_error=why)
     stream = walk_pickle(f)
     return _checkpoint("legacy", stream, version=str(protocol.value))
 
@@ -185,7 +191,7 @@ def _checkpoint(
     return TorchCheckpoint(
         layout,
         error=error,
-        truncated=bool(stream.error) and "ends before STOP" in (stream.error or ""),
+        truncated=stream.truncated,
         members=members,
         version=version,
         tensors=tensors,
@@ -193,6 +199,7 @@ def _checkpoint(
         top_keys=top_keys,
         pickled_object=pickled_object,
         globals=tuple(g.dotted for g in stream.globals),
+        opcodes=tuple(sorted(stream.opcode_names)),
         pickle_error=stream.error,
     )
 
@@ -232,16 +239,16 @@ def _count_tensors(d: dict[Any, Any]) -> int:
     return sum(1 for v in d.values() if _tensor_info(v) is not None)
 
 
-def _tensor_info(value: Any) -> TensorInfo | None:
-    if not isinstance(value, Call) or not isinstance(value.func, Global):
+def _tensor_info(value: Any, depth: int = 0) -> TensorInfo | None:
+    if not isinstance(value, Call) or not isinstance(value.func, Global) or depth > 8:
         return None
     name = value.func.dotted
-    if name == "torch._utils._rebuild_parameter" or name == "torch._utils._rebuild_parameter_with_state":
-        return _tensor_info(value.args[0]) if value.args else None
+    if name in ("torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state"):
+        return _tensor_info(value.args[0], depth + 1) if value.args else None
     if name == "torch._tensor._rebuild_from_type_v2" and len(value.args) >= 3:
         inner = value.args[2]
         if isinstance(inner, tuple):
-            return _tensor_info(Call(value.args[0], inner))
+            return _tensor_info(Call(value.args[0], inner), depth + 1)
         return None
     if name not in TENSOR_REBUILDERS or len(value.args) < 3:
         return None

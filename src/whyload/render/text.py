@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from whyload.registry import all_rules
+from whyload.render import printable
 from whyload.report import Category, Finding, Report, Severity, Verdict
 
 MARKS = {Severity.ERROR: ("✗", "bold red"), Severity.WARNING: ("!", "yellow"),
@@ -24,11 +25,6 @@ VERDICT_TEXT = {
     Verdict.LOADS_BROKEN: "loads broken — no exception, but some weights will be wrong",
     Verdict.UNKNOWN: "unknown — some checks could not run",
 }
-
-
-def printable(value: str) -> str:
-    """File names may hold bytes that are not UTF-8 (kept as surrogates): show them escaped."""
-    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _summary(report: Report) -> str:
@@ -49,7 +45,9 @@ def _summary(report: Report) -> str:
 
 
 def _count(n: int) -> str:
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+    if n >= 10**15:  # only a header that lies gets here; floats would overflow
+        return f"~10^{len(str(n)) - 1}"
+    for unit, scale in (("B", 10**9), ("M", 10**6), ("K", 10**3)):
         if n >= scale:
             return f"{n / scale:,.1f}{unit}"
     return str(n)
@@ -155,4 +153,4 @@ def render_html(report: Report) -> str:
     return console.export_html(inline_styles=True, code_format="<pre>{code}</pre>")
 
 
-__all__ = ["printable", "render_html", "render_rich", "render_text"]
+__all__ = ["render_html", "render_rich", "render_text"]
