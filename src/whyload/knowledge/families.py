@@ -11,6 +11,7 @@ reported.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from collections.abc import Mapping
@@ -97,35 +98,35 @@ def expected_weights(model_type: str, class_name: str,
                      config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
     """Every state-dict key of `class_name` built from `config`, with its shape."""
     fam = families()[model_type]
-    cls = fam["classes"][class_name]
     values = effective_config(model_type, config)
     variant = sum(1 << k for k, flag in enumerate(fam["flags"]) if _flag_on(flag, values))
     out: dict[str, tuple[int, ...]] = {}
-    for template, shape in cls["keys"].items():
-        mask = cls["when"].get(template)
+    for fmt, counters, shape, mask in _compiled(model_type, class_name):
         if mask is not None and not mask >> variant & 1:
             continue
         dims = tuple(_dim(d, values) for d in shape)
-        for key in _expand(template, cls["counts"], values):
-            out[key] = dims
+        ranges = [range(int(values.get(attr) or 0)) for attr in counters]
+        for indexes in itertools.product(*ranges):
+            out[fmt.format(*indexes)] = dims
     return out
 
 
-def _expand(template: str, counts: Mapping[str, str], values: Mapping[str, Any]) -> list[str]:
-    if "{" not in template:
-        return [template]
-    head, _, rest = template.partition("{")
-    name, _, tail = rest.partition("}")
-    path = head.rstrip(".")
-    n = int(values.get(counts.get(path, ""), 0) or 0)
-    return [key for i in range(n)
-            for key in _expand(f"{head}{i}{tail}", _rebase(counts, path, name, i), values)]
-
-
-def _rebase(counts: Mapping[str, str], path: str, name: str, i: int) -> dict[str, str]:
-    """Counters nested under an expanded one keep their attribute: a.{i}.b -> a.3.b."""
-    token = f"{path}.{{{name}}}"
-    return {k.replace(token, f"{path}.{i}"): v for k, v in counts.items()}
+@functools.cache
+def _compiled(model_type: str, class_name: str) -> list[tuple[str, list[str], list[Any],
+                                                                int | None]]:
+    """The class's key templates as format strings with the attribute counting each block:
+    'encoder.layer.{i}.x' -> ('encoder.layer.{0}.x', ['num_hidden_layers'], shape, mask)."""
+    cls = families()[model_type]["classes"][class_name]
+    out = []
+    for template, shape in cls["keys"].items():
+        counters, original = [], template.split(".")
+        parts = list(original)
+        for n, part in enumerate(original):
+            if part.startswith("{"):
+                counters.append(cls["counts"].get(".".join(original[:n]), ""))
+                parts[n] = "{" + str(len(counters) - 1) + "}"
+        out.append((".".join(parts), counters, shape, cls["when"].get(template)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -183,16 +184,17 @@ def class_spec(model_type: str, class_name: str, config: Mapping[str, Any]) -> C
 def predict_loading(spec: ClassSpec, checkpoint: Mapping[str, tuple[int, ...]]) -> LoadingPrediction:
     expected = spec.expected
     prefix = spec.base_model_prefix
-    strip = re.compile(f"^{re.escape(prefix)}.") if prefix else None
     loaded: dict[str, tuple[int, ...]] = {}
     renamed: dict[str, str] = {}
     for key, shape in checkpoint.items():
         new = key
-        for old, replacement in LEGACY_RENAMES:
-            new = new.replace(old, replacement)
-        if strip is not None:
-            if new.startswith(prefix) and strip.sub("", new, count=1) in expected:
-                new = strip.sub("", new, count=1)
+        if "LayerNorm.gamma" in new or "LayerNorm.beta" in new:
+            for old, replacement in LEGACY_RENAMES:
+                new = new.replace(old, replacement)
+        if prefix:
+            # transformers strips "prefix" plus any one character ("^prefix." as a regex)
+            if new.startswith(prefix) and new[len(prefix) + 1:] in expected:
+                new = new[len(prefix) + 1:]
             elif f"{prefix}.{new}" in expected:
                 new = f"{prefix}.{new}"
         if new != key:
@@ -230,11 +232,13 @@ FAMILY_PREFIXES = {"bert": "bert", "roberta": "roberta", "distilbert": "distilbe
 
 def guess_family(keys: list[str]) -> str | None:
     """The BERT-family model_type whose weights these keys look like, from markers no other
-    family has. None when the keys are not BERT-family at all."""
+    family has. None when the keys are not BERT-family at all. bert, roberta and electra base
+    models share one layout: their head or prefix tells them apart, else 'bert'."""
     joined = "\n".join(keys)
+    firsts = {k.split(".", 1)[0] for k in keys}
     if "albert_layer_groups" in joined:
         return "albert"
-    if re.search(r"(^|\.)transformer\.layer\.\d+\.attention\.q_lin", joined, re.M):
+    if "transformer.layer." in joined and ".attention.q_lin." in joined:
         return "distilbert"
     if "attention.self.in_proj.weight" in joined:
         return "deberta"
@@ -242,12 +246,12 @@ def guess_family(keys: list[str]) -> str | None:
         return "deberta-v2"
     if "relative_attention_bias" in joined and "attention.attn.q." in joined:
         return "mpnet"
-    if re.search(r"^(electra\.|generator_predictions|discriminator_predictions)|embeddings_project",
-                 joined, re.M):
+    if firsts & {"electra", "generator_predictions", "discriminator_predictions"} or (
+            "embeddings_project." in joined):
         return "electra"
-    if re.search(r"^roberta\.|^lm_head\.", joined, re.M):
+    if firsts & {"roberta", "lm_head"}:
         return "roberta"
-    if re.search(r"(^|\.)encoder\.layer\.\d+\.attention\.self\.query\.weight", joined, re.M):
+    if "encoder.layer." in joined and ".attention.self.query.weight" in joined:
         return "bert"
     return None
 
@@ -264,23 +268,29 @@ class Inferred:
 def infer_config(model_type: str, checkpoint: Mapping[str, tuple[int, ...]]) -> dict[str, Inferred]:
     """Every size the weights determine: each spec key whose shape names a single config
     attribute votes for that attribute's value; block counts come from the highest index."""
-    shapes, counted, prefixes = _normalized(model_type)
+    named, counted, prefixes = _normalized(model_type)
     votes: dict[str, dict[int, tuple[str, tuple[int, ...]]]] = {}
     counts: dict[str, tuple[int, str]] = {}
+    voted: set[str] = set()
+    counters: dict[str, list[str | None]] = {}
     for key, actual in checkpoint.items():
-        parts = _strip_prefix(key, prefixes).split(".")
-        for n, part in enumerate(parts):
-            if part.isdigit():
-                attr = counted.get(".".join(parts[:n]))
-                if attr and int(part) + 1 > counts.get(attr, (0, ""))[0]:
-                    counts[attr] = (int(part) + 1, key)
-                parts[n] = "#"
-        shape = shapes.get(".".join(parts))
-        if shape is None or len(shape) != len(actual):
+        chunks = _INDEX.split(_strip_prefix(key, prefixes))  # text, index, text, index, text
+        norm = ".#".join(chunks[0::2])
+        if len(chunks) > 1:
+            attrs = counters.get(norm)
+            if attrs is None:  # which attribute counts each index of this template
+                pieces = norm.split("#")
+                attrs = counters[norm] = [counted.get("#".join(pieces[: n + 1]).rstrip("."))
+                                          for n in range(len(pieces) - 1)]
+            for attr, index in zip(attrs, chunks[1::2]):
+                if attr and int(index) + 1 > counts.get(attr, (0, ""))[0]:
+                    counts[attr] = (int(index) + 1, key)
+        dims = named.get(norm)
+        if dims is None or len(dims[0]) != len(actual) or norm in voted:
             continue
-        for expr, dim in zip(shape, actual):
-            if isinstance(expr, str) and re.fullmatch(r"[a-z_]+", expr):
-                votes.setdefault(expr, {}).setdefault(int(dim), (key, tuple(actual)))
+        voted.add(norm)  # one key per template: layer 0 speaks for layers 1..n
+        for position, attr in dims[1]:
+            votes.setdefault(attr, {}).setdefault(int(actual[position]), (key, tuple(actual)))
     out: dict[str, Inferred] = {}
     for attr, values in votes.items():
         if len(values) == 1:  # a size the weights disagree on is not inferred
@@ -291,15 +301,20 @@ def infer_config(model_type: str, checkpoint: Mapping[str, tuple[int, ...]]) -> 
     return out
 
 
+_INDEX = re.compile(r"\.(\d+)(?=\.|$)")  # a block index: encoder.layer.3.attention
+
+
 def _strip_prefix(key: str, prefixes: frozenset[str]) -> str:
     head, dot, rest = key.partition(".")
     return rest if dot and head in prefixes else key
 
 
 @functools.cache
-def _normalized(model_type: str) -> tuple[dict[str, list[Any]], dict[str, str], frozenset[str]]:
+def _normalized(model_type: str) -> tuple[dict[str, tuple[list[Any], list[tuple[int, str]]]],
+                                          dict[str, str], frozenset[str]]:
     """Every key template of the family with block indexes as '#' and no base-model prefix:
-    template -> shape expressions, and block-list path -> the attribute that counts it."""
+    template -> (shape, the dimensions a single config field names), and block-list path ->
+    the attribute that counts it."""
     fam = families()[model_type]
     prefixes = frozenset(c["base_model_prefix"] for c in fam["classes"].values() if
                          c["base_model_prefix"])
@@ -313,4 +328,7 @@ def _normalized(model_type: str) -> tuple[dict[str, list[Any]], dict[str, str], 
                 shapes[norm] = [a if isinstance(a, str) else b for a, b in zip(known, shape)]
         for path, attr in cls["counts"].items():
             counted[re.sub(r"\{\w\}", "#", _strip_prefix(path, prefixes))] = attr
-    return shapes, counted, prefixes
+    named = {norm: (shape, [(i, d) for i, d in enumerate(shape)
+                            if isinstance(d, str) and d.isidentifier()])
+             for norm, shape in shapes.items()}
+    return named, counted, prefixes

@@ -191,14 +191,17 @@ def _tensor_map(doc: object) -> tuple[dict[str, Any] | None, dict[str, Entry]] |
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
         if dtype not in SAFETENSORS_DTYPES:
             return f"tensor {name!r} has unknown dtype {dtype!r}"
-        if not isinstance(shape, list) or not all(_is_usize(d) for d in shape):
+        if type(shape) is not list or not _all_usize(shape):
             return f"tensor {name!r} has an invalid shape {shape!r}"
-        if (not isinstance(offsets, list) or len(offsets) != 2
-                or not all(_is_usize(o) for o in offsets)):
+        if type(offsets) is not list or len(offsets) != 2 or not _all_usize(offsets):
             return f"tensor {name!r} has invalid data_offsets {offsets!r}"
         entries[name] = (dtype, tuple(shape), (offsets[0], offsets[1]))
     return metadata, entries
 
 
-def _is_usize(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= USIZE_MAX
+def _all_usize(values: list[object]) -> bool:
+    """Every value a JSON integer in 0..2**64-1 (what serde accepts for usize)."""
+    for v in values:
+        if type(v) is not int or not 0 <= v <= USIZE_MAX:
+            return False
+    return True
