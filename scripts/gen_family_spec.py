@@ -131,7 +131,7 @@ def variants(model_type: str, overrides: dict[str, Any]) -> list[dict[str, Any]]
         cfg = dict(overrides)
         for k, flag in enumerate(flags):
             on = bool(index >> k & 1)
-            attr, op, operand = flag
+            attr = flag[0]
             if flag in FLAG_VALUES:
                 value = FLAG_VALUES[flag][0 if on else 1]
                 cfg[attr] = cfg["hidden_size"] if value is None else value

@@ -81,7 +81,7 @@ def test_vocab_size_contradicts_weights(copy_of: Copy, safetensors_model: Path) 
 
     model = copy_of(safetensors_model)
     edit_config(model, vocab_size=120)
-    with pytest.raises(RuntimeError, match="size mismatch|ignore_mismatched_sizes"):
+    with pytest.raises(RuntimeError, match=r"size mismatch|ignore_mismatched_sizes"):
         BertForSequenceClassification.from_pretrained(model)
     report = whyload.check(str(model))
     f = only(report, "WL310")
@@ -121,7 +121,7 @@ def test_heads_do_not_divide_hidden(copy_of: Copy, safetensors_model: Path) -> N
 
     model = copy_of(safetensors_model)
     edit_config(model, num_attention_heads=5)
-    with pytest.raises(ValueError, match="not a multiple of the number of attention heads"):
+    with pytest.raises(ValueError, match=r"not a multiple of the number of attention heads"):
         BertForSequenceClassification.from_pretrained(model)
     f = only(whyload.check(str(model)), "WL320")
     assert f.evidence == {"hidden_size": 32, "num_attention_heads": 5}

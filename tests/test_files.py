@@ -155,8 +155,8 @@ def test_variant_weights(copy_of: Copy, safetensors_model: Path) -> None:
 
 
 def test_peft_adapter_is_not_a_missing_model(tmp_path: Path) -> None:
-    from safetensors.numpy import save_file
     import numpy as np
+    from safetensors.numpy import save_file
 
     (tmp_path / "adapter_config.json").write_text(json.dumps(
         {"base_model_name_or_path": "bert-base-uncased", "peft_type": "LORA"}))
@@ -312,7 +312,7 @@ def test_safetensors_library_agrees(copy_of: Copy, safetensors_model: Path) -> N
     model = copy_of(safetensors_model)
     weights = model / "model.safetensors"
     _truncate(weights, weights.stat().st_size - 10)
-    with pytest.raises(Exception, match="MetadataIncompleteBuffer|file not fully covered"):
+    with pytest.raises(Exception, match=r"MetadataIncompleteBuffer|file not fully covered"):
         safe_open(str(weights), "np")
     assert only(whyload.check(str(model)), "WL120").evidence["library_error"] == (
         "MetadataIncompleteBuffer")
@@ -645,7 +645,7 @@ def test_revision_by_commit(hf_cache: Path, safetensors_model: Path) -> None:
 
 def test_revision_not_cached(hf_cache: Path, safetensors_model: Path) -> None:
     _cache_repo(hf_cache, "acme/tiny-bert", safetensors_model)
-    with pytest.raises(whyload.TargetError, match="revision 'v2' .* not in the cache"):
+    with pytest.raises(whyload.TargetError, match=r"revision 'v2' .* not in the cache"):
         whyload.check("acme/tiny-bert", revision="v2")
 
 

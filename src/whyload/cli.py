@@ -78,8 +78,8 @@ def check(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
     fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding has at least this "
                                             "severity.")] = FailOn.error,
-    select: Annotated[list[str] | None, typer.Option(help="Only these codes or prefixes "
-                                                     "(WL1, WL104); repeat or comma-separate.")] = None,
+    select: Annotated[list[str] | None, typer.Option(
+        help="Only these codes or prefixes (WL1, WL104); repeat or comma-separate.")] = None,
     ignore: Annotated[list[str] | None, typer.Option(help="Drop these codes or prefixes.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show evidence, notes and "
                                           "timings.")] = False,

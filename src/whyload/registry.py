@@ -130,7 +130,8 @@ def run_checks(
             problems = list(rule.func(snapshot))
         except Exception as exc:  # a bug in a check must not hide the other findings
             blocked.add(code)
-            skipped.append(Skipped(code=code, reason=f"internal error: {type(exc).__name__}: {exc}"))
+            skipped.append(Skipped(code=code,
+                                   reason=f"internal error: {type(exc).__name__}: {exc}"))
             continue
         for p in problems:
             if p.severity is Severity.ERROR:

@@ -90,7 +90,7 @@ class Finding:
 
 @dataclass(frozen=True, kw_only=True)
 class Skipped:
-    """A check that could not run, and why: it makes the verdict 'unknown' only if nothing failed."""
+    """A check that could not run, and why: the verdict is 'unknown' unless something failed."""
 
     code: str
     reason: str

@@ -399,7 +399,7 @@ def remote_code(snap: Snapshot) -> Iterator[Problem]:
     review = {c.name: c.risky for c in present}
     flagged = {n: r for n, r in review.items() if r}
     detail = ("The folder ships its own model code: loading runs it. "
-              + (f"Worth a look: " + "; ".join(
+              + ("Worth a look: " + "; ".join(
                   f"{n}: {', '.join(f'{w} (line {line})' for w, line in r.items())}"
                   for n, r in flagged.items()) + "." if flagged else
                  "Nothing in it reaches the network, spawns processes or evaluates strings.")

@@ -190,7 +190,7 @@ def google_tf_release(snap: Snapshot) -> Iterator[Problem]:
     if snap.plan.format is not None or snap.artifact.focus is not None:
         return
     ckpts = _google_tf_release(snap)
-    if not ckpts or TF1_INDEX in snap.files and "bert_config.json" not in snap.files:
+    if not ckpts or (TF1_INDEX in snap.files and "bert_config.json" not in snap.files):
         return
     prefix = ckpts[0][: -len(".index")]
     config = "bert_config.json" if "bert_config.json" in snap.files else "CONFIG.json"
@@ -224,7 +224,8 @@ def foreign_format(snap: Snapshot) -> Iterator[Problem]:
         fix = f"AutoModel.from_pretrained('DIR', gguf_file={name!r})  # needs `pip install gguf`"
     else:
         name = found["onnx"][0]
-        fix = "load it with optimum: ORTModel.from_pretrained('DIR') (pip install optimum[onnxruntime])"
+        fix = ("load it with optimum: ORTModel.from_pretrained('DIR') "
+               "(pip install optimum[onnxruntime])")
     yield Problem(
         title=f"only {'/'.join(sorted(found)).upper()} weights: not a from_pretrained checkpoint",
         detail="These files are another runtime's format; transformers' PyTorch loader does not "
@@ -280,7 +281,8 @@ def peft_adapter(snap: Snapshot) -> Iterator[Problem]:
         title="a PEFT adapter: it loads on top of its base model",
         detail=f"The adapter needs its base model{f' ({base})' if base else ''}; transformers "
         "loads it with peft installed, or use PeftModel.from_pretrained(base_model, DIR).",
-        evidence={"base_model": base}, fix="pip install peft  # then AutoPeftModel.from_pretrained(DIR)",
+        evidence={"base_model": base},
+        fix="pip install peft  # then AutoPeftModel.from_pretrained(DIR)",
     )
 
 
@@ -412,10 +414,11 @@ def archive(snap: Snapshot) -> Iterator[Problem]:
                f"gunzip -k {shlex.quote(f.name)}",
                Kind.BZIP2: f"tar -xjf {shlex.quote(f.name)}" if tar else
                f"bunzip2 -k {shlex.quote(f.name)}",
-               Kind.XZ: f"tar -xJf {shlex.quote(f.name)}" if tar else f"unxz -k {shlex.quote(f.name)}",
+               Kind.XZ: f"tar -xJf {shlex.quote(f.name)}" if tar else
+               f"unxz -k {shlex.quote(f.name)}",
                Kind.ZSTD: f"tar --zstd -xf {shlex.quote(f.name)}" if tar else
                f"unzstd {shlex.quote(f.name)}",
-               Kind.TAR: f"tar -xf {shlex.quote(f.name)}"}[f.kind]  # type: ignore[index]
+               Kind.TAR: f"tar -xf {shlex.quote(f.name)}"}[f.kind]
         yield Problem(severity=severity, effect=effect, file=f.name,
                       title=f"{f.name} is a {f.kind.value} archive, not extracted",
                       detail=f"{f.name} ({_human(f.size)}) is compressed; extract it into the "
@@ -451,8 +454,8 @@ def format_mismatch(snap: Snapshot) -> Iterator[Problem]:
             continue  # a zip without data.pkl: WL131
         severity, effect, note = _severity(snap, f.name)
         right = {Kind.SAFETENSORS: "model.safetensors", Kind.TORCH_ZIP: PYTORCH_NAME,
-                 Kind.PICKLE: PYTORCH_NAME, Kind.HDF5: TF_NAME}.get(f.kind)  # type: ignore[arg-type]
-        what = _CONTENT_NAMES[f.kind]  # type: ignore[index]
+                 Kind.PICKLE: PYTORCH_NAME, Kind.HDF5: TF_NAME}.get(f.kind)
+        what = _CONTENT_NAMES[f.kind]
         symptom = {"safetensors": "HeaderTooLarge", "torch": "invalid load key"}.get(
             f.declared or "", "a parse error")
         yield Problem(
@@ -713,12 +716,13 @@ def pickle_unreadable(snap: Snapshot) -> Iterator[Problem]:
     for f in _torch(snap):
         t = f.torch
         assert t is not None
-        if t.pickle_error is None or t.truncated and t.layout == "zip":
+        if t.pickle_error is None or (t.truncated and t.layout == "zip"):
             continue
         severity, effect, note = _severity(snap, f.name)
         yield Problem(
             severity=severity, effect=effect, file=f.name,
-            title=f"{f.name}: the checkpoint's pickle is {'cut short' if t.truncated else 'corrupt'}",
+            title=f"{f.name}: the checkpoint's pickle is "
+            f"{'cut short' if t.truncated else 'corrupt'}",
             detail=f"{t.pickle_error}; {len(t.tensors)} tensors were readable before that."
             + note,
             evidence={"file": f.name, "layout": t.layout, "pickle_error": t.pickle_error,
@@ -868,7 +872,8 @@ def index_vs_shards(snap: Snapshot) -> Iterator[Problem]:
             + "those weights would not be loaded." + note,
             evidence={"index": name, "listed_but_absent": absent[:10],
                       "present_but_unlisted": unlisted[:10],
-                      "counts": {"listed_but_absent": len(absent), "present_but_unlisted": len(unlisted)}},
+                      "counts": {"listed_but_absent": len(absent),
+                                 "present_but_unlisted": len(unlisted)}},
             fix=f"rebuild the index from the shards: {REBUILD_INDEX}",
         )
 

@@ -29,7 +29,7 @@ def weights_only(snap: Snapshot) -> Iterator[Problem]:
     """
     for f in snap.weights():
         t = f.torch
-        if t is None or t.pickled_object is not None and t.tensors:
+        if t is None or (t.pickled_object is not None and t.tensors):
             continue  # WL134: a whole pickled module
         globals_ = [canonical(g) for g in rejected_globals(list(t.globals))]
         opcodes = rejected_opcodes(list(t.opcodes))

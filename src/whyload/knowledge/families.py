@@ -78,7 +78,7 @@ def _flag_on(flag: list[Any], values: Mapping[str, Any]) -> bool:
     if op == ">":
         return isinstance(value, (int, float)) and value > operand
     if op == "contains":
-        return isinstance(value, str) and operand in value or (
+        return (isinstance(value, str) and operand in value) or (
             isinstance(value, list) and operand in value)
     if op == "==attr":
         return bool(value == values.get(operand))
@@ -181,7 +181,8 @@ def class_spec(model_type: str, class_name: str, config: Mapping[str, Any]) -> C
                      tuple(cls["buffers"]))
 
 
-def predict_loading(spec: ClassSpec, checkpoint: Mapping[str, tuple[int, ...]]) -> LoadingPrediction:
+def predict_loading(spec: ClassSpec,
+                    checkpoint: Mapping[str, tuple[int, ...]]) -> LoadingPrediction:
     expected = spec.expected
     prefix = spec.base_model_prefix
     loaded: dict[str, tuple[int, ...]] = {}
@@ -282,7 +283,7 @@ def infer_config(model_type: str, checkpoint: Mapping[str, tuple[int, ...]]) -> 
                 pieces = norm.split("#")
                 attrs = counters[norm] = [counted.get("#".join(pieces[: n + 1]).rstrip("."))
                                           for n in range(len(pieces) - 1)]
-            for attr, index in zip(attrs, chunks[1::2]):
+            for attr, index in zip(attrs, chunks[1::2], strict=False):
                 if attr and int(index) + 1 > counts.get(attr, (0, ""))[0]:
                     counts[attr] = (int(index) + 1, key)
         dims = named.get(norm)
@@ -325,7 +326,8 @@ def _normalized(model_type: str) -> tuple[dict[str, tuple[list[Any], list[tuple[
             norm = re.sub(r"\{\w\}", "#", _strip_prefix(template, prefixes))
             known = shapes.setdefault(norm, shape)
             if len(known) == len(shape):  # a size named by a config field beats a constant
-                shapes[norm] = [a if isinstance(a, str) else b for a, b in zip(known, shape)]
+                shapes[norm] = [a if isinstance(a, str) else b
+                                for a, b in zip(known, shape, strict=True)]
         for path, attr in cls["counts"].items():
             counted[re.sub(r"\{\w\}", "#", _strip_prefix(path, prefixes))] = attr
     named = {norm: (shape, [(i, d) for i, d in enumerate(shape)

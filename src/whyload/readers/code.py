@@ -15,7 +15,8 @@ RISKY = {
     "subprocess": re.compile(r"\b(subprocess|os\.system|os\.popen|pty\.spawn)\b"),
     "eval/exec": re.compile(r"(?<![\w.])(eval|exec|compile)\s*\("),
     "dynamic import": re.compile(r"\b(__import__|importlib\.import_module)\b"),
-    "file writes": re.compile(r"open\([^)]*['\"][wa]b?['\"]|\.write_(text|bytes)\(|shutil\.(rmtree|move)"),
+    "file writes": re.compile(
+        r"open\([^)]*['\"][wa]b?['\"]|\.write_(text|bytes)\(|shutil\.(rmtree|move)"),
     "pickle": re.compile(r"\b(pickle\.loads?|torch\.load)\("),
 }
 

@@ -13,7 +13,7 @@ import io
 import pickletools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class PickleStream:
     protocol: int | None = None
 
 
-def walk_pickle(f: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> PickleStream:
+def walk_pickle(f: IO[bytes], limits: Limits = DEFAULT_LIMITS) -> PickleStream:
     """Run one pickle stream from the current position of `f` symbolically."""
     result = PickleStream()
     stack: list[Any] = []
@@ -268,7 +268,7 @@ def _ran_out(exc: BaseException) -> bool:
     """pickletools' own words for reaching the end of the bytes mid-stream."""
     text = str(exc)
     return isinstance(exc, EOFError) or "exhausted before seeing STOP" in text or (
-        "not enough data" in text) or "but only" in text and "remain" in text
+        "not enough data" in text) or ("but only" in text and "remain" in text)
 
 
 def _settle_pending(stack: list[Any]) -> None:
@@ -293,8 +293,8 @@ class _Broken(Exception):
     pass
 
 
-def _genops(f: BinaryIO) -> Iterator[tuple[Any, Any, int | None]]:
-    return pickletools.genops(f)  # type: ignore[no-any-return]
+def _genops(f: IO[bytes]) -> Iterator[tuple[Any, Any, int | None]]:
+    return pickletools.genops(f)
 
 
 def _hashable(x: Any, limit: int = 64) -> Any:

@@ -161,7 +161,8 @@ def parse_header(raw: bytes, file_size: int) -> SafetensorsHeader:
         missing = data_end - file_size
         detail = (f"the header promises {data_end:,} bytes but the file has {file_size:,} "
                   f"({missing:,} missing)" if missing > 0 else
-                  f"the file has {-missing:,} byte{'s' if missing < -1 else ''} after the last tensor "
+                  f"the file has {-missing:,} byte{'s' if missing < -1 else ''} after the last "
+                  "tensor "
                   f"(the header accounts for {data_end:,})")
         return SafetensorsHeader(file_size, header_len=n, error=HeaderError.INCOMPLETE,
                                  error_detail=detail, tensors=tensors, metadata=metadata,
@@ -201,7 +202,4 @@ def _tensor_map(doc: object) -> tuple[dict[str, Any] | None, dict[str, Entry]] |
 
 def _all_usize(values: list[object]) -> bool:
     """Every value a JSON integer in 0..2**64-1 (what serde accepts for usize)."""
-    for v in values:
-        if type(v) is not int or not 0 <= v <= USIZE_MAX:
-            return False
-    return True
+    return all(type(v) is int and 0 <= v <= USIZE_MAX for v in values)

@@ -82,7 +82,8 @@ def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
     try:
         zf = zipfile.ZipFile(f)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
-        return TorchCheckpoint("zip", truncated=True, error=f"the zip directory is unreadable: {exc}")
+        return TorchCheckpoint("zip", truncated=True,
+                               error=f"the zip directory is unreadable: {exc}")
     with zf:
         infos = zf.infolist()
         names = tuple(i.filename for i in infos)
@@ -179,8 +180,9 @@ def _checkpoint(
             tensors[key] = info
     top = stream.value
     top_keys: tuple[str, ...] = ()
-    if nesting and isinstance(_as_dict(top), dict):
-        top_keys = tuple(str(k) for k in _as_dict(top))
+    top_dict = _as_dict(top)
+    if nesting and top_dict is not None:
+        top_keys = tuple(str(k) for k in top_dict)
     pickled_object = None
     if isinstance(top, Call) and isinstance(top.func, Global) and _as_dict(top) is None:
         pickled_object = top.func.dotted
