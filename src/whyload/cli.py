@@ -39,6 +39,18 @@ class RulesFormat(str, enum.Enum):
     markdown = "markdown"
 
 
+class Device(str, enum.Enum):
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+class Dtype(str, enum.Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+
+
 class FailOn(str, enum.Enum):
     error = "error"
     warning = "warning"
@@ -86,12 +98,42 @@ def check(
     deep: Annotated[bool, typer.Option(help="For model types outside the BERT family, build the "
                                        "model on the meta device (transformers, in a child "
                                        "process) to predict its loading report.")] = False,
+    device: Annotated[Device, typer.Option(help="Where it will be loaded.")] = Device.cpu,
+    dtype: Annotated[Dtype | None, typer.Option(help="The dtype it will be loaded in "
+                                                "(default: as stored).")] = None,
 ) -> None:
     """Diagnose a model without loading it: headers and JSON only, in well under a second."""
     from whyload.pipeline import check as run_check
 
     report = run_check(target, revision=revision, select=_split(select), ignore=_split(ignore),
-                       model_class=model_class, deep=deep)
+                       model_class=model_class, deep=deep, device=device.value,
+                       dtype=dtype.value if dtype else None)
+    if fmt is Format.json:
+        from whyload.render.json import render_json
+
+        _out(render_json(report))
+    else:
+        from whyload.render.text import render_text
+
+        _out(render_text(report, color=_color(), verbose=verbose))
+    if fail_on is not FailOn.never and report.failed(Severity.parse(fail_on.value)):
+        raise typer.Exit(1)
+
+
+@app.command("env")
+def env_command(
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    device: Annotated[Device, typer.Option(help="Check readiness for this device.")] =
+    Device.cpu,
+    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding has at least this "
+                                            "severity.")] = FailOn.error,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show evidence.")] = False,
+) -> None:
+    """Diagnose this machine: versions, torch (imported in a child process), GPUs, memory and
+    container limits, the Hugging Face cache."""
+    from whyload.pipeline import env
+
+    report = env(device=device.value)
     if fmt is Format.json:
         from whyload.render.json import render_json
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from whyload.env import Environment, collect
 from whyload.knowledge.families import ClassSpec, families
 from whyload.readers.code import CodeFile, read_code
 from whyload.readers.inventory import Entry, Inventory, is_training_state, take_inventory
@@ -110,6 +111,8 @@ class Options:
     `architectures`, else AutoModel)."""
 
     model_class: str | None = None
+    device: str = "cpu"  # where the model will be loaded: cpu, cuda, mps
+    dtype: str | None = None  # the dtype it will be loaded in (None: as stored)
     deep: bool = False  # ask transformers itself (meta device, child process) for the classes
     # the BERT-family spec does not cover
 
@@ -127,6 +130,7 @@ class Snapshot:
     options: Options = field(default_factory=Options)
     deep_spec: ClassSpec | None = None  # from transformers on the meta device (Options.deep)
     deep_error: str | None = None  # why the deep tier could not run
+    env: Environment | None = None  # the machine that will load it
 
     @property
     def config_name(self) -> str | None:
@@ -184,7 +188,8 @@ class Snapshot:
         return out
 
 
-def take_snapshot(artifact: Artifact, options: Options | None = None) -> Snapshot:
+def take_snapshot(artifact: Artifact, options: Options | None = None,
+                  environment: Environment | None = None) -> Snapshot:
     inventory = take_inventory(artifact.root)
     entries = inventory.entries
     if artifact.focus is not None:
@@ -214,8 +219,9 @@ def take_snapshot(artifact: Artifact, options: Options | None = None) -> Snapsho
 
         deep_spec, deep_error = expected_by_transformers(artifact.root, config,
                                                          options.model_class)
+    env = environment or collect(device=options.device, dtype=options.dtype)
     return Snapshot(artifact, inventory, files, indexes, plan, documents, tokenizer, code,
-                    options, deep_spec, deep_error)
+                    options, deep_spec, deep_error, env)
 
 
 def declared_format(name: str) -> str | None:

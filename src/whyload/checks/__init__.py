@@ -1,3 +1,3 @@
 """Checks, one module per category. Importing this package registers them all."""
 
-from whyload.checks import architecture, config, files, version  # noqa: F401
+from whyload.checks import architecture, config, environment, files, version  # noqa: F401

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from packaging.version import InvalidVersion, Version
+
 from whyload.knowledge.torch_pickle import (
     canonical,
     describe,
@@ -70,3 +72,162 @@ def weights_only(snap: Snapshot) -> Iterator[Problem]:
             " torch.save({k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}, "
             f"'{f.name}')\"",
         )
+
+
+def _v(text: str | None) -> Version | None:
+    try:
+        return Version(text) if text else None
+    except InvalidVersion:
+        return None
+
+
+# model types and the transformers release that added them (for the message; the registry of
+# the installed transformers decides whether it is known)
+ADDED_IN = {"modernbert": "4.48.0", "neobert": "4.56.0", "ettin": "4.56.0", "jina_bert": None,
+            "nomic_bert": None, "qwen3": "4.51.0", "gemma3": "4.50.0", "llama4": "4.51.0",
+            "deepseek_v3": "4.51.0", "mistral3": "4.50.0", "qwen2": "4.37.0", "phi3": "4.40.0",
+            "gemma2": "4.42.0", "llama": "4.28.0", "mistral": "4.34.0"}
+
+
+@check("WL201", "model-type-unknown", VERSION, requires=["WL301"])
+def model_type_unknown(snap: Snapshot) -> Iterator[Problem]:
+    """The installed transformers does not know this model_type
+
+    "The checkpoint you are trying to load has model type `modernbert` but Transformers does
+    not recognize this architecture" (older releases: KeyError: 'modernbert'). The installed
+    transformers predates the architecture, or it is custom code (auto_map).
+    """
+    env, doc = snap.env, snap.config
+    config = doc.value if doc is not None and isinstance(doc.value, dict) else None
+    if env is None or env.model_types is None or config is None:
+        return
+    model_type = config.get("model_type")
+    if not isinstance(model_type, str) or model_type in env.model_types:
+        return
+    if isinstance(config.get("auto_map"), dict):
+        return  # custom code supplies the class: WL430
+    added = ADDED_IN.get(model_type)
+    needed = added or config.get("transformers_version")
+    yield Problem(
+        title=f"transformers {env.versions.get('transformers')} does not know model_type "
+        f"{model_type!r}",
+        detail=(f"{model_type} was added in transformers {added}." if added else
+                "Neither a built-in architecture of this release nor custom code (no auto_map).")
+        + (f" The checkpoint was saved by transformers {config.get('transformers_version')}."
+           if config.get("transformers_version") else ""),
+        evidence={"model_type": model_type, "installed": env.versions.get("transformers"),
+                  "saved_with": config.get("transformers_version"), "added_in": added},
+        fix=f"pip install -U 'transformers>={needed}'" if needed
+        else "pip install -U transformers",
+        file=snap.config_name,
+    )
+
+
+@check("WL202", "tokenizer-class-from-v5", VERSION)
+def tokenizer_backend(snap: Snapshot) -> Iterator[Problem]:
+    """tokenizer_config.json names TokenizersBackend, which transformers 4.x does not have
+
+    transformers 5 writes "tokenizer_class": "TokenizersBackend"; 4.x fails with "Tokenizer
+    class TokenizersBackend does not exist or is not currently imported".
+    """
+    env = snap.env
+    tok = snap.document("tokenizer_config.json")
+    installed = _v(env.versions.get("transformers")) if env else None
+    if not isinstance(tok, dict) or installed is None or installed.major >= 5:
+        return
+    cls = tok.get("tokenizer_class")
+    if cls != "TokenizersBackend":
+        return
+    family = (snap.document("config.json") or {}).get("model_type") if isinstance(
+        snap.document("config.json"), dict) else None
+    concrete = {"bert": "BertTokenizerFast", "roberta": "RobertaTokenizerFast",
+                "distilbert": "DistilBertTokenizerFast", "xlm-roberta": "XLMRobertaTokenizerFast",
+                "deberta-v2": "DebertaV2TokenizerFast", "mpnet": "MPNetTokenizerFast",
+                "electra": "ElectraTokenizerFast", "albert": "AlbertTokenizerFast"}.get(
+                    family or "", "PreTrainedTokenizerFast")
+    yield Problem(
+        severity=Severity.WARNING, effect=Effect.NONE, file="tokenizer_config.json",
+        title=f"the tokenizer was saved by transformers 5; {installed} cannot load "
+        "TokenizersBackend",
+        detail="The model loads; AutoTokenizer fails.",
+        evidence={"tokenizer_class": cls, "installed": str(installed)},
+        fix=f"pip install -U 'transformers>=5', or set \"tokenizer_class\": \"{concrete}\" in "
+        "tokenizer_config.json",
+    )
+
+
+@check("WL203", "tokenizer-json-too-new", VERSION)
+def tokenizer_json_new(snap: Snapshot) -> Iterator[Problem]:
+    """tokenizer.json was written by a newer tokenizers than the one installed
+
+    Since tokenizers 0.20 BPE merges are stored as [a, b] pairs; older releases fail with "data
+    did not match any variant of untagged enum ModelWrapper at line … column …".
+    """
+    env, tok = snap.env, snap.tokenizer
+    installed = _v(env.versions.get("tokenizers")) if env else None
+    if tok is None or not tok.merges_as_pairs or installed is None:
+        return
+    if installed >= Version("0.20"):
+        return
+    yield Problem(
+        severity=Severity.WARNING, effect=Effect.NONE, file="tokenizer.json",
+        title=f"tokenizer.json needs tokenizers >= 0.20; {installed} is installed",
+        detail="Its BPE merges are [a, b] pairs. The model loads; the fast tokenizer fails.",
+        evidence={"tokenizers": str(installed), "merges_as_pairs": True},
+        fix="pip install -U 'tokenizers>=0.20'  # or AutoTokenizer.from_pretrained(..., "
+        "use_fast=False)",
+    )
+
+
+@check("WL204", "bin-needs-torch-2.6", VERSION)
+def bin_needs_new_torch(snap: Snapshot) -> Iterator[Problem]:
+    """transformers refuses .bin weights on torch < 2.6 (CVE-2025-32434)
+
+    "Due to a serious vulnerability issue in torch.load, even with weights_only=True, we now
+    require users to upgrade torch to at least v2.6". safetensors weights are not affected.
+    """
+    env = snap.env
+    if env is None or snap.plan.format != "pytorch":
+        return
+    torch = _v(env.versions.get("torch"))
+    transformers = _v(env.versions.get("transformers"))
+    if torch is None or transformers is None:
+        return
+    if torch.release >= (2, 6) or transformers < Version("4.50"):
+        return
+    yield Problem(
+        title=f"transformers {transformers} loads .bin weights only with torch >= 2.6; "
+        f"torch {torch} is installed",
+        detail="A torch.load vulnerability (CVE-2025-32434) made transformers refuse pickled "
+        "weights on older torch.",
+        evidence={"torch": str(torch), "transformers": str(transformers),
+                  "weights": list(snap.plan.files)},
+        fix="pip install -U 'torch>=2.6', or convert the weights to safetensors once",
+    )
+
+
+@check("WL205", "saved-by-newer-transformers", VERSION)
+def saved_by_newer(snap: Snapshot) -> Iterator[Problem]:
+    """The checkpoint was saved by a newer transformers than the one installed
+
+    Usually harmless within a major version; across majors (saved by 5.x, loaded by 4.x)
+    configs and tokenizer files may carry fields the older release does not understand.
+    """
+    env = snap.env
+    config = snap.document("config.json")
+    if env is None or not isinstance(config, dict):
+        return
+    saved = _v(str(config.get("transformers_version") or ""))
+    installed = _v(env.versions.get("transformers"))
+    if saved is None or installed is None or saved <= installed:
+        return
+    major = saved.major > installed.major
+    yield Problem(
+        severity=Severity.WARNING if major else Severity.INFO, effect=Effect.NONE,
+        title=f"saved by transformers {saved}; {installed} is installed",
+        detail="Saved by a newer major release: expect fields the installed one ignores or "
+        "rejects." if major else "A newer release of the same major: normally compatible.",
+        evidence={"saved_with": str(saved), "installed": str(installed)},
+        fix=f"pip install -U 'transformers>={saved.major}.{saved.minor}'",
+        file="config.json",
+    )

@@ -56,19 +56,37 @@ def _count(n: int) -> str:
 def render_rich(report: Report, *, verbose: bool = False) -> Group:
     lines: list[Any] = []
     verdict = report.verdict
-    lines.append(Text(f"whyload {report.command} {printable(report.target)}", style="bold"))
+    machine = report.command == "env"
+    lines.append(Text(f"whyload {report.command}" + ("" if machine else
+                                                     f" {printable(report.target)}"),
+                      style="bold"))
     head = Text("  verdict: ")
     text = VERDICT_TEXT[verdict]
     if report.resolved.get("how") == "file" and verdict is Verdict.LOADS:
         text = "loads — the file reads as a valid checkpoint"
+    if machine:
+        text = {Verdict.LOADS: "ready — nothing here stops a model from loading",
+                Verdict.FAILS: "not ready — loads will fail here",
+                }.get(verdict, VERDICT_TEXT[verdict])
     head.append(text, style=VERDICT_STYLE[verdict])
     lines.append(head)
-    summary = _summary(report)
+    summary = _summary(report) if report.command == "check" else ""
     if summary:
         lines.append(Text(f"  {printable(summary)}", style="dim"))
     lines.append(Text())
 
-    checked = {r.category for r in all_rules()}
+    areas = report.facts.get("areas")
+    marks = {"ok": ("✓", "green"), "warning": ("!", "yellow"), "error": ("✗", "bold red")}
+    if isinstance(areas, list):  # `whyload env`: a line per area
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(width=3, justify="right")
+        grid.add_column(width=10, style="bold")
+        grid.add_column()
+        for area in areas:
+            mark, style = marks.get(area["status"], ("?", "yellow"))
+            grid.add_row(Text(mark, style=style), area["area"], printable(area["summary"]))
+        lines.append(grid)
+    checked = {r.category for r in all_rules()} if not areas else set()
     for category in Category:
         if category not in checked:
             continue

@@ -24,6 +24,14 @@ def hub_cache_dir() -> Path:
     return Path(constants.HF_HUB_CACHE)
 
 
+def cached_repo_dir(repo_id: str, cache_dir: str) -> Path | None:
+    """The cache folder of repo_id when it holds a snapshot, else None."""
+    from huggingface_hub.file_download import repo_folder_name
+
+    repo_dir = Path(cache_dir) / repo_folder_name(repo_id=repo_id, repo_type="model")
+    return repo_dir if (repo_dir / "snapshots").is_dir() else None
+
+
 def resolve_cached(repo_id: str, revision: str | None) -> Artifact:
     from huggingface_hub.file_download import repo_folder_name
 

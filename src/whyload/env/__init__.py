@@ -1,0 +1,53 @@
+"""The machine: versions, torch (probed in a child), GPUs, memory and cgroups, containers, HF
+settings. Facts only — what they mean for a model is decided by checks/environment.py."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass
+
+from whyload.env.container import Container, HfSettings, read_container, read_hf
+from whyload.env.gpu import Gpus, read_gpus
+from whyload.env.memory import Memory, read_memory
+from whyload.env.sources import Sources
+from whyload.env.torch_probe import TorchProbe, probe_torch
+from whyload.env.versions import TorchBuild, installed_versions, known_model_types, torch_build
+
+
+@dataclass(frozen=True)
+class Environment:
+    python: str
+    platform: str
+    versions: dict[str, str | None]
+    torch_build: TorchBuild | None
+    model_types: frozenset[str] | None  # what the installed transformers knows
+    memory: Memory
+    container: Container
+    hf: HfSettings
+    gpus: Gpus | None = None  # None: not looked at (a CPU load)
+    torch: TorchProbe | None = None  # None: not probed (check does not import torch)
+    device: str = "cpu"
+    dtype: str | None = None
+
+
+def collect(src: Sources | None = None, *, device: str = "cpu", dtype: str | None = None,
+            gpus: bool = False, probe: bool = False) -> Environment:
+    src = src or Sources()
+    return Environment(
+        python=sys.version.split()[0],
+        platform=platform.platform(terse=True),
+        versions=installed_versions(),
+        torch_build=torch_build(),
+        model_types=known_model_types(),
+        memory=read_memory(src),
+        container=read_container(src),
+        hf=read_hf(src),
+        gpus=read_gpus(src) if gpus or device == "cuda" else None,
+        torch=probe_torch(src) if probe else None,
+        device=device,
+        dtype=dtype,
+    )
+
+
+__all__ = ["Environment", "Sources", "collect"]

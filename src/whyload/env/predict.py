@@ -1,0 +1,59 @@
+"""How much memory loading a checkpoint takes, predicted from its headers.
+
+transformers 5 builds the model on the meta device and then fills it from the checkpoint:
+safetensors and torch-zip files are memory-mapped and used in place when no dtype conversion is
+needed (their pages become resident as the weights are first used); a conversion (float32 on disk
+to float16) makes a copy while the mapped pages are read; a legacy (torch < 1.6) pickle is read
+into memory whole and then copied into the model. On top of the weights comes the runtime itself:
+torch and transformers imported. benchmarks/run.py measures these numbers against real loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from whyload.readers.tensors import DTYPE_BITS, TensorInfo
+
+MiB = 1 << 20
+RUNTIME_BYTES = {"cpu": 440 * MiB, "cuda": 1100 * MiB}  # import torch + transformers (+ CUDA)
+CUDA_CONTEXT_BYTES = 500 * MiB
+DTYPES = {"float32": "F32", "fp32": "F32", "float16": "F16", "fp16": "F16", "half": "F16",
+          "bfloat16": "BF16", "bf16": "BF16", "float64": "F64"}
+
+
+@dataclass(frozen=True)
+class PeakEstimate:
+    host: int  # peak resident bytes of the loading process
+    device: int  # bytes on the GPU (0 for a CPU load)
+    parts: Mapping[str, int]  # what the host peak is made of
+    weights_dtype: str  # the dtype the weights end up in
+
+
+def predict_peak(tensors: Mapping[str, TensorInfo], *, legacy: bool, dtype: str | None,
+                 device: str) -> PeakEstimate:
+    target = DTYPES.get(dtype or "")
+    stored = sum(t.nbytes for t in tensors.values())
+    converted = sum(t.numel * DTYPE_BITS.get(target or t.dtype, 0) // 8 if t.dtype.startswith(
+        ("F", "BF")) else t.nbytes for t in tensors.values())
+    conversion = target is not None and converted != stored
+    parts: dict[str, int] = {"runtime": RUNTIME_BYTES["cuda" if device == "cuda" else "cpu"]}
+    if device == "cuda":
+        parts["staging"] = max((t.nbytes for t in tensors.values()), default=0) * 2
+        gpu = converted + CUDA_CONTEXT_BYTES
+    else:
+        parts["weights"] = converted
+        if legacy:
+            parts["unpickled state dict"] = stored
+        elif conversion:
+            parts["mapped checkpoint pages"] = stored
+        gpu = 0
+    return PeakEstimate(host=sum(parts.values()), device=gpu, parts=parts,
+                        weights_dtype=target or _dominant(tensors))
+
+
+def _dominant(tensors: Mapping[str, TensorInfo]) -> str:
+    by_dtype: dict[str, int] = {}
+    for t in tensors.values():
+        by_dtype[t.dtype] = by_dtype.get(t.dtype, 0) + t.nbytes
+    return max(by_dtype, key=lambda d: by_dtype[d]) if by_dtype else "?"

@@ -1,0 +1,84 @@
+"""Installed versions, from package metadata and files — nothing is imported."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "accelerate",
+            "huggingface_hub", "sentencepiece", "protobuf", "numpy", "peft",
+            "sentence-transformers")
+
+
+@dataclass(frozen=True)
+class TorchBuild:
+    """What torch/version.py says about the installed wheel (read as text, not imported)."""
+
+    version: str
+    cuda: str | None
+    hip: str | None
+
+
+def installed_versions() -> dict[str, str | None]:
+    """From the `<name>-<version>.dist-info` folder names on sys.path: one listing per path
+    entry (importlib.metadata would scan them once per package)."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith((".dist-info", ".egg-info")):
+                project, _, version = name.rsplit(".", 1)[0].partition("-")
+                found.setdefault(_normalize(project), version)
+    return {name: found.get(_normalize(name)) for name in PACKAGES}
+
+
+def _normalize(project: str) -> str:
+    return re.sub(r"[-_.]+", "-", project).lower()
+
+
+def _package_dir(name: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def torch_build() -> TorchBuild | None:
+    folder = _package_dir("torch")
+    try:
+        text = (folder / "version.py").read_text() if folder else ""
+    except OSError:
+        return None
+
+    def value(name: str) -> str | None:
+        m = re.search(rf"^{name}(?::[^=]*)?\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
+        return m.group(1) if m else None
+
+    version = value("__version__")
+    return TorchBuild(version, value("cuda"), value("hip")) if version else None
+
+
+def known_model_types() -> frozenset[str] | None:
+    """The model types the installed transformers registers (CONFIG_MAPPING_NAMES), read from
+    its source files; None when transformers is not installed."""
+    folder = _package_dir("transformers")
+    if folder is None:
+        return None
+    found: set[str] = set()
+    for name in ("auto_mappings.py", "configuration_auto.py"):
+        try:
+            text = (folder / "models" / "auto" / name).read_text()
+        except OSError:
+            continue
+        found.update(re.findall(r"[\(\s]\"([\w-]+)\"\s*[:,]\s*\"\w+Config\"", text))
+    return frozenset(found) or None
