@@ -128,7 +128,7 @@ def _cuda_machine(tmp_path: Path, torch_cuda: str = "12.4", csv: str = SMI_CSV,
                   probe: TorchProbe | None = None) -> Environment:
     env = machine(tmp_path)
     gpus = read_gpus(Sources(which=lambda name: "/usr/bin/" + name, run=fake_smi(csv)))
-    return dataclasses.replace(env, gpus=gpus, device="cuda", torch=probe,
+    return dataclasses.replace(env, gpus=gpus, torch=probe,
                                torch_build=TorchBuild(f"2.6.0+cu{torch_cuda.replace('.', '')}",
                                                       torch_cuda, None))
 
@@ -136,20 +136,20 @@ def _cuda_machine(tmp_path: Path, torch_cuda: str = "12.4", csv: str = SMI_CSV,
 def test_cpu_only_torch_with_device_cuda(tmp_path: Path, minilm: Path) -> None:
     env = dataclasses.replace(_cuda_machine(tmp_path), torch_build=TorchBuild("2.6.0+cpu", None,
                                                                               None))
-    f = only(whyload.check(str(minilm), environment=env), "WL510")
+    f = only(whyload.check(str(minilm), device="cuda", environment=env), "WL510")
     assert "CPU-only" in f.title
 
 
 def test_no_gpu_visible(tmp_path: Path, minilm: Path) -> None:
     env = dataclasses.replace(_cuda_machine(tmp_path), gpus=read_gpus(
         Sources(which=lambda name: None)))
-    f = only(whyload.check(str(minilm), environment=env), "WL511")
+    f = only(whyload.check(str(minilm), device="cuda", environment=env), "WL511")
     assert f.evidence["nvidia_smi"] is False
 
 
 def test_driver_too_old_for_the_wheel(tmp_path: Path, minilm: Path) -> None:
     env = _cuda_machine(tmp_path, torch_cuda="12.8")
-    f = only(whyload.check(str(minilm), environment=env), "WL512")
+    f = only(whyload.check(str(minilm), device="cuda", environment=env), "WL512")
     assert (f.evidence["driver_cuda"], f.evidence["torch_cuda"]) == ("12.4", "12.8")
 
 
@@ -157,18 +157,18 @@ def test_gpu_arch_missing_from_the_wheel(tmp_path: Path, minilm: Path) -> None:
     probe = TorchProbe(ran=True, imported=True, cuda="12.4",
                        arch_list=("sm_50", "sm_60", "sm_70", "sm_80"))
     env = _cuda_machine(tmp_path, csv="NVIDIA B200, 183000, 180000, 570.1, 12.0\n", probe=probe)
-    f = only(whyload.check(str(minilm), environment=env), "WL513")
+    f = only(whyload.check(str(minilm), device="cuda", environment=env), "WL513")
     assert f.evidence["capability"] == "12.0"
 
 
 def test_weights_do_not_fit_the_gpu(tmp_path: Path, minilm: Path) -> None:
     env = _cuda_machine(tmp_path, csv="Tesla T4, 15360, 300, 550.54.15, 7.5\n")
-    f = only(whyload.check(str(minilm), environment=env), "WL514")
+    f = only(whyload.check(str(minilm), device="cuda", environment=env), "WL514")
     assert f.evidence["free"] == 300 * 2**20
 
 
 def test_healthy_gpu_machine(tmp_path: Path, minilm: Path) -> None:
-    report = whyload.check(str(minilm), environment=_cuda_machine(tmp_path))
+    report = whyload.check(str(minilm), device="cuda", environment=_cuda_machine(tmp_path))
     assert not [c for c in codes(report) if c.startswith("WL5")]
 
 

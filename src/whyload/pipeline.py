@@ -69,7 +69,7 @@ def env(*, device: str = "cpu", probe: bool = True,
     """Diagnose this machine alone: versions, torch (imported in a child process), GPUs,
     memory and cgroup limits, the HF cache, containers."""
     t0 = time.perf_counter()
-    machine = environment or collect(device=device, gpus=True, probe=probe)
+    machine = environment or collect(gpus=True, probe=probe)
     artifact = Artifact(target="this machine", root=Path.cwd(), how="machine")
     snapshot = Snapshot(artifact, Inventory(()), {}, {}, LoadPlan(None), env=machine,
                         options=Options(device=device))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from whyload.env import Environment, collect
+from whyload.env.predict import PeakEstimate, predict_peak
 from whyload.knowledge.families import ClassSpec, families
 from whyload.readers.code import CodeFile, read_code
 from whyload.readers.inventory import Entry, Inventory, is_training_state, take_inventory
@@ -163,6 +164,16 @@ class Snapshot:
                 tensors.update(f.tensors)
         return tensors
 
+    def predicted_peak(self) -> PeakEstimate | None:
+        """The memory loading the planned weights takes, for the options' device and dtype."""
+        tensors = self.planned_tensors()
+        if not tensors:
+            return None
+        legacy = any(f.torch is not None and f.torch.layout != "zip"
+                     for f in (self.files.get(n) for n in self.plan.files) if f is not None)
+        return predict_peak(tensors, legacy=legacy, dtype=self.options.dtype,
+                            device=self.options.device)
+
     def facts(self) -> dict[str, Any]:
         tensors = self.planned_tensors()
         dtypes = Counter(t.dtype for t in tensors.values())
@@ -182,6 +193,11 @@ class Snapshot:
         }
         if devices:
             out["storage_devices"] = dict(devices.most_common())
+        peak = self.predicted_peak()
+        if peak is not None:
+            out["predicted_peak"] = {"host_bytes": peak.host, "device_bytes": peak.device,
+                                     "parts": dict(peak.parts), "device": self.options.device,
+                                     "dtype": self.options.dtype}
         for key in ("model_type", "architectures", "transformers_version"):
             if key in cfg:
                 out[key] = cfg[key]
@@ -219,7 +235,7 @@ def take_snapshot(artifact: Artifact, options: Options | None = None,
 
         deep_spec, deep_error = expected_by_transformers(artifact.root, config,
                                                          options.model_class)
-    env = environment or collect(device=options.device, dtype=options.dtype)
+    env = environment or collect(gpus=options.device == "cuda")
     return Snapshot(artifact, inventory, files, indexes, plan, documents, tokenizer, code,
                     options, deep_spec, deep_error, env)
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
 
-from whyload.env.predict import PeakEstimate, predict_peak
+from whyload.env.predict import predict_peak
 from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
 from whyload.snapshot import Snapshot
@@ -22,16 +22,6 @@ def _gb(n: int | float) -> str:
     return f"{n / GB:.1f} GB"
 
 
-def _peak(snap: Snapshot) -> PeakEstimate | None:
-    env = snap.env
-    tensors = snap.planned_tensors()
-    if env is None or not tensors:
-        return None
-    legacy = any(f.torch is not None and f.torch.layout != "zip"
-                 for f in (snap.file(n) for n in snap.plan.files) if f is not None)
-    return predict_peak(tensors, legacy=legacy, dtype=env.dtype, device=env.device)
-
-
 @check("WL500", "not-enough-memory", ENV)
 def not_enough_memory(snap: Snapshot) -> Iterator[Problem]:
     """Loading needs more memory than this machine (or container) can give
@@ -40,7 +30,7 @@ def not_enough_memory(snap: Snapshot) -> Iterator[Problem]:
     error at all. In a container the cgroup limit counts, not the host's free memory.
     """
     env = snap.env
-    peak = _peak(snap)
+    peak = snap.predicted_peak()
     if env is None or peak is None or env.memory.usable is None:
         return
     usable = env.memory.usable
@@ -69,7 +59,7 @@ def cpu_only_torch(snap: Snapshot) -> Iterator[Problem]:
     "AssertionError: Torch not compiled with CUDA enabled" at the first .to('cuda').
     """
     env = snap.env
-    if env is None or env.device != "cuda" or env.torch_build is None:
+    if env is None or snap.options.device != "cuda" or env.torch_build is None:
         return
     if env.torch_build.cuda or env.torch_build.hip:
         return
@@ -90,7 +80,7 @@ def no_gpu(snap: Snapshot) -> Iterator[Problem]:
     (docker run --gpus all); on a host, the driver is not installed.
     """
     env = snap.env
-    if env is None or env.device != "cuda" or env.gpus is None or env.gpus.devices:
+    if env is None or snap.options.device != "cuda" or env.gpus is None or env.gpus.devices:
         return
     yield Problem(
         title="no NVIDIA GPU is visible here",
@@ -172,8 +162,8 @@ def not_enough_vram(snap: Snapshot) -> Iterator[Problem]:
     "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate …" while moving weights.
     """
     env = snap.env
-    peak = _peak(snap)
-    if env is None or peak is None or env.device != "cuda" or not env.gpus or \
+    peak = snap.predicted_peak()
+    if env is None or peak is None or snap.options.device != "cuda" or not env.gpus or \
             not env.gpus.devices:
         return
     free = max(g.memory_free for g in env.gpus.devices)
@@ -196,7 +186,7 @@ def saved_on_cuda(snap: Snapshot) -> Iterator[Problem]:
     deserialize object on a CUDA device but torch.cuda.is_available() is False".
     """
     env = snap.env
-    if env is None or env.device == "cuda" or (env.torch_build and env.torch_build.cuda):
+    if env is None or snap.options.device == "cuda" or (env.torch_build and env.torch_build.cuda):
         return
     for name in snap.plan.files:
         f = snap.file(name)

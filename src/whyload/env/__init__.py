@@ -27,12 +27,10 @@ class Environment:
     hf: HfSettings
     gpus: Gpus | None = None  # None: not looked at (a CPU load)
     torch: TorchProbe | None = None  # None: not probed (check does not import torch)
-    device: str = "cpu"
-    dtype: str | None = None
 
 
-def collect(src: Sources | None = None, *, device: str = "cpu", dtype: str | None = None,
-            gpus: bool = False, probe: bool = False) -> Environment:
+def collect(src: Sources | None = None, *, gpus: bool = False,
+            probe: bool = False) -> Environment:
     src = src or Sources()
     return Environment(
         python=sys.version.split()[0],
@@ -43,10 +41,8 @@ def collect(src: Sources | None = None, *, device: str = "cpu", dtype: str | Non
         memory=read_memory(src),
         container=read_container(src),
         hf=read_hf(src),
-        gpus=read_gpus(src) if gpus or device == "cuda" else None,
+        gpus=read_gpus(src) if gpus else None,
         torch=probe_torch(src) if probe else None,
-        device=device,
-        dtype=dtype,
     )
 
 
