@@ -94,9 +94,15 @@ def render_rich(report: Report, *, verbose: bool = False) -> Group:
         worst = max((f.severity for f in found), default=None)
         mark, style = MARKS[worst] if worst and worst > Severity.INFO else ("✓", "green")
         counts = _counts(found)
+        unweighed = category in (Category.CONFIG, Category.ARCHITECTURE) and not report.facts.get(
+            "tensor_count") and report.command == "check"
+        if unweighed and not counts:
+            mark, style = "-", "dim"
         line = Text(f"  {mark} ", style=style)
         line.append(f"{category.value:<13}", style="bold")
-        line.append(counts or "no problems found", style=style if counts else "dim")
+        quiet = "not checked against the weights: none could be read" if unweighed else \
+            "no problems found"
+        line.append(counts or quiet, style=style if counts else "dim")
         lines.append(line)
     for s in report.skipped:
         lines.append(Text(f"  ? {s.code} did not run: {printable(s.reason)}", style="yellow"))
