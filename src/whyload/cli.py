@@ -15,7 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from whyload.errors import WhyloadError
-from whyload.report import Severity
+from whyload.report import Report, Severity
 
 app = typer.Typer(
     name="whyload",
@@ -78,6 +78,20 @@ def _color() -> bool:
     return os.environ.get("FORCE_COLOR") is not None or sys.stdout.isatty()
 
 
+def _emit(report: Report, fmt: Format, fail_on: FailOn, verbose: bool) -> None:
+    """Print a report in the chosen format; exit 1 when a finding reaches --fail-on."""
+    if fmt is Format.json:
+        from whyload.render.json import render_json
+
+        _out(render_json(report))
+    else:
+        from whyload.render.text import render_text
+
+        _out(render_text(report, color=_color(), verbose=verbose))
+    if fail_on is not FailOn.never and report.failed(Severity.parse(fail_on.value)):
+        raise typer.Exit(1)
+
+
 @app.command()
 def check(
     target: Annotated[str, typer.Argument(help="A model folder, a weights file, or a hub id "
@@ -108,16 +122,7 @@ def check(
     report = run_check(target, revision=revision, select=_split(select), ignore=_split(ignore),
                        model_class=model_class, deep=deep, device=device.value,
                        dtype=dtype.value if dtype else None)
-    if fmt is Format.json:
-        from whyload.render.json import render_json
-
-        _out(render_json(report))
-    else:
-        from whyload.render.text import render_text
-
-        _out(render_text(report, color=_color(), verbose=verbose))
-    if fail_on is not FailOn.never and report.failed(Severity.parse(fail_on.value)):
-        raise typer.Exit(1)
+    _emit(report, fmt, fail_on, verbose)
 
 
 @app.command("env")
@@ -134,16 +139,7 @@ def env_command(
     from whyload.pipeline import env
 
     report = env(device=device.value)
-    if fmt is Format.json:
-        from whyload.render.json import render_json
-
-        _out(render_json(report))
-    else:
-        from whyload.render.text import render_text
-
-        _out(render_text(report, color=_color(), verbose=verbose))
-    if fail_on is not FailOn.never and report.failed(Severity.parse(fail_on.value)):
-        raise typer.Exit(1)
+    _emit(report, fmt, fail_on, verbose)
 
 
 @app.command()
