@@ -630,6 +630,17 @@ def test_ref_points_at_missing_snapshot(hf_cache: Path, safetensors_model: Path)
     assert codes(report) == ["WL151"]
 
 
+def test_truncated_blob_in_the_cache(hf_cache: Path, safetensors_model: Path) -> None:
+    repo = _cache_repo(hf_cache, "acme/tiny-bert", safetensors_model)
+    link = repo / "snapshots" / ("a" * 40) / "model.safetensors"
+    blob = link.resolve()
+    with blob.open("r+b") as fh:
+        fh.truncate(blob.stat().st_size // 3)
+    f = only(whyload.check("acme/tiny-bert"), "WL120")
+    assert f.evidence["blob"].startswith("../../blobs/")
+    assert f.fix.startswith("hf download acme/tiny-bert model.safetensors --revision main")
+
+
 def test_incomplete_blob(hf_cache: Path, safetensors_model: Path) -> None:
     repo = _cache_repo(hf_cache, "acme/tiny-bert", safetensors_model)
     (repo / "blobs" / ("f" * 64 + ".incomplete")).write_bytes(b"\0" * 10)

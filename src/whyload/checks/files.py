@@ -60,6 +60,11 @@ def _relevant(snap: Snapshot, f: FileFacts) -> bool:
         f.name.endswith(".json") and f.name in snap.indexes)
 
 
+def _blob(f: FileFacts) -> dict[str, str]:
+    """In the HF cache the file is a link: name the blob whose size is wrong."""
+    return {"blob": f.entry.link_target} if f.entry.link_target else {}
+
+
 def _download_fix(snap: Snapshot, name: str) -> str:
     cache = snap.artifact.cache
     if cache is not None:
@@ -506,7 +511,8 @@ def safetensors_truncated(snap: Snapshot) -> Iterator[Problem]:
             f"{pct:.1f}% of the file is present." + note,
             evidence={"file": f.name, "size": h.file_size, "expected_size": expected,
                       "missing_bytes": (expected or 0) - h.file_size,
-                      "library_error": h.error.value if h.error else None},
+                      "library_error": h.error.value if h.error else None,
+                      **_blob(f)},
             fix=_download_fix(snap, f.name),
         )
 
@@ -675,7 +681,7 @@ def torch_truncated(snap: Snapshot) -> Iterator[Problem]:
             title=f"{f.name} is truncated: the zip has no central directory",
             detail=f"{t.error}. The download or copy stopped early; the from_tf hint in "
             "transformers' message does not apply." + note,
-            evidence={"file": f.name, "size": f.size},
+            evidence={"file": f.name, "size": f.size, **_blob(f)},
             fix=_download_fix(snap, f.name),
         )
 
