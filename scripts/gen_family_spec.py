@@ -26,22 +26,24 @@ HEADS = ("Model", "ForMaskedLM", "ForSequenceClassification", "ForTokenClassific
          "LMHeadModel", "ForNextSentencePrediction")
 
 # model_type -> (class prefix, config overrides with pairwise-distinct sizes)
-COMMON = dict(vocab_size=53, hidden_size=20, num_hidden_layers=3, num_attention_heads=2,
-              intermediate_size=37, max_position_embeddings=41, type_vocab_size=5,
-              num_labels=7)
+# sizes are pairwise distinct and never 2, 3 or 4, so a dimension of 2 (NSP's two classes) or
+# 3 x hidden (a fused projection) cannot be mistaken for a config field
+COMMON = dict(vocab_size=53, hidden_size=30, num_hidden_layers=7, num_attention_heads=5,
+              intermediate_size=37, max_position_embeddings=41, type_vocab_size=11,
+              num_labels=13)
 FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
     "bert": ("Bert", COMMON),
     "roberta": ("Roberta", COMMON),
     "xlm-roberta": ("XLMRoberta", COMMON),
     "camembert": ("Camembert", COMMON),
     "electra": ("Electra", {**COMMON, "embedding_size": 14}),
-    "albert": ("Albert", {**COMMON, "embedding_size": 14, "num_hidden_groups": 4,
+    "albert": ("Albert", {**COMMON, "embedding_size": 14, "num_hidden_groups": 9,
                           "inner_group_num": 6}),
-    "distilbert": ("DistilBert", dict(vocab_size=53, dim=20, n_layers=3, n_heads=2,
-                                      hidden_dim=37, max_position_embeddings=41, num_labels=7)),
-    "deberta": ("Deberta", {**COMMON, "relative_attention": True, "max_relative_positions": 11,
+    "distilbert": ("DistilBert", dict(vocab_size=53, dim=30, n_layers=7, n_heads=5,
+                                      hidden_dim=37, max_position_embeddings=41, num_labels=13)),
+    "deberta": ("Deberta", {**COMMON, "relative_attention": True, "max_relative_positions": 19,
                             "pos_att_type": ["c2p", "p2c"]}),
-    "deberta-v2": ("DebertaV2", {**COMMON, "relative_attention": True, "position_buckets": 13,
+    "deberta-v2": ("DebertaV2", {**COMMON, "relative_attention": True, "position_buckets": 23,
                                  "max_relative_positions": -1, "pos_att_type": ["c2p", "p2c"],
                                  "norm_rel_ebd": "layer_norm"}),
     "mpnet": ("MPNet", {**COMMON, "relative_attention_num_buckets": 17}),
@@ -60,7 +62,7 @@ FLAGS: dict[str, list[tuple[str, str, Any]]] = {
 # the value each flag takes when on / off in the generated configs
 FLAG_VALUES: dict[tuple[str, str, Any], tuple[Any, Any]] = {
     ("embedding_size", "==attr", "hidden_size"): (None, 14),  # None: set equal to hidden_size
-    ("type_vocab_size", ">", 0): (5, 0),
+    ("type_vocab_size", ">", 0): (11, 0),
     ("conv_kernel_size", ">", 0): (3, 0),
     ("norm_rel_ebd", "contains", "layer_norm"): ("layer_norm", "none"),
 }
@@ -77,6 +79,8 @@ def symbols(config: Any) -> dict[int, str]:
     ordered = [k for k in PREFERRED if k in items] + sorted(k for k in items if k not in PREFERRED)
     for key, value in ((k, items[k]) for k in ordered):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 1:
+            continue
+        if key.endswith(("_id", "_ids")):  # token ids are no sizes (RoBERTa's eos_token_id is 2)
             continue
         out.setdefault(value, key)
     out.setdefault(config.num_labels, "num_labels")  # derived from id2label, not in to_dict()

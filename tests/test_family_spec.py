@@ -45,7 +45,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
                   intermediate_size=29, max_position_embeddings=34),
 }
 HEADS = ("Model", "ForMaskedLM", "ForSequenceClassification", "ForTokenClassification",
-         "ForQuestionAnswering")
+         "ForQuestionAnswering", "ForMultipleChoice", "ForPreTraining",
+         "ForNextSentencePrediction")
 CASES = [(mt, name) for mt, fam in families().items() for name, c in fam["classes"].items()
          if c["head"] in HEADS]
 

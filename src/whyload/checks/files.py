@@ -451,7 +451,7 @@ def format_mismatch(snap: Snapshot) -> Iterator[Problem]:
     "invalid load key". Loaders pick the parser from the name, so the name must match.
     """
     for f in snap.files.values():
-        if f.declared not in _EXPECTED or f.kind in _EXPECTED[f.declared]:
+        if not f.is_weights or f.declared not in _EXPECTED or f.kind in _EXPECTED[f.declared]:
             continue
         if f.kind not in _CONTENT_NAMES:
             continue  # pointers, pages, archives, empty files: their own checks say it
