@@ -669,3 +669,26 @@ def test_single_file_target(minilm: Path, tmp_path: Path) -> None:
     broken = tmp_path / "x.safetensors"
     broken.write_bytes((minilm / "model.safetensors").read_bytes()[:5000])
     assert codes(whyload.check(str(broken))) == ["WL120"]
+
+
+@pytest.mark.parametrize("header_len", [0x280, 0x380, 0x480, 0x580])
+def test_safetensors_header_length_that_looks_like_a_pickle(tmp_path: Path,
+                                                            header_len: int) -> None:
+    """A header of 0x280..0x580 bytes starts with 80 02..05, like pickle's PROTO opcode."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "model.safetensors"
+    names, raw = 1, b""
+    while True:  # the most tensors whose header still fits in header_len bytes
+        tensors = {f"t{i:04d}": np.zeros((2,), np.float32) for i in range(names)}
+        save_file(tensors, str(path), metadata={"format": "pt"})
+        if int.from_bytes(path.read_bytes()[:8], "little") > header_len:
+            break
+        raw, names = path.read_bytes(), names + 1
+    n = int.from_bytes(raw[:8], "little")  # pad the JSON with spaces, as the writer does
+    path.write_bytes(header_len.to_bytes(8, "little") + raw[8 : 8 + n]
+                     + b" " * (header_len - n) + raw[8 + n :])
+    assert (tmp_path / "model.safetensors").read_bytes()[:2] == bytes([0x80, header_len >> 8])
+    report = whyload.check(str(tmp_path / "model.safetensors"))
+    assert report.facts["files"][0]["kind"] == "safetensors" and report.codes() == []

@@ -63,10 +63,10 @@ def sniff(head: bytes, size: int, name: str = "", *, zero_filled: bool = True) -
         return Kind.ZSTD
     if len(head) >= 262 and head[257:262] == b"ustar":
         return Kind.TAR
+    if _looks_like_safetensors(head, size):  # before pickles: a header length of 0x280..0x580
+        return Kind.SAFETENSORS  # starts with the same two bytes as PROTO 2..5
     if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:
         return Kind.PICKLE  # PROTO opcode: a pickle stream
-    if _looks_like_safetensors(head, size):
-        return Kind.SAFETENSORS
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     lower = text[:64].lower()
     if lower.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"<")):
