@@ -12,7 +12,7 @@ import re
 import shlex
 from collections.abc import Iterator
 
-from whyload.checks.model import ModelView, head_keys, model_view
+from whyload.checks.model import AUTO_HEADS, ModelView, head_keys, model_view
 from whyload.knowledge.families import FAMILY_PREFIXES, families
 from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
@@ -145,6 +145,9 @@ def foreign_prefix(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
+_POOLER = re.compile(r"(^|\.)pooler\.")
+
+
 def _layout(family: str | None) -> str | None:
     return "bert-like" if family in BERT_LIKE else family
 
@@ -235,6 +238,29 @@ def deberta_versions(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
+@check("WL406", "auto-class-unsupported", ARCH)
+def auto_class_unsupported(snap: Snapshot) -> Iterator[Problem]:
+    """An Auto class that has no model for this model_type
+
+    "Unrecognized configuration class <class 'BertConfig'> for this kind of AutoModel:
+    AutoModelForSeq2SeqLM": encoder-only models have no generation or vision heads.
+    """
+    view = model_view(snap)
+    if view.class_source != "--class (unsupported)":
+        return
+    fam = families()[view.model_type or ""]
+    heads = sorted({c["head"] for c in fam["classes"].values()})
+    autos = [a for a, h in AUTO_HEADS.items() if h in heads or (
+        h == "ForCausalLM" and "LMHeadModel" in heads)]
+    yield Problem(
+        title=f"{view.target_class} has no model for model_type {view.model_type!r}",
+        detail=f"{view.model_type} supports {', '.join(autos)}.",
+        evidence={"class": view.target_class, "model_type": view.model_type,
+                  "supported": autos},
+        fix=f"use one of {', '.join(autos[:4])} …, or a model_type that has this head",
+    )
+
+
 @check("WL401", "head-not-in-weights", ARCH, requires=STRUCTURE)
 def head_missing(snap: Snapshot) -> Iterator[Problem]:
     """The task head is not in the weights: it would be initialized at random
@@ -249,6 +275,22 @@ def head_missing(snap: Snapshot) -> Iterator[Problem]:
         return
     head = head_keys(pred.missing, _prefix(view))
     if not head:
+        return
+    prefix = _prefix(view)
+    whole_head = set(head) >= set(head_keys(frozenset(pred.expected), prefix))
+    saved_by_base = bool(prefix) and not any(k.startswith(prefix + ".") for k in view.checkpoint)
+    if _claims_head(view) and whole_head and saved_by_base:
+        # keys without the base_model_prefix were saved by the base class: architectures is
+        # the class it was trained with (all-mpnet-base-v2 says MPNetForMaskedLM)
+        yield Problem(
+            severity=Severity.WARNING, effect=Effect.NONE,
+            title=f"config.json names {view.target_class}, but the weights are the base model",
+            detail=f"No {view.target_class} head is saved ({_sample(head, 3)}): AutoModel loads "
+            f"these weights cleanly; {view.target_class} would start its head at random.",
+            evidence={"class": view.target_class, "missing": head[:20]},
+            fix="load with AutoModel (what sentence-transformers does), or fine-tune the head "
+            "before inference",
+        )
         return
     claims = _claims_head(view)
     yield Problem(
@@ -286,15 +328,20 @@ def weights_missing(snap: Snapshot) -> Iterator[Problem]:
     base = sorted(set(pred.missing) - set(head_keys(pred.missing, prefix)))
     if not base:
         return
-    only_pooler = all(re.search(r"(^|\.)pooler\.", k) for k in base)
+    only_pooler = all(_POOLER.search(k) for k in base)
+    # a task head on top of the pooler (BERT's sequence classification, NSP) reads it
+    head_reads_pooler = only_pooler and bool(head_keys(frozenset(pred.expected), prefix))
+    harmless = only_pooler and not head_reads_pooler
     yield Problem(
-        severity=Severity.WARNING if only_pooler else Severity.ERROR,
-        effect=Effect.NONE if only_pooler else Effect.SILENT,
+        severity=Severity.WARNING if harmless else Severity.ERROR,
+        effect=Effect.NONE if harmless else Effect.SILENT,
         title=f"{len(base)} weights of {view.target_class} are not in the checkpoint "
         "and would be random",
         detail=f"Missing: {_sample(base)}."
         + (" Only the pooler: outputs.pooler_output would be random; the hidden states are "
-           "fine." if only_pooler else ""),
+           "fine." if harmless else "")
+        + (f" {view.target_class}'s head reads the pooler, so its predictions would be wrong."
+           if head_reads_pooler else ""),
         evidence={"class": view.target_class, "missing": base[:30], "count": len(base)},
         fix="load the class the checkpoint was saved with, or a checkpoint that has these "
         "weights",
@@ -314,6 +361,8 @@ def weights_unused(snap: Snapshot) -> Iterator[Problem]:
     if pred is None or not pred.unexpected:
         return
     head = head_keys(pred.unexpected, _prefix(view))
+    if not any(_POOLER.search(k) for k in pred.expected):  # this class has no pooler at all
+        head += [k for k in pred.unexpected if _POOLER.search(k) and k not in head]
     base = sorted(set(pred.unexpected) - set(head))
     severity = Severity.WARNING if base else Severity.INFO
     yield Problem(
@@ -321,8 +370,8 @@ def weights_unused(snap: Snapshot) -> Iterator[Problem]:
         title=f"{len(pred.unexpected)} weights in the checkpoint would be unused by "
         f"{view.target_class}",
         detail=f"Unused: {_sample(pred.unexpected)}."
-        + (" They are another head; loading the base model drops it by design." if not base
-           else ""),
+        + (" They belong to another head (or a pooler) this class does not have: dropped by "
+           "design." if not base else ""),
         evidence={"class": view.target_class, "unused": sorted(pred.unexpected)[:30],
                   "count": len(pred.unexpected)},
         fix=("nothing to do if you meant to drop the head" if not base else

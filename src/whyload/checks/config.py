@@ -212,9 +212,9 @@ def sizes_contradict(snap: Snapshot) -> Iterator[Problem]:
         said = values.get(attr)
         if seen is None or said is None or seen.value == said:
             continue
-        if attr == "num_labels" and not _has_classifier(view):
-            continue
         raises = any(seen.key.endswith(k.split(".", 1)[-1]) or k == seen.key for k in mismatched)
+        if attr == "num_labels" and not raises:
+            continue  # only the class's own head says what num_labels must be (MultipleChoice: 1)
         severity = Severity.ERROR if raises or view.prediction is None else Severity.WARNING
         fix_key = "id2label" if attr == "num_labels" else attr
         fix = (f"set \"num_labels\": {seen.value} (and an id2label with {seen.value} entries)"
@@ -228,11 +228,6 @@ def sizes_contradict(snap: Snapshot) -> Iterator[Problem]:
                       "shape": list(seen.shape)},
             fix=fix, file="config.json",
         )
-
-
-def _has_classifier(view: Any) -> bool:
-    return bool(view.prediction and any(
-        k.startswith(("classifier", "qa_outputs")) for k in view.prediction.expected))
 
 
 def _same_layout(family: str | None, weights_type: str | None) -> bool:

@@ -205,8 +205,11 @@ def predict_loading(spec: ClassSpec,
     unexpected = set(loaded) - set(expected)
     mismatched = {k: (tuple(loaded[k]), tuple(expected[k])) for k in set(expected) & set(loaded)
                   if tuple(loaded[k]) != tuple(expected[k])}
-    # a tied weight is filled from its source, when the checkpoint has the source
-    missing = {k for k in missing if k not in spec.tied or spec.tied[k] in missing}
+    # tied weights fill each other, whichever copy the checkpoint kept (a safetensors conversion
+    # may keep lm_head.decoder.weight and drop the embeddings it is tied to)
+    sources = {source: target for target, source in spec.tied.items()}
+    missing = {k for k in missing if (k not in spec.tied or spec.tied[k] in missing)
+               and (k not in sources or sources[k] not in loaded)}
     ignore_missing = _pattern(list(spec.ignore_missing))
     position_ids = [r"(^|\.)position_ids$"] if any(
         b.endswith("position_ids") for b in spec.buffers) else []
