@@ -307,7 +307,10 @@ def read_index(name: str, path: Path, size: int) -> ShardIndex:
     ):
         return ShardIndex(name, doc, problem="it has no weight_map of tensor name -> shard file")
     meta = value.get("metadata")
-    total = meta.get("total_size") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict):  # transformers reads index["metadata"]: KeyError without it
+        return ShardIndex(name, doc, dict(wm), problem="it has no \"metadata\" object "
+                          "(transformers raises KeyError: 'metadata')")
+    total = meta.get("total_size")
     return ShardIndex(name, doc, dict(wm),
                       int(total) if isinstance(total, (int, float)) and total >= 0 else None)
 

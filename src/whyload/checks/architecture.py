@@ -21,7 +21,8 @@ from whyload.snapshot import Snapshot
 ARCH = Category.ARCHITECTURE
 BERT_LIKE = {"bert", "roberta", "xlm-roberta", "camembert", "electra"}
 # what must be explained first, so the key diff below it is not twenty findings for one cause
-STRUCTURE = ["WL410", "WL411", "WL412", "WL420", "WL421", "WL422", "WL310", "WL311", "WL312"]
+STRUCTURE = ["WL410", "WL411", "WL412", "WL420", "WL421", "WL422", "WL310", "WL311", "WL312",
+             "WL124", "WL125", "WL141", "WL142"]
 
 
 def _sample(keys: list[str] | set[str] | frozenset[str], n: int = 6) -> str:
@@ -277,7 +278,8 @@ def head_missing(snap: Snapshot) -> Iterator[Problem]:
     if not head:
         return
     prefix = _prefix(view)
-    whole_head = set(head) >= set(head_keys(frozenset(pred.expected), prefix))
+    loaded = {pred.renamed.get(k, k) for k in view.checkpoint}
+    whole_head = not loaded & set(head_keys(frozenset(pred.expected), prefix))
     saved_by_base = bool(prefix) and not any(k.startswith(prefix + ".") for k in view.checkpoint)
     if _claims_head(view) and whole_head and saved_by_base:
         # keys without the base_model_prefix were saved by the base class: architectures is
@@ -438,16 +440,23 @@ def remote_code(snap: Snapshot) -> Iterator[Problem]:
     built_in = isinstance(model_type, str) and model_type in families()
     if missing:
         yield Problem(
+            severity=Severity.WARNING if built_in else Severity.ERROR,
+            effect=Effect.NONE if built_in else Effect.RAISES,
             title=f"auto_map names code that is not in the folder: {', '.join(missing)}",
-            detail="transformers imports these files to build the model; without them it fails "
-            "(offline: \"Could not locate the …py\").",
+            detail="With trust_remote_code=True transformers imports these files and fails "
+            "without them (offline: \"Could not locate the …py\")"
+            + (f"; without it, the built-in {model_type} class loads instead." if built_in
+               else "."),
             evidence={"missing": missing, "auto_map": auto_map},
             fix="download the repo's .py files too (hf download REPO --include '*.py'), then "
             "review them before passing trust_remote_code=True",
         )
     review = {c.name: c.risky for c in present}
     flagged = {n: r for n, r in review.items() if r}
-    detail = ("The folder ships its own model code: loading runs it. "
+    if not review and not elsewhere:
+        return  # nothing to review here: the missing files are the finding above
+    detail = (("The folder ships its own model code: loading runs it. " if review else
+               "The model code lives in another repo. ")
               + ("Worth a look: " + "; ".join(
                   f"{n}: {', '.join(f'{w} (line {line})' for w, line in r.items())}"
                   for n, r in flagged.items()) + "." if flagged else

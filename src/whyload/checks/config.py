@@ -14,6 +14,8 @@ from whyload.report import Category, Effect, Severity
 from whyload.snapshot import Snapshot
 
 CONFIG = Category.CONFIG
+# file problems that make the weights' shapes or names meaningless: report them, not their echo
+FILE_CAUSES = ["WL124", "WL125", "WL141", "WL142"]
 # sizes that shape a tensor: a contradiction is a "size mismatch" at load time
 SIZES = ("vocab_size", "hidden_size", "dim", "intermediate_size", "hidden_dim",
          "max_position_embeddings", "type_vocab_size", "embedding_size", "num_labels",
@@ -112,9 +114,9 @@ def bert_config_only(snap: Snapshot) -> Iterator[Problem]:
 def no_model_type(snap: Snapshot) -> Iterator[Problem]:
     """config.json has no model_type
 
-    AutoConfig/AutoModel then guess the type from the folder's name, and fail with
-    "Unrecognized model in …. Should have a model_type key in its config.json" when it names
-    none.
+    AutoConfig/AutoModel fail with "Unrecognized model in …. Should have a model_type key in its
+    config.json" (transformers 4 guessed from the folder's name; 5 does not). A concrete class
+    (BertModel.from_pretrained) still loads it.
     """
     config = _config(snap)
     if config is None or snap.config_name != "config.json":
@@ -128,17 +130,17 @@ def no_model_type(snap: Snapshot) -> Iterator[Problem]:
         from_arch = next((mt for mt, fam in families().items() if archs[0] in fam["classes"]),
                          None)
     guess = from_arch or view.weights_type
-    folder = snap.artifact.root.name.lower()
-    named = next((mt for mt in sorted(families(), key=len, reverse=True) if mt in folder), None)
-    severity = Severity.WARNING if named else Severity.ERROR
+    concrete = view.class_source == "--class" and not (view.target_class or "").startswith(
+        "Auto")
     yield Problem(
-        severity=severity, effect=Effect.RAISES,
+        severity=Severity.WARNING if concrete else Severity.ERROR,
+        effect=Effect.NONE if concrete else Effect.RAISES,
         title="config.json has no model_type",
-        detail="AutoModel cannot tell which architecture to build"
-        + (f"; it will guess {named!r} from the folder name" if named else "")
+        detail="AutoConfig/AutoModel (and pipelines) cannot tell which architecture to build"
+        + (f"; {view.target_class}.from_pretrained still works" if concrete else "")
         + (f". The {'architectures field' if from_arch else 'weights'} say {guess!r}." if guess
            else "."),
-        evidence={"inferred_model_type": guess, "folder_name_suggests": named},
+        evidence={"inferred_model_type": guess},
         fix=f"add \"model_type\": \"{guess}\" to config.json" if guess
         else "add the model_type of the architecture the weights were trained with",
         file="config.json",
@@ -192,7 +194,7 @@ def _values(snap: Snapshot) -> dict[str, Any] | None:
         return None
 
 
-@check("WL310", "size-contradicts-weights", CONFIG, requires=["WL301", "WL304"])
+@check("WL310", "size-contradicts-weights", CONFIG, requires=["WL301", "WL304", *FILE_CAUSES])
 def sizes_contradict(snap: Snapshot) -> Iterator[Problem]:
     """A size in config.json that the weights contradict (vocab_size, hidden_size, …)
 
@@ -248,7 +250,7 @@ def _layers(snap: Snapshot) -> Iterator[tuple[str, int, int, str]]:
             yield attr, said, seen.value, seen.key
 
 
-@check("WL311", "fewer-layers-in-config", CONFIG, requires=["WL301", "WL304"])
+@check("WL311", "fewer-layers-in-config", CONFIG, requires=["WL301", "WL304", *FILE_CAUSES])
 def fewer_layers(snap: Snapshot) -> Iterator[Problem]:
     """config.json has fewer layers than the weights: the extra layers are silently dropped
 
@@ -267,7 +269,7 @@ def fewer_layers(snap: Snapshot) -> Iterator[Problem]:
             )
 
 
-@check("WL312", "more-layers-in-config", CONFIG, requires=["WL301", "WL304"])
+@check("WL312", "more-layers-in-config", CONFIG, requires=["WL301", "WL304", *FILE_CAUSES])
 def more_layers(snap: Snapshot) -> Iterator[Problem]:
     """config.json has more layers than the weights: the missing layers are randomly initialized
 
@@ -286,7 +288,7 @@ def more_layers(snap: Snapshot) -> Iterator[Problem]:
             )
 
 
-@check("WL320", "heads-do-not-divide-hidden", CONFIG, requires=["WL301", "WL304"])
+@check("WL320", "heads-do-not-divide-hidden", CONFIG, requires=["WL301", "WL304", *FILE_CAUSES])
 def heads_divide_hidden(snap: Snapshot) -> Iterator[Problem]:
     """hidden_size is not a multiple of num_attention_heads
 
@@ -329,8 +331,10 @@ def labels_inconsistent(snap: Snapshot) -> Iterator[Problem]:
     num = config.get("num_labels")
     if isinstance(id2label, dict) and isinstance(num, int) and num != len(id2label):
         yield Problem(
+            severity=Severity.WARNING, effect=Effect.NONE,
             title=f"num_labels is {num} but id2label has {len(id2label)} entries",
-            detail="transformers refuses a num_labels incompatible with id2label.",
+            detail="transformers keeps num_labels and replaces the label names with LABEL_0…"
+            f"LABEL_{num - 1}: predictions lose their names.",
             evidence={"num_labels": num, "id2label_size": len(id2label)},
             fix="remove num_labels from config.json (id2label defines it)", file="config.json",
         )
@@ -390,7 +394,7 @@ SPECIAL_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id",
                "decoder_start_token_id")
 
 
-@check("WL331", "special-token-id-out-of-range", CONFIG, requires=["WL301", "WL304"])
+@check("WL331", "special-token-id-out-of-range", CONFIG, requires=["WL301", "WL304", *FILE_CAUSES])
 def special_ids(snap: Snapshot) -> Iterator[Problem]:
     """A special token id in config.json beyond the vocabulary
 
@@ -437,6 +441,8 @@ def max_length(snap: Snapshot) -> Iterator[Problem]:
     positions = values.get("max_position_embeddings")
     if not isinstance(limit, (int, float)) or not isinstance(positions, int):
         return
+    if values.get("relative_attention") and values.get("position_biased_input") is False:
+        return  # DeBERTa v2/v3: relative positions only, no absolute position table to overrun
     usable = positions - POSITION_OFFSET.get(view.family or "", 0)
     if limit >= VERY_LARGE_INTEGER:
         yield Problem(

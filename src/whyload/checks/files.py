@@ -32,6 +32,7 @@ REBUILD_INDEX = (
     "open('model.safetensors.index.json', 'w'), indent=2)\""
 )
 FILES = Category.FILES
+VARIANT_INDEX = re.compile(r"^(?:model\.safetensors|pytorch_model\.bin)\.index\.([\w-]+)\.json$")
 TOKENIZER_FILES = frozenset({"tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
                              "merges.txt", "spiece.model", "sentencepiece.bpe.model",
                              "special_tokens_map.json", "added_tokens.json", "spm.model"})
@@ -48,6 +49,9 @@ def _severity(snap: Snapshot, name: str) -> tuple[Severity, Effect, str]:
     """Error when from_pretrained reads the file; a warning when something else wins."""
     if _needed(snap, name):
         return Severity.ERROR, Effect.RAISES, ""
+    if name in TOKENIZER_FILES:
+        return (Severity.WARNING, Effect.NONE,
+                " The model loads; AutoTokenizer.from_pretrained fails on it.")
     if snap.plan.files:
         return (Severity.WARNING, Effect.NONE,
                 f" from_pretrained reads {snap.plan.index or snap.plan.files[0]} instead, so "
@@ -281,6 +285,16 @@ def peft_adapter(snap: Snapshot) -> Iterator[Problem]:
         return
     adapter = snap.document("adapter_config.json")
     base = adapter.get("base_model_name_or_path") if isinstance(adapter, dict) else None
+    if snap.env is not None and snap.env.versions.get("peft") is None:
+        yield Problem(
+            title="a PEFT adapter, and peft is not installed",
+            detail="from_pretrained on an adapter folder needs peft (and its base model"
+            f"{f', {base},' if base else ''} cached or reachable): without peft it fails with "
+            "\"Unrecognized model\".",
+            evidence={"base_model": base, "peft": None},
+            fix="pip install peft  # then AutoPeftModel.from_pretrained(DIR)",
+        )
+        return
     yield Problem(
         severity=Severity.INFO,
         title="a PEFT adapter: it loads on top of its base model",
@@ -584,8 +598,12 @@ def safetensors_format(snap: Snapshot) -> Iterator[Problem]:
         fmt = h.format
         if fmt in ("pt", "tf", "flax", "mlx"):
             continue
+        installed = snap.env.versions.get("transformers") if snap.env else None
+        modern = installed is not None and installed.split(".")[0].isdigit() and int(
+            installed.split(".")[0]) >= 5
         yield Problem(
-            severity=Severity.WARNING, effect=Effect.NONE, file=f.name,
+            severity=Severity.INFO if modern else Severity.WARNING, effect=Effect.NONE,
+            file=f.name,
             title=f"{f.name} has no format metadata" if fmt is None
             else f"{f.name} declares format {fmt!r}",
             detail="Older transformers (4.x) refuse safetensors weights whose __metadata__ lacks "
@@ -932,6 +950,17 @@ def shards_without_index(snap: Snapshot) -> Iterator[Problem]:
     for (stem, n, ext), names in sorted(groups.items()):
         index = f"{stem}.{ext}.index.json"
         if index in snap.files:
+            continue
+        variant = next((m.group(1) for i in snap.indexes if (m := VARIANT_INDEX.match(i))
+                        and set(names) & set(snap.indexes[i].shards)), None)
+        if variant is not None:
+            yield Problem(
+                title=f"sharded weights of the {variant!r} variant only",
+                detail=f"The index is {stem}.{ext}.index.{variant}.json: from_pretrained finds "
+                f"it only when asked for variant={variant!r}.",
+                evidence={"variant": variant, "shards": sorted(names)},
+                fix=f"from_pretrained('DIR', variant={variant!r})",
+            )
             continue
         expected = int(n)
         yield Problem(

@@ -101,9 +101,9 @@ def _target_class(snap: Snapshot, config: dict[str, Any] | None,
             found = next((c for h in heads if (c := _class_with_head(fam, h))), None)
             return (found, "--class") if found else (asked, "--class (unsupported)")
         return asked, "--class"
-    if isinstance(snap.document("modules.json"), list):
-        if fam is not None:  # sentence-transformers loads the base model with AutoModel
-            return _class_with_head(fam, "Model"), "sentence-transformers (modules.json)"
+    if isinstance(snap.document("modules.json"), list) and fam is not None:
+        # sentence-transformers loads the base model with AutoModel
+        return _class_with_head(fam, "Model"), "sentence-transformers (modules.json)"
     archs = config.get("architectures") if config else None
     if isinstance(archs, list) and archs and isinstance(archs[0], str):
         return archs[0], "architectures"

@@ -85,6 +85,8 @@ def _local(target: str, path: Path, st: os.stat_result) -> Artifact:
                               hint="run as a user who can read it, or copy it somewhere readable")
         return Artifact(target=target, root=path.resolve(), how="folder")
     if stat.S_ISREG(st.st_mode):
+        if path.suffix == ".json":  # config.json, an index: the model is the folder around it
+            return Artifact(target=target, root=path.resolve().parent, how="folder")
         return Artifact(target=target, root=path.resolve().parent, how="file",
                         focus=path.resolve().name)
     kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(
