@@ -41,17 +41,16 @@ FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
                           "inner_group_num": 6}),
     "distilbert": ("DistilBert", dict(vocab_size=53, dim=30, n_layers=7, n_heads=5,
                                       hidden_dim=37, max_position_embeddings=41, num_labels=13)),
-    "deberta": ("Deberta", {**COMMON, "relative_attention": True, "max_relative_positions": 19,
-                            "pos_att_type": ["c2p", "p2c"]}),
+    "deberta": ("Deberta", {**COMMON, "relative_attention": True, "max_relative_positions": 19}),
     "deberta-v2": ("DebertaV2", {**COMMON, "relative_attention": True, "position_buckets": 23,
-                                 "max_relative_positions": -1, "pos_att_type": ["c2p", "p2c"],
-                                 "norm_rel_ebd": "layer_norm"}),
+                                 "max_relative_positions": -1, "norm_rel_ebd": "layer_norm"}),
     "mpnet": ("MPNet", {**COMMON, "relative_attention_num_buckets": 17}),
 }
 # config switches that add or remove weights: (attribute, operator, operand). Every combination is
 # built; each key records the combinations it appears in (a bit mask over them).
 _DEBERTA = [("relative_attention", "is", True), ("position_biased_input", "is", True),
-            ("type_vocab_size", ">", 0)]
+            ("type_vocab_size", ">", 0), ("pos_att_type", "contains", "c2p"),
+            ("pos_att_type", "contains", "p2c")]
 FLAGS: dict[str, list[tuple[str, str, Any]]] = {
     "electra": [("embedding_size", "==attr", "hidden_size")],
     "deberta": _DEBERTA,
@@ -139,6 +138,10 @@ def variants(model_type: str, overrides: dict[str, Any]) -> list[dict[str, Any]]
             if flag in FLAG_VALUES:
                 value = FLAG_VALUES[flag][0 if on else 1]
                 cfg[attr] = cfg["hidden_size"] if value is None else value
+            elif flag[1] == "contains":  # list-valued: each flag adds its item
+                items = cfg[attr] if isinstance(cfg.get(attr), list) and k and \
+                    flags[k - 1][0] == attr else []
+                cfg[attr] = [*items, flag[2]] if on else items
             else:
                 cfg[attr] = on
         out.append(cfg)

@@ -96,7 +96,9 @@ def test_prediction_counts_conversion_and_legacy() -> None:
     legacy = predict_peak(tensors, legacy=True, dtype=None, device="cpu")
     assert plain.parts["weights"] == 4_000_000 and "mapped checkpoint pages" not in plain.parts
     assert half.parts["weights"] == 2_000_000 and half.parts["mapped checkpoint pages"] == 4_000_000
-    assert legacy.parts["unpickled state dict"] == 4_000_000
+    assert "unpickled state dict" not in legacy.parts  # used in place, measured so
+    legacy_half = predict_peak(tensors, legacy=True, dtype="float16", device="cpu")
+    assert legacy_half.parts["unpickled state dict"] == 4_000_000
     gpu = predict_peak(tensors, legacy=False, dtype="float16", device="cuda")
     assert gpu.device == 2_000_000 + 500 * 2**20
 

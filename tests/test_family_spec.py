@@ -164,3 +164,18 @@ def test_tied_weights_kept_on_either_side(saved: Any, tmp_path: Path, model_type
         tensors.pop(source, None)
         save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
         _compare(model_type, mlm, out)
+
+
+@pytest.mark.parametrize("model_type", ["deberta", "deberta-v2"])
+@pytest.mark.parametrize("pos_att_type", [["c2p"], ["p2c"], None, "p2c|c2p"])
+def test_deberta_position_attention_variants(tmp_path: Path, model_type: str,
+                                             pos_att_type: Any) -> None:
+    """pos_att_type decides which position projections exist (old configs write a string)."""
+    import torch
+    import transformers
+
+    config = _config(model_type, pos_att_type=pos_att_type, share_att_key=False)
+    cls = "DebertaV2Model" if model_type == "deberta-v2" else "DebertaModel"
+    torch.manual_seed(0)
+    getattr(transformers, cls)(config).save_pretrained(tmp_path / "m")
+    _compare(model_type, cls, tmp_path / "m")
