@@ -702,3 +702,17 @@ def test_safetensors_header_length_that_looks_like_a_pickle(tmp_path: Path,
     assert (tmp_path / "model.safetensors").read_bytes()[:2] == bytes([0x80, header_len >> 8])
     report = whyload.check(str(tmp_path / "model.safetensors"))
     assert report.facts["files"][0]["kind"] == "safetensors" and report.codes() == []
+
+
+def test_legacy_checkpoint_cut_in_its_tensor_data(copy_of: Copy, legacy_bin_model: Path) -> None:
+    import torch
+
+    model = copy_of(legacy_bin_model)
+    weights = model / "pytorch_model.bin"
+    size = weights.stat().st_size
+    _truncate(weights, size - 1000)
+    with pytest.raises(RuntimeError, match="unexpected EOF"):
+        torch.load(weights, weights_only=True)
+    report = whyload.check(str(model))
+    f = only(report, "WL130")
+    assert f.evidence["expected_size"] == size and report.verdict is Verdict.FAILS

@@ -497,6 +497,16 @@ def not_predicted(snap: Snapshot) -> Iterator[Problem]:
             fix="run `whyload env` to see whether torch and transformers import here",
         )
         return
+    if snap.deep_spec is not None and snap.deep_spec.renames_on_load:
+        yield Problem(
+            severity=Severity.INFO, effect=Effect.NONE,
+            title=f"transformers converts {snap.deep_spec.name}'s weight names on load",
+            detail="Its checkpoint keys are renamed or merged while loading (stacked experts, "
+            "fused projections), so whyload does not predict missing or unused weights for it.",
+            evidence={"class": snap.deep_spec.name},
+            fix="load it once with output_loading_info=True to see the report",
+        )
+        return
     if snap.options.deep:
         return
     yield Problem(

@@ -680,26 +680,33 @@ def _torch(snap: Snapshot) -> Iterator[FileFacts]:
     return (f for f in snap.files.values() if f.torch is not None and f.is_weights)
 
 
-@check("WL130", "torch-zip-truncated", FILES)
+@check("WL130", "torch-checkpoint-truncated", FILES)
 def torch_truncated(snap: Snapshot) -> Iterator[Problem]:
-    """A torch zip checkpoint cut short: its central directory is missing
+    """A torch checkpoint cut short: a zip without its central directory, or a legacy file
+    whose tensor data stops early
 
     torch raises "PytorchStreamReader failed reading zip archive: failed finding central
-    directory", which transformers re-raises as "Unable to load weights from pytorch checkpoint
-    file … set from_tf=True" — a misleading hint: the file is simply incomplete.
+    directory" (transformers re-raises it as "Unable to load weights from pytorch checkpoint file
+    … set from_tf=True" — a misleading hint), or for the legacy format "unexpected EOF, expected
+    N more bytes. The file might be corrupted."
     """
     for f in _torch(snap):
         t = f.torch
         assert t is not None
-        if t.layout != "zip" or not t.truncated:
-            continue
+        if not t.truncated or (t.layout != "zip" and t.pickle_error):
+            continue  # a pickle cut inside its object graph: WL132
         severity, effect, note = _severity(snap, f.name)
+        zip_layout = t.layout == "zip"
         yield Problem(
             severity=severity, effect=effect, file=f.name,
-            title=f"{f.name} is truncated: the zip has no central directory",
-            detail=f"{t.error}. The download or copy stopped early; the from_tf hint in "
-            "transformers' message does not apply." + note,
-            evidence={"file": f.name, "size": f.size, **_blob(f)},
+            title=f"{f.name} is truncated: " + ("the zip has no central directory" if zip_layout
+                                                else f"{_human(f.size)} of "
+                                                f"{_human(t.expected_size)}"),
+            detail=f"{t.error}. The download or copy stopped early"
+            + ("; the from_tf hint in transformers' message does not apply." if zip_layout
+               else ".") + note,
+            evidence={"file": f.name, "size": f.size, "expected_size": t.expected_size,
+                      **_blob(f)},
             fix=_download_fix(snap, f.name),
         )
 

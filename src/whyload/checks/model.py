@@ -81,8 +81,8 @@ def _build(snap: Snapshot) -> ModelView:
     spec = None
     if target and class_family and config is not None:
         spec = class_spec(class_family, target, config)
-    elif snap.deep_spec is not None:  # built by transformers itself (check --deep)
-        spec, class_family = snap.deep_spec, "transformers"
+    elif snap.deep_spec is not None and not snap.deep_spec.renames_on_load:
+        spec, class_family = snap.deep_spec, "transformers"  # built by transformers itself
     prediction = predict_loading(spec, checkpoint) if spec and checkpoint and not wrapper else None
     inferred_type = model_type if model_type in families() else weights_type
     inferred = infer_config(inferred_type, checkpoint) if inferred_type and not wrapper else {}

@@ -154,19 +154,21 @@ class ClassSpec:
     ignore_missing: tuple[str, ...] = ()
     ignore_unexpected: tuple[str, ...] = ()
     buffers: tuple[str, ...] = ()
+    renames_on_load: bool = False  # transformers converts this model's checkpoint keys (MoE…)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "base_model_prefix": self.base_model_prefix,
                 "expected": {k: list(v) for k, v in self.expected.items()},
                 "tied": dict(self.tied), "ignore_missing": list(self.ignore_missing),
-                "ignore_unexpected": list(self.ignore_unexpected), "buffers": list(self.buffers)}
+                "ignore_unexpected": list(self.ignore_unexpected), "buffers": list(self.buffers),
+                "renames_on_load": self.renames_on_load}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ClassSpec:
         return cls(str(d["name"]), str(d["base_model_prefix"]),
                    {k: tuple(v) for k, v in d["expected"].items()}, dict(d["tied"]),
                    tuple(d["ignore_missing"]), tuple(d["ignore_unexpected"]),
-                   tuple(d["buffers"]))
+                   tuple(d["buffers"]), bool(d.get("renames_on_load")))
 
 
 def class_spec(model_type: str, class_name: str, config: Mapping[str, Any]) -> ClassSpec:

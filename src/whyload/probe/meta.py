@@ -55,6 +55,12 @@ def _describe(root: str, class_name: str) -> dict[str, object]:
     cls = getattr(transformers, name)
     with torch.device("meta"):
         model = cls.from_config(config) if name.startswith("AutoModel") else cls(config)
+    try:  # transformers 5 converts some models' checkpoint keys on load (MoE experts, ViT…)
+        from transformers.conversion_mapping import get_model_conversion_mapping
+
+        renames = bool(get_model_conversion_mapping(model, add_legacy=False))
+    except (ImportError, TypeError):
+        renames = False
     return ClassSpec(
         name=type(model).__name__,
         base_model_prefix=model.base_model_prefix,
@@ -63,6 +69,7 @@ def _describe(root: str, class_name: str) -> dict[str, object]:
         ignore_missing=tuple(sorted(model._keys_to_ignore_on_load_missing or [])),
         ignore_unexpected=tuple(sorted(model._keys_to_ignore_on_load_unexpected or [])),
         buffers=tuple(n for n, _ in model.named_buffers()),
+        renames_on_load=renames,
     ).to_dict()
 
 

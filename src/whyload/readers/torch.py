@@ -16,6 +16,7 @@ In both, each tensor is a call to `torch._utils._rebuild_tensor_v2(storage, offs
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import zipfile
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from whyload.readers.pickle import (
     Unknown,
     walk_pickle,
 )
-from whyload.readers.tensors import TensorInfo
+from whyload.readers.tensors import DTYPE_BITS, TensorInfo
 
 EOCD_SEARCH = 65_557  # 22-byte record + the longest zip comment
 MAX_CENTRAL_DIRECTORY = 64 << 20
@@ -68,6 +69,7 @@ class TorchCheckpoint:
     globals: tuple[str, ...] = ()  # module.name, in the order the pickle names them
     opcodes: tuple[str, ...] = ()  # every opcode the object graph uses
     pickle_error: str | None = None
+    expected_size: int | None = None  # what the file should weigh, when that can be told
 
 
 def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
@@ -135,7 +137,43 @@ def read_legacy_torch(f: BinaryIO, file_size: int) -> TorchCheckpoint:
         why = f"the preamble is {'cut' if cut else 'corrupt'}: {protocol.error or sys_info.error}"
         return TorchCheckpoint("legacy", truncated=cut, error=why, pickle_error=why)
     stream = walk_pickle(f)
-    return _checkpoint("legacy", stream, version=str(protocol.value))
+    checkpoint = _checkpoint("legacy", stream, version=str(protocol.value))
+    if stream.error:
+        return checkpoint
+    # then a pickled list of storage keys, then each storage: an 8-byte count and its bytes
+    keys = walk_pickle(f)
+    sizes = _legacy_storage_bytes(stream.value)
+    if keys.error or not isinstance(keys.value, list):
+        return checkpoint
+    expected = f.tell() + sum(8 + sizes.get(str(k), 0) for k in keys.value)
+    if expected <= file_size:
+        return checkpoint
+    return dataclasses.replace(
+        checkpoint, truncated=True, expected_size=expected,
+        error=f"the tensor data stops at byte {file_size:,}; the storages need {expected:,}")
+
+
+def _legacy_storage_bytes(value: Any) -> dict[str, int]:
+    """storage key -> its size in bytes, from the persistent ids ('storage', type, key,
+    location, numel, view) the legacy format writes for each tensor."""
+    out: dict[str, int] = {}
+    todo, seen = [value], 0
+    while todo and seen < 1_000_000:
+        item = todo.pop()
+        seen += 1
+        if isinstance(item, Persistent):
+            pid = item.pid
+            if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage" and isinstance(
+                    pid[1], Global) and isinstance(pid[4], int):
+                dtype = STORAGE_DTYPES.get(pid[1].name, "")
+                out[str(pid[2])] = pid[4] * DTYPE_BITS.get(dtype, 8) // 8
+        elif isinstance(item, Call):
+            todo.extend((item.func, *item.args, item.state, *item.items.values()))
+        elif isinstance(item, dict):
+            todo.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            todo.extend(item)
+    return out
 
 
 def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
