@@ -162,14 +162,17 @@ def test_lightning_checkpoint(tmp_path: Path, safetensors_model: Path) -> None:
     assert report.verdict is Verdict.FAILS
 
 
-def test_foreign_prefix(copy_of: Copy, safetensors_model: Path) -> None:
+@pytest.mark.parametrize("keep_head", [False, True])
+def test_foreign_prefix(copy_of: Copy, safetensors_model: Path, keep_head: bool) -> None:
+    """A custom wrapper named its encoder `bert_model`; the classifier may sit beside it."""
     model = copy_of(safetensors_model)
-    rewrite_safetensors(model / "model.safetensors",
-                        lambda t: {"encoder_model." + k.removeprefix("bert."): v
-                                   for k, v in t.items()})
+    rewrite_safetensors(model / "model.safetensors", lambda t: {
+        (k if keep_head and k.startswith("classifier") else
+         "bert_model." + k.removeprefix("bert.")): v for k, v in t.items()})
     report = whyload.check(str(model))
     f = only(report, "WL412")
-    assert f.evidence["prefix"] == "encoder_model." and report.verdict is Verdict.LOADS_BROKEN
+    assert f.evidence["prefix"] == "bert_model." and report.verdict is Verdict.LOADS_BROKEN
+    assert f.evidence["match_without_prefix"] == f.evidence["expected"] - (2 if keep_head else 0)
 
 
 def test_bert_weights_under_model_type_roberta(copy_of: Copy, safetensors_model: Path) -> None:
