@@ -336,3 +336,46 @@ def test_env_command_text_and_json() -> None:
     assert report["facts"]["torch"]["imported"] is True
     assert [a["area"] for a in report["facts"]["areas"]] == [
         "runtime", "torch", "gpu", "memory", "hf cache", "container"]
+
+
+def test_empty_volume_mounted_as_the_model_folder(tmp_path: Path) -> None:
+    model = tmp_path / "models" / "bert"
+    model.mkdir(parents=True)
+    files = {"/proc/meminfo": MEMINFO.format(total=32_000_000, avail=16_000_000),
+             "/.dockerenv": "",
+             "/proc/self/mountinfo": "36 35 98:0 / / rw,noatime - ext4 /dev/root rw\n"
+             f"99 36 0:50 /wrong/host/path {model} rw,relatime - ext4 /dev/sdb1 rw\n"}
+    env = collect(Sources(root=fake_root(tmp_path, files), environ={}), model_dir=str(model))
+    report = whyload.check(str(model), environment=env)
+    f = only(report, "WL530")
+    assert f.evidence == {"path": str(model), "container": True}
+    assert report.verdict is Verdict.FAILS
+
+
+def test_offline_with_a_partial_cache(tmp_path: Path, safetensors_model: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "hub"
+    snap = cache / "models--acme--tiny" / "snapshots" / ("a" * 40)
+    snap.mkdir(parents=True)
+    (cache / "models--acme--tiny" / "refs").mkdir()
+    (cache / "models--acme--tiny" / "refs" / "main").write_text("a" * 40)
+    (snap / "config.json").write_text((safetensors_model / "config.json").read_text())
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    f = only(whyload.check("acme/tiny"), "WL522")
+    assert f.evidence["missing"] == ["model.safetensors (or pytorch_model.bin)"]
+
+
+def test_hub_id_typed_as_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "hub"
+    (cache / "models--bert-base-uncased" / "snapshots" / ("a" * 40)).mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    with pytest.raises(whyload.TargetError) as err:
+        whyload.check("./bert-base-uncased")
+    assert "whyload check bert-base-uncased" in str(err.value)

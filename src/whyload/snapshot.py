@@ -235,7 +235,7 @@ def take_snapshot(artifact: Artifact, options: Options | None = None,
 
         deep_spec, deep_error = expected_by_transformers(artifact.root, config,
                                                          options.model_class)
-    env = environment or collect(gpus=options.device == "cuda")
+    env = environment or collect(gpus=options.device == "cuda", model_dir=str(artifact.root))
     return Snapshot(artifact, inventory, files, indexes, plan, documents, tokenizer, code,
                     options, deep_spec, deep_error, env)
 

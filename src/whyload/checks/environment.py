@@ -269,9 +269,10 @@ def empty_mount(snap: Snapshot) -> Iterator[Problem]:
     a = snap.artifact
     if a.how != "folder" or snap.files or snap.inventory.subfolders_with_weights:
         return
-    if not os.path.ismount(a.root):
+    if snap.env is None or snap.env.model_mount is None or \
+            not snap.env.model_mount.is_mount_point:
         return
-    inside = snap.env is not None and snap.env.container.inside
+    inside = snap.env.container.inside
     yield Problem(
         title=f"{a.root} is an empty mount point",
         detail="Something is mounted here, and it is empty"
@@ -320,4 +321,32 @@ def torch_broken(snap: Snapshot) -> Iterator[Problem]:
         detail=probe.error or "the probe gave no answer",
         evidence={"torch": env.versions.get("torch"), "error": probe.error},
         fix="pip install --force-reinstall torch  # the build matching your CUDA driver",
+    )
+
+
+@check("WL522", "offline-files-not-cached", ENV)
+def offline_not_cached(snap: Snapshot) -> Iterator[Problem]:
+    """Offline mode, and the cache lacks files from_pretrained needs
+
+    With HF_HUB_OFFLINE=1 (or TRANSFORMERS_OFFLINE=1) nothing is fetched: "We couldn't connect
+    to 'https://huggingface.co' … couldn't find it in the cached files" /
+    "LocalEntryNotFoundError: … outgoing traffic has been disabled". Often only part of the repo
+    was downloaded, or with another HF_HOME.
+    """
+    cache, env = snap.artifact.cache, snap.env
+    if cache is None or env is None or not env.hf.offline:
+        return
+    missing = [n for n in ("config.json",) if n not in snap.files]
+    if snap.plan.format is None:
+        missing.append("model.safetensors (or pytorch_model.bin)")
+    missing += [s for idx in snap.indexes.values() for s in idx.shards if s not in snap.files]
+    if not missing:
+        return
+    yield Problem(
+        title=f"offline mode, and the cache of {cache.repo_id} lacks {', '.join(missing[:4])}",
+        detail=f"HF_HUB_OFFLINE is set: nothing will be downloaded, and {cache.repo_dir} holds "
+        "only part of the repo.",
+        evidence={"repo_id": cache.repo_id, "missing": missing, "cache_dir": str(cache.cache_dir)},
+        fix=f"HF_HUB_OFFLINE=0 hf download {cache.repo_id}  # once, where the network is "
+        "reachable; keep HF_HOME the same when loading",
     )

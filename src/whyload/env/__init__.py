@@ -7,7 +7,14 @@ import platform
 import sys
 from dataclasses import dataclass
 
-from whyload.env.container import Container, HfSettings, read_container, read_hf
+from whyload.env.container import (
+    Container,
+    HfSettings,
+    ModelMount,
+    mount_of,
+    read_container,
+    read_hf,
+)
 from whyload.env.gpu import Gpus, read_gpus
 from whyload.env.memory import Memory, read_memory
 from whyload.env.sources import Sources
@@ -27,10 +34,11 @@ class Environment:
     hf: HfSettings
     gpus: Gpus | None = None  # None: not looked at (a CPU load)
     torch: TorchProbe | None = None  # None: not probed (check does not import torch)
+    model_mount: ModelMount | None = None  # the mount under the model folder, when asked
 
 
-def collect(src: Sources | None = None, *, gpus: bool = False,
-            probe: bool = False) -> Environment:
+def collect(src: Sources | None = None, *, gpus: bool = False, probe: bool = False,
+            model_dir: str | None = None) -> Environment:
     src = src or Sources()
     return Environment(
         python=sys.version.split()[0],
@@ -43,6 +51,7 @@ def collect(src: Sources | None = None, *, gpus: bool = False,
         hf=read_hf(src),
         gpus=read_gpus(src) if gpus else None,
         torch=probe_torch(src) if probe else None,
+        model_mount=ModelMount(model_dir, mount_of(src, model_dir)) if model_dir else None,
     )
 
 

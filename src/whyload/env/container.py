@@ -28,6 +28,18 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class ModelMount:
+    """The mount the model folder sits on (its own mount point when a volume is mounted there)."""
+
+    path: str
+    mount: Mount | None
+
+    @property
+    def is_mount_point(self) -> bool:
+        return self.mount is not None and self.mount.mount_point == self.path
+
+
+@dataclass(frozen=True)
 class HfSettings:
     variables: dict[str, str]  # HF_* and proxy variables that are set (tokens masked)
     cache_dir: str

@@ -70,6 +70,13 @@ def resolve(target: str, revision: str | None = None) -> Artifact:
         raise TargetError(target, f"{target} is a symbolic link to "
                           f"{os.readlink(path)!r}, which does not exist",
                           hint="fix the link or point whyload at the real folder")
+    bare = target.removeprefix("./").rstrip("/")
+    if bare != target and looks_like_hub_id(bare):
+        from whyload.resolve.hub import cached_repo_dir, hub_cache_dir
+
+        if cached_repo_dir(bare, str(hub_cache_dir())) is not None:
+            raise TargetError(target, f"no such folder: {target}",
+                              hint=f"{bare!r} is a hub id in the cache: whyload check {bare}")
     raise TargetError(target, f"no such file or directory: {target}",
                       hint="check the path; a hub id looks like 'org/name'")
 
