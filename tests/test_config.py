@@ -179,3 +179,16 @@ def test_vocab_txt_is_not_json(minilm: Path) -> None:
     facts = whyload.check(str(minilm)).facts
     kinds = {f["name"]: f["kind"] for f in facts["files"]}
     assert kinds["vocab.txt"] == "text"
+
+
+def test_config_dtype_differs_from_weights(copy_of: Copy, safetensors_model: Path) -> None:
+    import torch
+    from transformers import AutoModel
+
+    model = copy_of(safetensors_model)
+    edit_config(model, dtype="float16")
+    assert next(AutoModel.from_pretrained(model).parameters()).dtype is torch.float16
+    report = whyload.check(str(model))
+    f = only(report, "WL340")
+    assert f.evidence == {"config_dtype": "float16", "weights": ["F32"], "loads_as": "float16"}
+    assert report.facts["predicted_peak"]["dtype"] == "float16"

@@ -164,14 +164,30 @@ class Snapshot:
                 tensors.update(f.tensors)
         return tensors
 
+    def config_dtype(self) -> str | None:
+        """config.json's dtype (torch_dtype before transformers 4.56), without 'torch.'."""
+        cfg = self.document(self.config_name) if self.config_name else None
+        value = (cfg.get("dtype") or cfg.get("torch_dtype")) if isinstance(cfg, dict) else None
+        return value.removeprefix("torch.") if isinstance(value, str) and value != "auto" \
+            else None
+
+    def load_dtype(self) -> str | None:
+        """The dtype from_pretrained will use: the one asked for, else (transformers >= 5,
+        whose default is dtype="auto") the config's."""
+        if self.options.dtype:
+            return self.options.dtype
+        installed = self.env.versions.get("transformers") if self.env else None
+        major = installed.split(".", 1)[0] if installed else ""
+        return self.config_dtype() if major.isdigit() and int(major) >= 5 else None
+
     def predicted_peak(self) -> PeakEstimate | None:
-        """The memory loading the planned weights takes, for the options' device and dtype."""
+        """The memory loading the planned weights takes, for the device and dtype of the load."""
         tensors = self.planned_tensors()
         if not tensors:
             return None
         legacy = any(f.torch is not None and f.torch.layout != "zip"
                      for f in (self.files.get(n) for n in self.plan.files) if f is not None)
-        return predict_peak(tensors, legacy=legacy, dtype=self.options.dtype,
+        return predict_peak(tensors, legacy=legacy, dtype=self.load_dtype(),
                             device=self.options.device)
 
     def facts(self) -> dict[str, Any]:
@@ -197,7 +213,7 @@ class Snapshot:
         if peak is not None:
             out["predicted_peak"] = {"host_bytes": peak.host, "device_bytes": peak.device,
                                      "parts": dict(peak.parts), "device": self.options.device,
-                                     "dtype": self.options.dtype}
+                                     "dtype": self.load_dtype()}
         for key in ("model_type", "architectures", "transformers_version"):
             if key in cfg:
                 out[key] = cfg[key]

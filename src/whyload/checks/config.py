@@ -466,3 +466,31 @@ def max_length(snap: Snapshot) -> Iterator[Problem]:
             file="tokenizer_config.json",
         )
 
+
+
+@check("WL340", "config-dtype-differs-from-weights", CONFIG, requires=["WL301"])
+def dtype_differs(snap: Snapshot) -> Iterator[Problem]:
+    """config.json's dtype differs from the weights' dtype
+
+    transformers 5 loads in the config's dtype by default (dtype="auto"): float32 weights under
+    "dtype": "float16" come back as float16 — half the memory, less precision — without a word.
+    """
+    said = snap.config_dtype()
+    weights = snap.planned_tensors()
+    if said is None or not weights:
+        return
+    stored = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "float64": "F64"}.get(said)
+    floats = {t.dtype for t in weights.values() if t.dtype.startswith(("F", "BF"))}
+    if stored is None or not floats or floats == {stored}:
+        return
+    loads_as = snap.load_dtype()
+    yield Problem(
+        severity=Severity.INFO, effect=Effect.NONE,
+        title=f"config.json says dtype {said}; the weights are {'/'.join(sorted(floats))}",
+        detail=(f"from_pretrained converts them to {loads_as} by default."
+                if loads_as == said else
+                "transformers 4 loads them as stored; 5 converts them to the config's dtype."),
+        evidence={"config_dtype": said, "weights": sorted(floats), "loads_as": loads_as},
+        fix="pass dtype= explicitly to choose, or set \"dtype\" in config.json to match",
+        file=snap.config_name,
+    )
