@@ -26,10 +26,6 @@ def _data() -> dict[str, Any]:
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-def torch_version() -> str:
-    return str(_data()["torch_version"])
-
-
 def canonical(dotted: str) -> str:
     """Python 2 names as torch maps them on load: __builtin__.set -> builtins.set."""
     module, _, name = dotted.rpartition(".")

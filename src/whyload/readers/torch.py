@@ -75,11 +75,17 @@ class TorchCheckpoint:
 def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
     f.seek(max(0, file_size - EOCD_SEARCH))
     tail = f.read(EOCD_SEARCH)
-    if tail.rfind(b"PK\x05\x06") < 0:
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0:
         return TorchCheckpoint(
             "zip", truncated=True,
             error=f"no end-of-central-directory record: the zip stops after {file_size:,} bytes",
         )
+    if at + 22 <= len(tail):
+        (directory_size,) = struct.unpack("<I", tail[at + 12 : at + 16])
+        if MAX_CENTRAL_DIRECTORY < directory_size < 0xFFFFFFFF:  # 0xFFFFFFFF: see ZIP64
+            return TorchCheckpoint("zip", error=f"a {directory_size:,}-byte zip directory; "
+                                   "not read", pickle_error="zip directory too large to read")
     f.seek(0)
     try:
         zf = zipfile.ZipFile(f)
