@@ -379,3 +379,10 @@ def test_hub_id_typed_as_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(whyload.TargetError) as err:
         whyload.check("./bert-base-uncased")
     assert "whyload check bert-base-uncased" in str(err.value)
+
+
+def test_low_disk_space_where_the_cache_lives(tmp_path: Path, minilm: Path) -> None:
+    env = machine(tmp_path)
+    env = dataclasses.replace(env, hf=dataclasses.replace(env.hf, cache_free=10_000_000))
+    f = only(whyload.check(str(minilm), environment=env), "WL541")
+    assert f.evidence["needed"] > 80_000_000 and f.severity is Severity.WARNING

@@ -59,9 +59,9 @@ def check(
 
 
 # `whyload env`: one line per area, then the findings; codes in each area's range set its mark
-AREAS = (("runtime", ("WL54",)), ("torch", ("WL51", "WL515")), ("gpu", ("WL511", "WL512",
-         "WL513", "WL514")), ("memory", ("WL50",)), ("hf cache", ("WL52",)),
-         ("container", ("WL53",)))
+AREAS = (("runtime", ("WL540",)), ("torch", ("WL510", "WL515")),
+         ("gpu", ("WL511", "WL512", "WL513", "WL514")), ("memory", ("WL50",)),
+         ("hf cache", ("WL52", "WL541")), ("container", ("WL53",)))
 
 
 def env(*, device: str = "cpu", probe: bool = True,

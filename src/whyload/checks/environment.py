@@ -350,3 +350,28 @@ def offline_not_cached(snap: Snapshot) -> Iterator[Problem]:
         fix=f"HF_HUB_OFFLINE=0 hf download {cache.repo_id}  # once, where the network is "
         "reachable; keep HF_HOME the same when loading",
     )
+
+
+@check("WL541", "low-disk-space", ENV)
+def low_disk(snap: Snapshot) -> Iterator[Problem]:
+    """Little free disk where downloads and conversions are written
+
+    A download into a full disk leaves a truncated file (sometimes only the warning "Not enough
+    free disk space", then a misleading "Can't load the model"); a safetensors conversion needs
+    the model's size again.
+    """
+    env = snap.env
+    if env is None or env.hf.cache_free is None:
+        return
+    need = sum(t.nbytes for t in snap.planned_tensors().values()) or 1 << 30
+    if env.hf.cache_free >= need:
+        return
+    yield Problem(
+        severity=Severity.WARNING, effect=Effect.NONE,
+        title=f"{_gb(env.hf.cache_free)} free on the HF cache's disk; "
+        f"{'this model needs ' + _gb(need) if snap.planned_tensors() else 'under 1 GB'}",
+        detail=f"{env.hf.cache_dir}: a re-download or a conversion of these weights would not "
+        "fit, and a full disk leaves truncated files behind.",
+        evidence={"cache_dir": env.hf.cache_dir, "free": env.hf.cache_free, "needed": need},
+        fix="free space, or export HF_HOME to a disk with room",
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class HfSettings:
     cache_writable: bool
     cache_mount: Mount | None
     offline: bool
+    cache_free: int | None  # free bytes on the cache's file system
 
 
 def read_container(src: Sources) -> Container:
@@ -96,7 +98,13 @@ def read_hf(src: Sources) -> HfSettings:
     writable = os.access(probe, os.W_OK) if probe else False
     offline = any(src.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on")
                   for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-    return HfSettings(variables, cache, exists, writable, mount_of(src, cache), offline)
+    free = None
+    if probe:
+        try:
+            free = shutil.disk_usage(probe).free
+        except OSError:
+            free = None
+    return HfSettings(variables, cache, exists, writable, mount_of(src, cache), offline, free)
 
 
 def _existing_parent(path: str) -> str | None:

@@ -61,6 +61,8 @@ def summarize(area: str, env: Environment) -> str:
         h = env.hf
         flags = [("exists" if h.cache_exists else "not created yet"),
                  ("writable" if h.cache_writable else "NOT writable")]
+        if h.cache_free is not None:
+            flags.append(f"{_gb(h.cache_free)} free")
         if h.offline:
             flags.append("offline mode")
         if h.variables:
