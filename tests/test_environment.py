@@ -19,9 +19,9 @@ from whyload.env import Environment, Sources, collect
 from whyload.env.gpu import read_gpus
 from whyload.env.memory import read_memory
 from whyload.env.predict import predict_peak
-from whyload.env.torch_probe import TorchProbe, probe_torch
 from whyload.env.versions import TorchBuild
 from whyload.pipeline import env as env_report
+from whyload.probe.torch_import import TorchProbe, probe_torch
 from whyload.readers.tensors import TensorInfo
 
 MEMINFO = "MemTotal:       {total} kB\nMemAvailable:   {avail} kB\nSwapFree:       0 kB\n"

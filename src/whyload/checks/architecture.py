@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from whyload.checks.model import AUTO_HEADS, ModelView, head_keys, model_view
+from whyload.knowledge import fix_commands
 from whyload.knowledge.families import FAMILY_PREFIXES, families
 from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
@@ -42,15 +43,8 @@ def _claims_head(view: ModelView) -> bool:
 
 
 def _strip_fix(snap: Snapshot, prefix: str) -> str:
-    weights = snap.plan.files[0] if snap.plan.files else "pytorch_model.bin"
-    if weights.endswith(".safetensors"):
-        return ("python -c \"from safetensors.torch import load_file, save_file; "
-                f"sd = load_file('{weights}'); save_file({{k.removeprefix('{prefix}'): v for k, v "
-                f"in sd.items()}}, '{weights}', metadata={{'format': 'pt'}})\"  # keep a backup")
-    return ("python -c \"import torch; "
-            f"sd = torch.load('{weights}', weights_only=True); "
-            f"torch.save({{k.removeprefix('{prefix}'): v for k, v in sd.items()}}, "
-            f"'{weights}')\"  # keep a backup")
+    return fix_commands.strip_prefix(
+        snap.plan.files[0] if snap.plan.files else "pytorch_model.bin", prefix)
 
 
 @check("WL410", "wrapper-prefix", ARCH)
@@ -100,9 +94,7 @@ def training_nesting(snap: Snapshot) -> Iterator[Problem]:
             "a flat dict of tensors" + (f" named without {prefix!r}" if prefix else "") + ".",
             evidence={"file": name, "nesting": list(f.torch.nesting),
                       "top_keys": list(f.torch.top_keys[:20]), "key_prefix": prefix or None},
-            fix="python -c \"import torch; ckpt = torch.load('" + name + "', weights_only=False)"
-            f"; sd = ckpt{path}; torch.save({{k.removeprefix('{prefix}'): v for k, v in "
-            f"sd.items()}}, 'pytorch_model.bin')\"  # only for a file you trust", file=name,
+            fix=fix_commands.extract_state_dict(name, path, prefix), file=name,
         )
         return
     if view.wrapper == "model.":

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from packaging.version import InvalidVersion, Version
 
 from whyload.env.predict import predict_peak
+from whyload.knowledge import fix_commands
 from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
 from whyload.snapshot import Snapshot
@@ -199,7 +200,7 @@ def saved_on_cuda(snap: Snapshot) -> Iterator[Problem]:
                 "CUDA",
                 detail="from_pretrained maps them to the CPU; torch.load needs map_location.",
                 evidence={"file": name, "devices": cuda},
-                fix=f"torch.load('{name}', map_location='cpu')",
+                fix=fix_commands.load_on_cpu(name),
             )
 
 

@@ -6,6 +6,7 @@ import re
 import shlex
 from collections.abc import Iterator
 
+from whyload.knowledge import fix_commands
 from whyload.readers.safetensors import HeaderError
 from whyload.readers.sniff import ARCHIVES, Kind
 from whyload.registry import Problem, check
@@ -25,12 +26,6 @@ from whyload.snapshot import (
     declared_format,
 )
 
-REBUILD_INDEX = (
-    "python -c \"import glob, json; from safetensors import safe_open; "
-    "wm = {k: f for f in sorted(glob.glob('model-*-of-*.safetensors')) "
-    "for k in safe_open(f, 'np').keys()}; json.dump({'metadata': {}, 'weight_map': wm}, "
-    "open('model.safetensors.index.json', 'w'), indent=2)\""
-)
 FILES = Category.FILES
 VARIANT_INDEX = re.compile(r"^(?:model\.safetensors|pytorch_model\.bin)\.index\.([\w-]+)\.json$")
 TOKENIZER_FILES = frozenset({"tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
@@ -779,9 +774,7 @@ def legacy_format(snap: Snapshot) -> Iterator[Problem]:
             title=f"{f.name} uses the legacy (torch < 1.6) format",
             detail="torch.load still reads it, but it cannot be memory-mapped.",
             evidence={"file": f.name, "layout": "legacy", "tensors": len(t.tensors)},
-            fix="python -c \"import torch; from safetensors.torch import save_file; "
-            f"sd = torch.load('{f.name}', weights_only=True); save_file({{k: v.clone() for k, v "
-            "in sd.items()}, 'model.safetensors', metadata={'format': 'pt'})\"",
+            fix=fix_commands.to_safetensors(f.name),
         )
 
 
@@ -806,8 +799,7 @@ def pickled_object(snap: Snapshot) -> Iterator[Problem]:
             detail=f"The file pickles {t.pickled_object} itself ({len(t.tensors)} tensors "
             "inside). Loading it imports that class and needs weights_only=False." + note,
             evidence={"file": f.name, "object": t.pickled_object, "tensors": len(t.tensors)},
-            fix="in the environment that saved it: torch.save(torch.load(F, weights_only=False)"
-            ".state_dict(), 'pytorch_model.bin')  # only for files you trust",
+            fix=fix_commands.state_dict_of_pickled_model(f.name),
         )
 
 
@@ -834,7 +826,8 @@ def index_invalid(snap: Snapshot) -> Iterator[Problem]:
             detail=f"{name}: {reason}." + note,
             evidence={"file": name, "error": idx.doc.error or idx.problem,
                       "line": idx.doc.line, "column": idx.doc.column},
-            fix=_download_fix(snap, name) + f"  # or rebuild it from the shards: {REBUILD_INDEX}",
+            fix=_download_fix(snap, name)
+            + f"  # or rebuild it from the shards: {fix_commands.REBUILD_INDEX}",
         )
 
 
@@ -905,7 +898,7 @@ def index_vs_shards(snap: Snapshot) -> Iterator[Problem]:
                       "present_but_unlisted": unlisted[:10],
                       "counts": {"listed_but_absent": len(absent),
                                  "present_but_unlisted": len(unlisted)}},
-            fix=f"rebuild the index from the shards: {REBUILD_INDEX}",
+            fix=f"rebuild the index from the shards: {fix_commands.REBUILD_INDEX}",
         )
 
 
@@ -936,7 +929,7 @@ def index_total_size(snap: Snapshot) -> Iterator[Problem]:
             title=f"{name} says total_size {idx.total_size:,}; its tensors hold {actual:,} bytes",
             detail="The index may have been written for a different set of shards.",
             evidence={"index": name, "total_size": idx.total_size, "tensor_bytes": actual},
-            fix=f"rebuild the index from the shards: {REBUILD_INDEX}",
+            fix=f"rebuild the index from the shards: {fix_commands.REBUILD_INDEX}",
         )
 
 
@@ -978,7 +971,7 @@ def shards_without_index(snap: Snapshot) -> Iterator[Problem]:
                else "") + ".",
             evidence={"shards": sorted(names), "expected_shards": expected, "index": index},
             fix=(f"hf download {snap.artifact.cache.repo_id} {index}" if snap.artifact.cache else
-                 REBUILD_INDEX if ext == "safetensors" else
+                 fix_commands.REBUILD_INDEX if ext == "safetensors" else
                  "copy pytorch_model.bin.index.json from the checkpoint's source"),
         )
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
 
+from whyload.knowledge import fix_commands
 from whyload.knowledge.torch_pickle import (
     canonical,
     describe,
@@ -22,7 +23,7 @@ VERSION = Category.VERSION
 
 @check("WL210", "weights-only-rejects", VERSION, requires=["WL134"])
 def weights_only(snap: Snapshot) -> Iterator[Problem]:
-    """A .bin pickle that torch.load(weights_only=True) refuses
+    """A .bin pickle that torch.load refuses with weights_only=True
 
     Since torch 2.6 weights_only=True is the default, and transformers always uses it: "Weights
     only load failed … Unsupported global: GLOBAL numpy.core.multiarray.scalar was not an
@@ -58,8 +59,8 @@ def weights_only(snap: Snapshot) -> Iterator[Problem]:
             title=f"{f.name} needs weights_only=False: "
             + (f"it pickles {', '.join(globals_[:3])}" if globals_ else
                f"its pickle uses opcodes {', '.join(opcodes[:3])}"),
-            detail="torch.load(weights_only=True) — the default since torch 2.6, always used by "
-            "transformers — accepts tensors and a few containers only. "
+            detail="With weights_only=True (torch's default since 2.6; transformers always sets "
+            "it) torch.load accepts tensors and a few containers only. "
             + ("; ".join(f"{g}: {w}" for g, w in what.items()) if what else
                f"Opcodes {', '.join(opcodes)} come from pickle protocol >= 4 "
                "(pickle.dump instead of torch.save)") + ".",
@@ -68,9 +69,7 @@ def weights_only(snap: Snapshot) -> Iterator[Problem]:
             fix=("if you trust the file: torch.serialization.add_safe_globals([...]) for "
                  f"{', '.join(globals_[:3])}, or re-save only the tensors: "
                  if globals_ else "if you trust the file, re-save only the tensors: ")
-            + "python -c \"import torch; sd = torch.load('" + f.name + "', weights_only=False);"
-            " torch.save({k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}, "
-            f"'{f.name}')\"",
+            + fix_commands.keep_only_tensors(f.name),
         )
 
 

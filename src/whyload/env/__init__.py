@@ -18,8 +18,8 @@ from whyload.env.container import (
 from whyload.env.gpu import Gpus, read_gpus
 from whyload.env.memory import Memory, read_memory
 from whyload.env.sources import Sources
-from whyload.env.torch_probe import TorchProbe, probe_torch
 from whyload.env.versions import TorchBuild, installed_versions, known_model_types, torch_build
+from whyload.probe.torch_import import TorchProbe, probe_torch
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""What torch.load(weights_only=True) accepts — the default since torch 2.6 and what
+"""What torch.load with weights_only=True accepts — the default since torch 2.6 and what
 transformers always uses for .bin files — from torch_weights_only.json (written by
 scripts/gen_torch_allowlist.py out of the installed torch), and what the rest means."""
 

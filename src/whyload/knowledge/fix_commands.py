@@ -1,0 +1,55 @@
+"""The commands findings hand the user to repair a checkpoint by hand: one place for every
+snippet that re-saves weights, so each is written (and quoted) once. They are text for the user
+to run; whyload itself never executes them."""
+
+from __future__ import annotations
+
+REBUILD_INDEX = (
+    "python -c \"import glob, json; from safetensors import safe_open; "
+    "wm = {k: f for f in sorted(glob.glob('model-*-of-*.safetensors')) "
+    "for k in safe_open(f, 'np').keys()}; json.dump({'metadata': {}, 'weight_map': wm}, "
+    "open('model.safetensors.index.json', 'w'), indent=2)\""
+)
+
+
+def strip_prefix(weights: str, prefix: str) -> str:
+    """Rename every key without `prefix` (module., _orig_mod., a wrapper's name), in place."""
+    if weights.endswith(".safetensors"):
+        return ("python -c \"from safetensors.torch import load_file, save_file; "
+                f"sd = load_file('{weights}'); save_file({{k.removeprefix('{prefix}'): v for k, v "
+                f"in sd.items()}}, '{weights}', metadata={{'format': 'pt'}})\"  # keep a backup")
+    return ("python -c \"import torch; "
+            f"sd = torch.load('{weights}', weights_only=True); "
+            f"torch.save({{k.removeprefix('{prefix}'): v for k, v in sd.items()}}, "
+            f"'{weights}')\"  # keep a backup")
+
+
+def extract_state_dict(weights: str, path: str, prefix: str) -> str:
+    """Take the model's tensors out of a training checkpoint ({'state_dict': …, 'epoch': …})."""
+    return (f"python -c \"import torch; ckpt = torch.load('{weights}', weights_only=False); "
+            f"sd = ckpt{path}; torch.save({{k.removeprefix('{prefix}'): v for k, v in "
+            "sd.items()}, 'pytorch_model.bin')\"  # only for a file you trust")
+
+
+def to_safetensors(weights: str) -> str:
+    """Re-save a .bin as model.safetensors (tied tensors cloned: safetensors refuses shared)."""
+    return ("python -c \"import torch; from safetensors.torch import save_file; "
+            f"sd = torch.load('{weights}', weights_only=True); save_file({{k: v.clone() for k, v "
+            "in sd.items()}, 'model.safetensors', metadata={'format': 'pt'})\"")
+
+
+def keep_only_tensors(weights: str) -> str:
+    """Drop the non-tensor entries (training args, RNG state) that weights_only refuses."""
+    return (f"python -c \"import torch; sd = torch.load('{weights}', weights_only=False); "
+            "torch.save({k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}, "
+            f"'{weights}')\"")
+
+
+def state_dict_of_pickled_model(weights: str) -> str:
+    return (f"python -c \"import torch; torch.save(torch.load('{weights}', weights_only=False)"
+            ".state_dict(), 'pytorch_model.bin')\"  # in the environment that saved it; "
+            "only for files you trust")
+
+
+def load_on_cpu(weights: str) -> str:
+    return f"torch.load('{weights}', map_location='cpu')"
