@@ -264,3 +264,15 @@ def test_remote_code_is_named_with_what_to_review(tmp_path: Path,
     missing = [x for x in whyload.check(str(model)).findings if x.code == "WL430"
                and x.severity is Severity.ERROR]
     assert missing and missing[0].evidence["missing"] == ["modeling_custom.py"]
+
+
+def test_head_saved_under_another_name(copy_of: Copy, safetensors_model: Path) -> None:
+    """A custom training script called the classifier `fc`."""
+    model = copy_of(safetensors_model)
+    rewrite_safetensors(model / "model.safetensors", lambda t: {
+        k.replace("classifier.", "fc."): v for k, v in t.items()})
+    report = whyload.check(str(model))
+    f = only(report, "WL401")
+    assert (f.evidence["saved_as"], f.evidence["expected"]) == ("fc.", "classifier.")
+    assert report.verdict is Verdict.LOADS_BROKEN
+    assert "'classifier.' + k[3:] if k.startswith('fc.')" in f.fix

@@ -80,3 +80,22 @@ def test_hostile_call_is_named(tmp_path: Path, safetensors_model: Path) -> None:
     assert f.fix.startswith("do not load pytorch_model.bin")
     assert not Path("/tmp/whyload-should-never-exist").exists()
     assert json.dumps(report.to_dict())
+
+
+def test_relative_key_positions_under_transformers_5(tmp_path: Path) -> None:
+    """Saved by 4.x with relative_key: 5.x ignores the field and drops distance_embedding."""
+    from conftest import edit_config, load_report, save_tiny
+    from safetensors.numpy import load_file, save_file
+
+    model = save_tiny(tmp_path / "m", "BertModel", num_labels=2)
+    edit_config(model, position_embedding_type="relative_key", transformers_version="4.40.0")
+    tensors = load_file(str(model / "model.safetensors"))
+    for i in range(2):  # what 4.x saved: a distance embedding per layer
+        tensors[f"encoder.layer.{i}.attention.self.distance_embedding.weight"] = np.zeros(
+            (2 * 64 - 1, 16), np.float32)
+    save_file(tensors, str(model / "model.safetensors"), metadata={"format": "pt"})
+    assert load_report(model, "BertModel")["unexpected_keys"]  # dropped, no exception
+    report = whyload.check(str(model))
+    f = only(report, "WL206")
+    assert f.evidence["position_embedding_type"] == "relative_key"
+    assert report.verdict is Verdict.LOADS_BROKEN

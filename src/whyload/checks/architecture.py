@@ -24,7 +24,7 @@ ARCH = Category.ARCHITECTURE
 BERT_LIKE = {"bert", "roberta", "xlm-roberta", "camembert", "electra"}
 # what must be explained first, so the key diff below it is not twenty findings for one cause
 STRUCTURE = ["WL410", "WL411", "WL412", "WL420", "WL421", "WL422", "WL310", "WL311", "WL312",
-             "WL124", "WL125", "WL141", "WL142"]
+             "WL124", "WL125", "WL141", "WL142", "WL206"]
 
 
 def _sample(keys: list[str] | set[str] | frozenset[str], n: int = 6) -> str:
@@ -289,6 +289,20 @@ def head_missing(snap: Snapshot) -> Iterator[Problem]:
             "before inference",
         )
         return
+    renamed = _renamed_head(view, head)
+    if renamed is not None:
+        old, new = renamed
+        yield Problem(
+            effect=Effect.SILENT,
+            title=f"the head was saved as {old}*; {view.target_class} expects {new}*",
+            detail=f"{old}* has exactly the shapes of the missing {_sample(head, 3)}: a custom "
+            "training script named its head differently, so it would be dropped and a random "
+            "head created.",
+            evidence={"saved_as": old, "expected": new, "missing": head[:20]},
+            fix=fix_commands.rename_prefix(
+                snap.plan.files[0] if snap.plan.files else "pytorch_model.bin", old, new),
+        )
+        return
     claims = _claims_head(view)
     yield Problem(
         severity=Severity.ERROR if claims else Severity.WARNING,
@@ -308,6 +322,25 @@ def head_missing(snap: Snapshot) -> Iterator[Problem]:
              "train the head before inference, or load the class the checkpoint was saved with "
              f"(--class {shlex.quote(str((view.config or {}).get('architectures', ['?'])[0]))})"),
     )
+
+
+def _renamed_head(view: ModelView, head: list[str]) -> tuple[str, str] | None:
+    """(saved prefix, expected prefix) when unused keys are the missing head under another name:
+    fc.weight [3, 768] + fc.bias [3] for classifier.weight + classifier.bias."""
+    pred = view.prediction
+    if pred is None or not pred.unexpected:
+        return None
+    prefixes = set()
+    for key in head:
+        owner, _, leaf = key.rpartition(".")
+        shape = tuple(pred.expected[key])
+        candidates = {k.rpartition(".")[0] for k in pred.unexpected
+                      if k.rpartition(".")[2] == leaf and tuple(view.checkpoint.get(
+                          next((c for c, n in pred.renamed.items() if n == k), k), ())) == shape}
+        if len(candidates) != 1:
+            return None
+        prefixes.add((candidates.pop() + ".", owner + "."))
+    return prefixes.pop() if len(prefixes) == 1 else None
 
 
 @check("WL402", "weights-missing", ARCH, requires=STRUCTURE)

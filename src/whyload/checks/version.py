@@ -230,3 +230,35 @@ def saved_by_newer(snap: Snapshot) -> Iterator[Problem]:
         fix=f"pip install -U 'transformers>={saved.major}.{saved.minor}'",
         file="config.json",
     )
+
+
+RELATIVE = ("relative_key", "relative_key_query")
+# BERT-like families whose relative position embeddings transformers 5 removed
+RELATIVE_DROPPED = ("bert", "roberta", "xlm-roberta", "camembert", "electra")
+
+
+@check("WL206", "relative-positions-dropped-in-v5", VERSION)
+def relative_positions(snap: Snapshot) -> Iterator[Problem]:
+    """position_embedding_type relative_key(_query), which transformers 5 no longer implements
+
+    transformers 5's BERT-like models have absolute positions only: the config field is ignored,
+    the distance_embedding weights are dropped as unused, and the model runs with a position
+    scheme it was not trained with — no exception, different outputs.
+    """
+    env = snap.env
+    config = snap.document("config.json")
+    installed = _v(env.versions.get("transformers")) if env else None
+    if not isinstance(config, dict) or installed is None or installed.major < 5:
+        return
+    kind = config.get("position_embedding_type")
+    if kind not in RELATIVE or config.get("model_type") not in RELATIVE_DROPPED:
+        return
+    yield Problem(
+        effect=Effect.SILENT, file="config.json",
+        title=f"position_embedding_type {kind!r} is gone in transformers {installed}",
+        detail="The model loads with absolute positions instead and drops its "
+        "distance_embedding weights: its outputs are not the trained model's.",
+        evidence={"position_embedding_type": kind, "installed": str(installed),
+                  "saved_with": config.get("transformers_version")},
+        fix="pip install 'transformers<5' for this model",
+    )

@@ -14,14 +14,23 @@ REBUILD_INDEX = (
 
 def strip_prefix(weights: str, prefix: str) -> str:
     """Rename every key without `prefix` (module., _orig_mod., a wrapper's name), in place."""
+    return _rewrite_keys(weights, f"k.removeprefix('{prefix}')")
+
+
+def rename_prefix(weights: str, old: str, new: str) -> str:
+    """Rename the keys that start with `old` to start with `new` instead, in place."""
+    return _rewrite_keys(weights, f"('{new}' + k[{len(old)}:] if k.startswith('{old}') else k)")
+
+
+def _rewrite_keys(weights: str, key: str) -> str:
+    """Load, rename every key k to `key` (a Python expression of k), save in place."""
     if weights.endswith(".safetensors"):
         return ("python -c \"from safetensors.torch import load_file, save_file; "
-                f"sd = load_file('{weights}'); save_file({{k.removeprefix('{prefix}'): v for k, v "
+                f"sd = load_file('{weights}'); save_file({{{key}: v for k, v "
                 f"in sd.items()}}, '{weights}', metadata={{'format': 'pt'}})\"  # keep a backup")
     return ("python -c \"import torch; "
             f"sd = torch.load('{weights}', weights_only=True); "
-            f"torch.save({{k.removeprefix('{prefix}'): v for k, v in sd.items()}}, "
-            f"'{weights}')\"  # keep a backup")
+            f"torch.save({{{key}: v for k, v in sd.items()}}, '{weights}')\"  # keep a backup")
 
 
 def extract_state_dict(weights: str, path: str, prefix: str) -> str:
