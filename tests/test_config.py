@@ -192,3 +192,25 @@ def test_config_dtype_differs_from_weights(copy_of: Copy, safetensors_model: Pat
     f = only(report, "WL340")
     assert f.evidence == {"config_dtype": "float16", "weights": ["F32"], "loads_as": "float16"}
     assert report.facts["predicted_peak"]["dtype"] == "float16"
+
+
+def test_vocab_contradicts_embeddings_for_any_model_type(tmp_path: Path) -> None:
+    """GPT-2 saved after resize_token_embeddings, config.json left behind."""
+    import torch
+    from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
+
+    model = tmp_path / "gpt2"
+    torch.manual_seed(0)
+    lm = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_positions=16, n_embd=16, n_layer=1,
+                                    n_head=2))
+    lm.resize_token_embeddings(56)
+    lm.save_pretrained(model)
+    edit_config(model, vocab_size=50)
+    with pytest.raises(RuntimeError, match="size mismatch|ignore_mismatched_sizes"):
+        AutoModelForCausalLM.from_pretrained(model)
+    report = whyload.check(str(model))
+    f = only(report, "WL313")
+    assert (f.evidence["config"], f.evidence["weights"]) == (50, 56)
+    assert report.verdict is Verdict.FAILS
+    edit_config(model, vocab_size=56)
+    assert "WL313" not in codes(whyload.check(str(model)))

@@ -494,3 +494,39 @@ def dtype_differs(snap: Snapshot) -> Iterator[Problem]:
         fix="pass dtype= explicitly to choose, or set \"dtype\" in config.json to match",
         file=snap.config_name,
     )
+
+
+# input embedding matrices by the names transformers models give them (rows = vocab_size)
+EMBEDDING_KEYS = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight",
+                  "shared.weight", "tok_embeddings.weight")
+
+
+@check("WL313", "vocab-contradicts-embeddings", CONFIG, requires=["WL301", "WL304",
+                                                                  *FILE_CAUSES])
+def vocab_vs_embeddings(snap: Snapshot) -> Iterator[Problem]:
+    """config.json's vocab_size differs from the rows of the embedding matrix (any model type)
+
+    Every transformers model builds nn.Embedding(vocab_size, hidden): a checkpoint saved after
+    resize_token_embeddings with a stale config (or the reverse) fails with "size mismatch for
+    model.embed_tokens.weight". The BERT family gets the full size check (WL310); this covers
+    the rest, without --deep.
+    """
+    view = model_view(snap)
+    if view.family is not None or view.config is None or view.wrapper:
+        return
+    said = view.config.get("vocab_size")
+    if not isinstance(said, int) or isinstance(said, bool):
+        return
+    for key, shape in sorted(view.checkpoint.items()):
+        if key.endswith(EMBEDDING_KEYS) and len(shape) == 2 and "vision" not in key:
+            if shape[0] == said:
+                return
+            yield Problem(
+                title=f"config.json says vocab_size {said}, {key} has {shape[0]:,} rows",
+                detail="The model is built with vocab_size rows and filled from the weights: "
+                "from_pretrained stops with a size mismatch.",
+                evidence={"config": said, "weights": shape[0], "tensor": key,
+                          "shape": list(shape)},
+                fix=f"set \"vocab_size\": {shape[0]} in config.json", file="config.json",
+            )
+            return
