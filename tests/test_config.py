@@ -206,7 +206,7 @@ def test_vocab_contradicts_embeddings_for_any_model_type(tmp_path: Path) -> None
     lm.resize_token_embeddings(56)
     lm.save_pretrained(model)
     edit_config(model, vocab_size=50)
-    with pytest.raises(RuntimeError, match="size mismatch|ignore_mismatched_sizes"):
+    with pytest.raises(RuntimeError, match=r"size mismatch|ignore_mismatched_sizes"):
         AutoModelForCausalLM.from_pretrained(model)
     report = whyload.check(str(model))
     f = only(report, "WL313")
