@@ -214,3 +214,19 @@ def test_vocab_contradicts_embeddings_for_any_model_type(tmp_path: Path) -> None
     assert report.verdict is Verdict.FAILS
     edit_config(model, vocab_size=56)
     assert "WL313" not in codes(whyload.check(str(model)))
+
+
+def test_distilbert_question_answering_needs_two_labels(tmp_path: Path) -> None:
+    from conftest import save_tiny
+    from transformers import DistilBertForQuestionAnswering
+
+    model = save_tiny(tmp_path / "qa", "DistilBertForQuestionAnswering", "distilbert",
+                      vocab_size=61, dim=24, n_layers=2, n_heads=3, hidden_dim=29,
+                      max_position_embeddings=33)
+    assert "WL322" not in codes(whyload.check(str(model)))
+    edit_config(model, id2label={"0": "a", "1": "b", "2": "c"},
+                label2id={"a": 0, "b": 1, "c": 2})
+    with pytest.raises(ValueError, match="num_labels should be 2"):
+        DistilBertForQuestionAnswering.from_pretrained(model)
+    f = only(whyload.check(str(model)), "WL322")
+    assert f.evidence == {"num_labels": 3}

@@ -530,3 +530,26 @@ def vocab_vs_embeddings(snap: Snapshot) -> Iterator[Problem]:
                 fix=f"set \"vocab_size\": {shape[0]} in config.json", file="config.json",
             )
             return
+
+
+@check("WL322", "distilbert-qa-labels", CONFIG, requires=["WL301"])
+def distilbert_qa_labels(snap: Snapshot) -> Iterator[Problem]:
+    """DistilBertForQuestionAnswering with num_labels other than 2
+
+    Its head predicts a start and an end: the constructor refuses anything else ("config.
+    num_labels should be 2, but it is 3").
+    """
+    view = model_view(snap)
+    values = _values(snap)
+    if view.target_class != "DistilBertForQuestionAnswering" or values is None:
+        return
+    if values.get("num_labels") == 2:
+        return
+    yield Problem(
+        title=f"DistilBertForQuestionAnswering needs num_labels 2; config.json gives "
+        f"{values.get('num_labels')}",
+        detail="Question answering predicts a start and an end position.",
+        evidence={"num_labels": values.get("num_labels")},
+        fix="remove id2label/label2id/num_labels from config.json (2 is the default)",
+        file="config.json",
+    )
