@@ -194,14 +194,14 @@ def test_lfs_pointer_for_a_tokenizer_file_is_a_warning(copy_of: Copy, minilm: Pa
     assert f.severity is Severity.WARNING
 
 
-def test_lfs_pointer_beside_healthy_safetensors_is_a_warning(copy_of: Copy, minilm: Path,
+def test_lfs_pointer_beside_healthy_safetensors_is_a_note(copy_of: Copy, minilm: Path,
                                                              bin_model: Path) -> None:
     """from_pretrained reads model.safetensors first: a pointer .bin beside it doesn't stop it."""
     model = copy_of(minilm)
     (model / "pytorch_model.bin").write_text(LFS_POINTER)
     report = whyload.check(str(model))
     f = only(report, "WL110")
-    assert f.severity is Severity.WARNING and report.verdict is Verdict.LOADS
+    assert f.severity is Severity.INFO and report.verdict is Verdict.LOADS
     assert "model.safetensors instead" in f.detail
 
 

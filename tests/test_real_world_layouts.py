@@ -178,3 +178,26 @@ def test_deberta_v3_long_inputs_are_fine(tmp_path: Path, minilm: Path) -> None:
 def test_config_json_as_the_target_means_its_folder(safetensors_model: Path) -> None:
     report = whyload.check(str(safetensors_model / "config.json"))
     assert report.resolved["how"] == "folder" and report.facts["tensor_count"] > 0
+
+
+@pytest.mark.parametrize("cls", ["BertForSequenceClassification", "BertForTokenClassification",
+                                 "BertForQuestionAnswering"])
+def test_pretraining_checkpoint_into_a_fresh_head(tmp_path: Path, cls: str) -> None:
+    """bert-base-uncased (pooler + NSP head) fine-tuned into a task: the NSP head, [2, hidden]
+    like a 2-label classifier, is not the classifier renamed."""
+    model = save_tiny(tmp_path / "m", "BertForPreTraining", num_labels=2)
+    report = whyload.check(str(model), model_class=cls)
+    assert report.verdict is Verdict.LOADS, [(f.code, f.title) for f in report.findings]
+    assert only(report, "WL401").severity is Severity.WARNING
+
+
+def test_deberta_v3_into_a_fresh_classifier(tmp_path: Path) -> None:
+    """deberta-v3-base has no pooler weights; SequenceClassification creates pooler + head."""
+    model = save_tiny(tmp_path / "m", "DebertaV2Model", "deberta-v2", vocab_size=61,
+                      hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
+                      intermediate_size=29, max_position_embeddings=64, relative_attention=True,
+                      position_biased_input=False, position_buckets=8, type_vocab_size=0)
+    info = load_report(model, "DebertaV2ForSequenceClassification")
+    assert any("pooler" in k for k in info["missing_keys"])
+    report = whyload.check(str(model), model_class="AutoModelForSequenceClassification")
+    assert report.verdict is Verdict.LOADS, [(f.code, f.title) for f in report.findings]

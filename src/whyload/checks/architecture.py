@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from whyload.checks.model import AUTO_HEADS, ModelView, head_keys, model_view
 from whyload.knowledge import fix_commands
-from whyload.knowledge.families import FAMILY_PREFIXES, families
+from whyload.knowledge.families import FAMILY_PREFIXES, families, knows_key
 from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
 from whyload.snapshot import Snapshot
@@ -330,11 +330,15 @@ def _renamed_head(view: ModelView, head: list[str]) -> tuple[str, str] | None:
     pred = view.prediction
     if pred is None or not pred.unexpected:
         return None
+    # names of the family's own heads (NSP's cls.seq_relationship is [2, hidden] like a
+    # 2-label classifier) are other heads, not this one renamed
+    unknown = [k for k in pred.unexpected if view.class_family not in families()
+               or not knows_key(view.class_family, k)]
     prefixes = set()
     for key in head:
         owner, _, leaf = key.rpartition(".")
         shape = tuple(pred.expected[key])
-        candidates = {k.rpartition(".")[0] for k in pred.unexpected
+        candidates = {k.rpartition(".")[0] for k in unknown
                       if k.rpartition(".")[2] == leaf and tuple(view.checkpoint.get(
                           next((c for c, n in pred.renamed.items() if n == k), k), ())) == shape}
         if len(candidates) != 1:
@@ -359,8 +363,10 @@ def weights_missing(snap: Snapshot) -> Iterator[Problem]:
     if not base:
         return
     only_pooler = all(_POOLER.search(k) for k in base)
-    # a task head on top of the pooler (BERT's sequence classification, NSP) reads it
-    head_reads_pooler = only_pooler and bool(head_keys(frozenset(pred.expected), prefix))
+    # a loaded task head on top of the pooler (BERT's sequence classification) reads it; when
+    # the head is missing too, the pooler is part of a fresh head being fine-tuned
+    head_reads_pooler = only_pooler and bool(head_keys(frozenset(pred.expected), prefix)) \
+        and not head_keys(pred.missing, prefix)
     harmless = only_pooler and not head_reads_pooler
     yield Problem(
         severity=Severity.WARNING if harmless else Severity.ERROR,

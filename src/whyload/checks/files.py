@@ -47,8 +47,8 @@ def _severity(snap: Snapshot, name: str) -> tuple[Severity, Effect, str]:
     if name in TOKENIZER_FILES:
         return (Severity.WARNING, Effect.NONE,
                 " The model loads; AutoTokenizer.from_pretrained fails on it.")
-    if snap.plan.files:
-        return (Severity.WARNING, Effect.NONE,
+    if snap.plan.files:  # a copy in another format, or a stale index: loading is unaffected
+        return (Severity.INFO, Effect.NONE,
                 f" from_pretrained reads {snap.plan.index or snap.plan.files[0]} instead, so "
                 "this one only breaks tools that open it directly.")
     return Severity.WARNING, Effect.NONE, ""

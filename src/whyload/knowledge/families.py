@@ -307,6 +307,13 @@ def infer_config(model_type: str, checkpoint: Mapping[str, tuple[int, ...]]) -> 
     return out
 
 
+def knows_key(model_type: str, key: str) -> bool:
+    """Whether some class of the family has this key (any block index, with or without the
+    base-model prefix)."""
+    named, _, prefixes = _normalized(model_type)
+    return ".#".join(_INDEX.split(_strip_prefix(key, prefixes))[0::2]) in named
+
+
 _INDEX = re.compile(r"\.(\d+)(?=\.|$)")  # a block index: encoder.layer.3.attention
 
 
