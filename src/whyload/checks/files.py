@@ -41,7 +41,8 @@ def _needed(snap: Snapshot, name: str) -> bool:
 
 
 def _severity(snap: Snapshot, name: str) -> tuple[Severity, Effect, str]:
-    """Error when from_pretrained reads the file; a warning when something else wins."""
+    """An error when from_pretrained reads the file; a warning for tokenizer files (the
+    tokenizer fails); a note for a copy that from_pretrained passes over."""
     if _needed(snap, name):
         return Severity.ERROR, Effect.RAISES, ""
     if name in TOKENIZER_FILES:
