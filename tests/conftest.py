@@ -40,29 +40,27 @@ def safetensors_model(models_dir: Path) -> Path:
     return out
 
 
+def _save_bin(out: Path, config: Path, *, zip_format: bool) -> Path:
+    import torch
+
+    out.mkdir()
+    shutil.copy(config, out)
+    torch.save(_tiny_model().state_dict(), out / "pytorch_model.bin",
+               _use_new_zipfile_serialization=zip_format)
+    return out
+
+
 @pytest.fixture(scope="session")
 def bin_model(models_dir: Path, safetensors_model: Path) -> Path:
     """The same model as pytorch_model.bin (torch zip format) beside its config."""
-    import torch
-
-    out = models_dir / "bert-bin"
-    out.mkdir()
-    shutil.copy(safetensors_model / "config.json", out)
-    torch.save(_tiny_model().state_dict(), out / "pytorch_model.bin")
-    return out
+    return _save_bin(models_dir / "bert-bin", safetensors_model / "config.json", zip_format=True)
 
 
 @pytest.fixture(scope="session")
 def legacy_bin_model(models_dir: Path, safetensors_model: Path) -> Path:
     """pytorch_model.bin in the legacy (torch < 1.6) serialization."""
-    import torch
-
-    out = models_dir / "bert-legacy"
-    out.mkdir()
-    shutil.copy(safetensors_model / "config.json", out)
-    torch.save(_tiny_model().state_dict(), out / "pytorch_model.bin",
-               _use_new_zipfile_serialization=False)
-    return out
+    return _save_bin(models_dir / "bert-legacy", safetensors_model / "config.json",
+                     zip_format=False)
 
 
 @pytest.fixture(scope="session")

@@ -716,3 +716,18 @@ def test_legacy_checkpoint_cut_in_its_tensor_data(copy_of: Copy, legacy_bin_mode
     report = whyload.check(str(model))
     f = only(report, "WL130")
     assert f.evidence["expected_size"] == size and report.verdict is Verdict.FAILS
+
+
+def test_a_reader_that_fails_makes_the_verdict_unknown(copy_of: Copy, safetensors_model: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Readers must not raise; if one does (a bug), that file is reported, not a traceback."""
+    import whyload.snapshot as snapshot
+
+    def broken(f: object, size: int) -> object:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(snapshot, "read_safetensors_header", broken)
+    report = whyload.check(str(copy_of(safetensors_model)))
+    f = only(report, "WL161")
+    assert f.effect is Effect.UNKNOWN and "RecursionError" in f.evidence["error"]
+    assert report.verdict is Verdict.UNKNOWN

@@ -4,7 +4,6 @@ never imports torch, so torch's own view (arch list, does it import) comes from 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
@@ -240,15 +239,7 @@ def shadowing(snap: Snapshot) -> Iterator[Problem]:
     often an incomplete copy: "make sure you don't have a local directory with the same name".
     """
     a = snap.artifact
-    if a.how != "folder" or os.path.isabs(a.target) or a.target.startswith((".", "~")):
-        return
-    from whyload.resolve import looks_like_hub_id
-
-    if not looks_like_hub_id(a.target.rstrip("/")) or snap.env is None:
-        return
-    from whyload.resolve.hub import cached_repo_dir
-
-    cached = cached_repo_dir(a.target.rstrip("/"), snap.env.hf.cache_dir)
+    cached = a.shadows
     if cached is None:
         return
     yield Problem(

@@ -38,6 +38,7 @@ class Artifact:
     how: str  # "folder", "file" or "hub-cache"
     focus: str | None = None  # the file asked for, when the target is a single file
     cache: CacheEntry | None = None
+    shadows: Path | None = None  # the cached hub repo this local folder is named like
 
     def describe(self) -> dict[str, object]:
         out: dict[str, object] = {"how": self.how, "path": str(self.root)}
@@ -90,7 +91,8 @@ def _local(target: str, path: Path, st: os.stat_result) -> Artifact:
         if not os.access(path, os.R_OK | os.X_OK):
             raise TargetError(target, f"permission denied: cannot list {target}",
                               hint="run as a user who can read it, or copy it somewhere readable")
-        return Artifact(target=target, root=path.resolve(), how="folder")
+        return Artifact(target=target, root=path.resolve(), how="folder",
+                        shadows=_shadowed_repo(target))
     if stat.S_ISREG(st.st_mode):
         if path.suffix == ".json":  # config.json, an index: the model is the folder around it
             return Artifact(target=target, root=path.resolve().parent, how="folder")
@@ -101,6 +103,18 @@ def _local(target: str, path: Path, st: os.stat_result) -> Artifact:
         st.st_mode) else "not a regular file"
     raise TargetError(target, f"{target} is {kind}, not a model folder or weights file",
                       hint="point whyload at the folder that holds config.json and the weights")
+
+
+def _shadowed_repo(target: str) -> Path | None:
+    """from_pretrained('bert-base-uncased') takes ./bert-base-uncased over the cached model:
+    the cache folder a relative, hub-id-like folder name hides, if that id is cached."""
+    name = target.rstrip("/")
+    if os.path.isabs(name) or name.startswith((".", "~")) or not looks_like_hub_id(name):
+        return None
+    from whyload.env.container import hf_cache_dir
+    from whyload.resolve.hub import cached_repo_dir
+
+    return cached_repo_dir(name, hf_cache_dir(os.environ))
 
 
 def _stat_error(target: str, exc: OSError) -> TargetError:
