@@ -4,6 +4,10 @@ stable code, a category and the checks it depends on.
 A check yields `Problem`s; the registry stamps them with the rule's code and category. Checks run
 in dependency order (graphlib); a check whose prerequisite found an error is not run, so one broken
 file gives one finding, not twenty.
+
+The other commands (verify, load, explain) find things no snapshot holds: a hash that differs, a
+child process killed, a line in a log. Their codes are `declare`d here too, so every code has one
+documented rule, `whyload rules` lists them all, and `stamp` turns their Problems into Findings.
 """
 
 from __future__ import annotations
@@ -42,7 +46,9 @@ class Rule:
     name: str
     category: Category
     requires: tuple[str, ...]
-    func: CheckFunc
+    func: CheckFunc | None  # None: a finding of another command, never run by `check`
+    command: str = "check"  # the command that reports it
+    docstring: str = ""
 
     @property
     def title(self) -> str:
@@ -50,7 +56,8 @@ class Rule:
 
     @property
     def doc(self) -> str:
-        return inspect.cleandoc(self.func.__doc__ or self.name)
+        text = self.docstring or (self.func.__doc__ if self.func else None)
+        return inspect.cleandoc(text or self.name)
 
     @property
     def explanation(self) -> str:
@@ -67,12 +74,41 @@ def check(
     """Register a check. The docstring is the rule's documentation: a title line, then why."""
 
     def register(func: CheckFunc) -> CheckFunc:
-        if code in RULES:
-            raise RuntimeError(f"check code {code} registered twice")
-        RULES[code] = Rule(code, name, category, tuple(requires), func)
+        _add(Rule(code, name, category, tuple(requires), func))
         return func
 
     return register
+
+
+def declare(code: str, name: str, category: Category, doc: str, *, command: str) -> str:
+    """Register a finding that `command` (verify, load, explain, fix) reports from what it saw,
+    not from a snapshot. `doc` is its documentation: a title line, then why. Returns the code."""
+    _add(Rule(code, name, category, (), None, command=command, docstring=doc))
+    return code
+
+
+def _add(rule: Rule) -> None:
+    if rule.code in RULES:
+        raise RuntimeError(f"check code {rule.code} registered twice")
+    RULES[rule.code] = rule
+
+
+def stamp(code: str, problem: Problem) -> Finding:
+    """The Finding for a Problem under a registered code."""
+    rule = RULES[code]
+    effect = problem.effect
+    if problem.severity is not Severity.ERROR and effect is not Effect.UNKNOWN:
+        effect = Effect.NONE
+    return Finding(code=rule.code, category=rule.category, severity=problem.severity,
+                   title=problem.title, detail=problem.detail, evidence=problem.evidence,
+                   fix=problem.fix, effect=effect, file=problem.file)
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Most severe first, then in the order a person should fix them."""
+    category_order = list(Category)
+    return sorted(findings, key=lambda f: (-f.severity, category_order.index(f.category), f.code,
+                                           f.file or ""))
 
 
 def all_rules() -> list[Rule]:
@@ -105,7 +141,7 @@ def run_checks(
 ) -> tuple[tuple[Finding, ...], tuple[Skipped, ...]]:
     """Run the selected checks (all by default) and those they require, in dependency order;
     report the selected ones."""
-    every = {r.code: r for r in all_rules()}
+    every = {r.code: r for r in all_rules() if r.func is not None}
     wanted = {c for c in every if (not select or matches(c, select)) and not matches(c, ignore)}
     rules: dict[str, Rule] = {}
     stack = list(wanted)
@@ -126,6 +162,7 @@ def run_checks(
         if any(dep in blocked for dep in rule.requires):
             blocked.add(code)
             continue
+        assert rule.func is not None
         try:
             problems = list(rule.func(snapshot))
         except Exception as exc:  # a bug in a check must not hide the other findings
@@ -136,27 +173,12 @@ def run_checks(
         for p in problems:
             if p.severity is Severity.ERROR:
                 blocked.add(code)
-            found.append(
-                Finding(
-                    code=rule.code,
-                    category=rule.category,
-                    severity=p.severity,
-                    title=p.title,
-                    detail=p.detail,
-                    evidence=p.evidence,
-                    fix=p.fix,
-                    effect=p.effect if p.severity is Severity.ERROR or p.effect is Effect.UNKNOWN
-                    else Effect.NONE,
-                    file=p.file,
-                )
-            )
+            found.append(stamp(rule.code, p))
 
     def keep(code: str) -> bool:
         return code in wanted
 
-    category_order = list(Category)
-    found.sort(key=lambda f: (-f.severity, category_order.index(f.category), f.code, f.file or ""))
     return (
-        tuple(f for f in found if keep(f.code)),
+        tuple(f for f in sort_findings(found) if keep(f.code)),
         tuple(s for s in skipped if keep(s.code)),
     )

@@ -1,3 +1,14 @@
-"""Checks, one module per category. Importing this package registers them all."""
+"""Checks, one module per category, plus the codes other commands report (integrity: verify,
+loading: load, logs: explain). Importing this package registers them all."""
 
-from whyload.checks import architecture, config, environment, files, version  # noqa: F401
+from whyload.checks import (  # noqa: F401
+    architecture,
+    config,
+    environment,
+    files,
+    integrity,
+    loading,
+    logs,
+    security,
+    version,
+)

@@ -86,7 +86,7 @@ def rules(
         import json
 
         out(json.dumps([{"code": r.code, "name": r.name, "category": r.category.value,
-                          "title": r.title, "explanation": r.explanation,
+                          "title": r.title, "explanation": r.explanation, "command": r.command,
                           "requires": list(r.requires)} for r in every], indent=2))
     else:
         width = max(len(r.name) for r in every)

@@ -17,6 +17,7 @@ def render_rules_markdown(rules: list[Rule]) -> str:
         out += [f"## {category.value}", "", "| code | name | what it means |", "|---|---|---|"]
         for r in these:
             why = " ".join(r.explanation.split())
-            out.append(f"| {r.code} | `{r.name}` | **{r.title}.** {why} |")
+            by = "" if r.command == "check" else f" *(reported by `whyload {r.command}`)*"
+            out.append(f"| {r.code} | `{r.name}` | **{r.title}.**{by} {why} |")
         out.append("")
     return "\n".join(out)
