@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
 
+from whyload.checks.security import dangerous_globals
 from whyload.knowledge import fix_commands
 from whyload.knowledge.torch_pickle import (
     canonical,
     describe,
     rejected_globals,
     rejected_opcodes,
-    runs_code,
 )
 from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
@@ -27,31 +27,19 @@ def weights_only(snap: Snapshot) -> Iterator[Problem]:
 
     Since torch 2.6 weights_only=True is the default, and transformers always uses it: "Weights
     only load failed … Unsupported global: GLOBAL numpy.core.multiarray.scalar was not an
-    allowed global by default". A global that runs code (os.system, eval) means the file is
-    hostile: loading it with weights_only=False would execute it.
+    allowed global by default". A file whose globals run code (os.system, eval) is WL600's.
     """
     for f in snap.weights():
         t = f.torch
         if t is None or (t.pickled_object is not None and t.tensors):
             continue  # WL134: a whole pickled module
+        if dangerous_globals(t):
+            continue  # WL600: it would run code, which says more than "torch refuses it"
         globals_ = [canonical(g) for g in rejected_globals(list(t.globals))]
         opcodes = rejected_opcodes(list(t.opcodes))
         if not globals_ and not opcodes:
             continue
-        dangerous = [g for g in globals_ if runs_code(g)]
         needed = snap.in_plan(f.name) or snap.plan.format is None
-        if dangerous:
-            yield Problem(
-                effect=Effect.RAISES, file=f.name,
-                title=f"{f.name} would run code when unpickled: it calls "
-                f"{', '.join(dangerous[:3])}",
-                detail="torch >= 2.6 refuses it (weights_only=True); with weights_only=False, or "
-                "an older torch, loading it executes that call. Treat the file as hostile.",
-                evidence={"file": f.name, "runs_code": dangerous, "rejected": globals_[:20]},
-                fix=f"do not load {f.name}; get the weights from a trusted source (prefer "
-                "safetensors, which cannot run code)",
-            )
-            continue
         what = {g: describe(g) for g in globals_[:10]}
         yield Problem(
             severity=Severity.ERROR if needed else Severity.WARNING,

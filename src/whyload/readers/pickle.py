@@ -23,6 +23,8 @@ class Limits:
     max_stack: int = 1_000_000
     max_depth: int = 200  # nesting followed when interpreting the result
     max_stream_bytes: int = 1 << 30
+    max_nesting: int = 3  # pickles inside pickles (bytes handed to pickle.loads) followed
+    max_calls: int = 100_000  # call sites recorded
 
 
 DEFAULT_LIMITS = Limits()
@@ -48,6 +50,18 @@ class Call:
     kwargs: dict[str, Any] | None = None
     items: dict[Any, Any] = field(default_factory=dict)  # SETITEM(S) on a call's result
     appended: list[Any] = field(default_factory=list)  # APPEND(S) on a call's result
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """One call the pickle makes on load: what it calls (a dotted name, resolved through getattr
+    and __import__ chains; `<dynamic>` when it can't be), with which arguments, by which opcode,
+    and how deep in nested pickles."""
+
+    target: str
+    args: tuple[Any, ...]
+    opcode: str
+    depth: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,10 +93,14 @@ class PickleStream:
     truncated: bool = False  # it stopped because the bytes ran out, not because they are wrong
     end: int = 0  # offset just after STOP (or where it stopped)
     protocol: int | None = None
+    calls: list[CallSite] = field(default_factory=list)  # every call, in order (bounded)
+    nested: int = 0  # pickles found inside this one's call arguments and walked too
 
 
-def walk_pickle(f: IO[bytes], limits: Limits = DEFAULT_LIMITS) -> PickleStream:
-    """Run one pickle stream from the current position of `f` symbolically."""
+def walk_pickle(f: IO[bytes], limits: Limits = DEFAULT_LIMITS, depth: int = 0) -> PickleStream:
+    """Run one pickle stream from the current position of `f` symbolically. Bytes that are
+    themselves a pickle, passed to a call, are walked too (up to `limits.max_nesting` deep):
+    their globals and calls join this stream's, at `depth + 1`."""
     result = PickleStream()
     stack: list[Any] = []
     memo: dict[int, Any] = {}
@@ -110,6 +128,26 @@ def walk_pickle(f: IO[bytes], limits: Limits = DEFAULT_LIMITS) -> PickleStream:
             seen_globals.add(g)
             result.globals.append(g)
         return g
+
+    def add_call(func: Any, args: tuple[Any, ...], opcode: str) -> Call:
+        if len(result.calls) < limits.max_calls:
+            result.calls.append(CallSite(callable_name(func), args, opcode, depth))
+        if depth < limits.max_nesting:
+            for a in args:
+                if _looks_like_pickle(a):
+                    walk_nested(a)
+        return Call(func, args)
+
+    def walk_nested(data: bytes | bytearray | str) -> None:
+        raw = data.encode("latin-1") if isinstance(data, str) else bytes(data)
+        inner = walk_pickle(io.BytesIO(raw), limits, depth + 1)
+        if inner.error is not None and not inner.globals:
+            return  # bytes that only start like a pickle
+        result.nested += 1 + inner.nested
+        for g in inner.globals:
+            add_global(g)
+        room = limits.max_calls - len(result.calls)
+        result.calls.extend(inner.calls[:max(room, 0)])
 
     try:
         for op, arg, pos in _genops(f):
@@ -192,7 +230,7 @@ def walk_pickle(f: IO[bytes], limits: Limits = DEFAULT_LIMITS) -> PickleStream:
                 if name == "GLOBAL":
                     stack.append(g)
                 else:
-                    stack.append(Call(g, tuple(pop_mark())))
+                    stack.append(add_call(g, tuple(pop_mark()), name))
             elif name == "STACK_GLOBAL":
                 qual = pop()
                 module = pop()
@@ -204,21 +242,22 @@ def walk_pickle(f: IO[bytes], limits: Limits = DEFAULT_LIMITS) -> PickleStream:
             elif name == "REDUCE":
                 args = pop()
                 func = pop()
-                stack.append(Call(func, args if isinstance(args, tuple) else (args,)))
+                stack.append(add_call(func, args if isinstance(args, tuple) else (args,), name))
             elif name == "NEWOBJ":
                 args = pop()
                 cls = pop()
-                stack.append(Call(cls, args if isinstance(args, tuple) else (args,)))
+                stack.append(add_call(cls, args if isinstance(args, tuple) else (args,), name))
             elif name == "NEWOBJ_EX":
                 kwargs = pop()
                 args = pop()
                 cls = pop()
-                stack.append(Call(cls, args if isinstance(args, tuple) else (args,),
-                                  kwargs=kwargs if isinstance(kwargs, dict) else None))
+                call = add_call(cls, args if isinstance(args, tuple) else (args,), name)
+                call.kwargs = kwargs if isinstance(kwargs, dict) else None
+                stack.append(call)
             elif name == "OBJ":
                 items = pop_mark()
                 if items:
-                    stack.append(Call(items[0], tuple(items[1:])))
+                    stack.append(add_call(items[0], tuple(items[1:]), name))
                 else:
                     stack.append(Unknown("OBJ with no class"))
             elif name == "BUILD":
@@ -335,6 +374,33 @@ def _append(target: Any, items: list[Any]) -> None:
         target.extend(items)
     elif isinstance(target, Call):
         target.appended.extend(items)
+
+
+def callable_name(func: Any, depth: int = 0) -> str:
+    """The dotted name a call reaches: a global; `getattr(x, "name")` as x's name + ".name";
+    `__import__("os")` or `importlib.import_module("os")` as "os". `<dynamic>` otherwise."""
+    if depth > 16:
+        return "<dynamic>"
+    if isinstance(func, Global):
+        return func.dotted
+    if isinstance(func, Call) and len(func.args) >= 1:
+        inner = callable_name(func.func, depth + 1)
+        if inner in ("builtins.getattr", "__builtin__.getattr") and len(func.args) >= 2 and \
+                isinstance(func.args[1], str):
+            return f"{callable_name(func.args[0], depth + 1)}.{func.args[1]}"
+        if inner in ("builtins.__import__", "__builtin__.__import__",
+                     "importlib.import_module") and isinstance(func.args[0], str):
+            return func.args[0]
+    return "<dynamic>"
+
+
+def _looks_like_pickle(value: Any) -> bool:
+    """Bytes (or latin-1 text) that open with a PROTO opcode for protocols 2-5."""
+    if isinstance(value, (bytes, bytearray)):
+        return len(value) >= 16 and value[0] == 0x80 and 2 <= value[1] <= 5
+    if isinstance(value, str):
+        return len(value) >= 16 and value[0] == "\x80" and "\x02" <= value[1] <= "\x05"
+    return False
 
 
 def _describe(v: Any) -> str:

@@ -17,6 +17,7 @@ In both, each tensor is a call to `torch._utils._rebuild_tensor_v2(storage, offs
 from __future__ import annotations
 
 import dataclasses
+import io
 import struct
 import zipfile
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any, BinaryIO
 
 from whyload.readers.pickle import (
     Call,
+    CallSite,
     Global,
     Limits,
     Persistent,
@@ -38,6 +40,16 @@ MAX_CENTRAL_DIRECTORY = 64 << 20
 MAX_DATA_PKL = 64 << 20  # a 70B model's shard has a data.pkl of ~1 MB
 MAX_INFLATION = 200  # data.pkl is stored uncompressed by torch; a huge ratio is a zip bomb
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+MAX_MEMBERS_SCANNED = 10_000  # zip members looked at for pickles besides data.pkl
+MAX_SCANNED_BYTES = 256 << 20  # decompressed bytes walked across those members
+MAX_CALLS_KEPT = 200  # calls other than tensor rebuilds kept as evidence
+ROUTINE_CALLS = frozenset({
+    "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor", "torch._utils."
+    "_rebuild_tensor_v3", "torch._utils._rebuild_parameter", "collections.OrderedDict",
+    "torch._utils._rebuild_parameter_with_state", "torch._tensor._rebuild_from_type_v2",
+})
+RECORDS = ("data.pkl", "version", ".format_version", "byteorder", ".storage_alignment",
+           ".data/version", ".data/serialization_id")
 
 STORAGE_DTYPES = {
     "FloatStorage": "F32", "DoubleStorage": "F64", "HalfStorage": "F16",
@@ -52,6 +64,28 @@ TENSOR_REBUILDERS = {
     "torch._utils._rebuild_tensor",
     "torch._utils._rebuild_tensor_v3",
 }
+
+
+@dataclass(frozen=True)
+class PickleCall:
+    """A call a pickle makes on load (other than rebuilding a tensor), its constant arguments
+    as plain data, and where: `member` is the zip member, `depth` > 0 inside a nested pickle."""
+
+    target: str
+    args: tuple[str | int | float | bool | None, ...]
+    opcode: str
+    depth: int = 0
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class HiddenPickle:
+    """A pickle in a zip member other than data.pkl: torch.load never reads it, other loaders
+    (np.load, pickle.load on the extracted file) may."""
+
+    member: str
+    globals: tuple[str, ...]
+    calls: tuple[PickleCall, ...]
 
 
 @dataclass(frozen=True)
@@ -70,6 +104,9 @@ class TorchCheckpoint:
     opcodes: tuple[str, ...] = ()  # every opcode the object graph uses
     pickle_error: str | None = None
     expected_size: int | None = None  # what the file should weigh, when that can be told
+    calls: tuple[PickleCall, ...] = ()  # calls other than tensor rebuilds (bounded)
+    nested_pickles: int = 0  # pickles inside the pickle (bytes handed to a call), walked too
+    hidden_pickles: tuple[HiddenPickle, ...] = ()  # zip members besides data.pkl that are pickles
 
 
 def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
@@ -127,7 +164,62 @@ def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
         root = pkl[0].filename.split("/", 1)[0]
         sizes = {i.filename[len(root) + 6 :]: i.file_size for i in infos
                  if i.filename.startswith(f"{root}/data/")}
-        return _checkpoint("zip", stream, members=names, version=version, storage_sizes=sizes)
+        ckpt = _checkpoint("zip", stream, members=names, version=version, storage_sizes=sizes)
+        hidden = _hidden_pickles(zf, infos, root, info.filename)
+        return dataclasses.replace(ckpt, hidden_pickles=hidden) if hidden else ckpt
+
+
+def _hidden_pickles(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], root: str,
+                    data_pkl: str) -> tuple[HiddenPickle, ...]:
+    """Members other than data.pkl, torch's small records and its numbered storages that hold
+    a pickle. Bounded: members scanned, decompressed bytes read, inflation ratio."""
+    found: list[HiddenPickle] = []
+    budget = MAX_SCANNED_BYTES
+    for info in infos[:MAX_MEMBERS_SCANNED]:
+        name = info.filename
+        rel = name[len(root) + 1:] if name.startswith(f"{root}/") else name
+        if name == data_pkl or rel in RECORDS or info.is_dir() or info.file_size < 16 or (
+                rel.startswith("data/") and rel[5:].isdigit()):
+            continue
+        size = min(info.file_size, MAX_DATA_PKL, budget)
+        if size < 16 or info.file_size / max(info.compress_size, 1) > MAX_INFLATION:
+            continue
+        try:
+            with zf.open(info) as member:
+                head = member.read(2)
+                if len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= 5:
+                    continue
+                data = head + member.read(size - 2)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error,
+                NotImplementedError, RuntimeError):
+            continue
+        budget -= len(data)
+        stream = walk_pickle(io.BytesIO(data), Limits(max_stream_bytes=MAX_DATA_PKL))
+        if stream.globals:
+            found.append(HiddenPickle(name, tuple(g.dotted for g in stream.globals),
+                                      _kept_calls(stream.calls, name)))
+        if budget <= 16:
+            break
+    return tuple(found)
+
+
+def _constant(value: Any) -> str | int | float | bool | None:
+    """A call argument as evidence: constants as they are (long text cut), the rest named."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value if not isinstance(value, int) or abs(value) < 1 << 53 else str(value)
+    if isinstance(value, str):
+        return value if len(value) <= 200 else value[:200] + "…"
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, Global):
+        return value.dotted
+    return f"<{type(value).__name__}>"
+
+
+def _kept_calls(calls: list[CallSite], member: str | None = None) -> tuple[PickleCall, ...]:
+    kept = [PickleCall(c.target, tuple(_constant(a) for a in c.args[:8]), c.opcode, c.depth,
+                       member) for c in calls if c.target not in ROUTINE_CALLS]
+    return tuple(kept[:MAX_CALLS_KEPT])
 
 
 def read_legacy_torch(f: BinaryIO, file_size: int) -> TorchCheckpoint:
@@ -247,6 +339,8 @@ def _checkpoint(
         globals=tuple(g.dotted for g in stream.globals),
         opcodes=tuple(sorted(stream.opcode_names)),
         pickle_error=stream.error,
+        calls=_kept_calls(stream.calls),
+        nested_pickles=stream.nested,
     )
 
 
@@ -317,4 +411,5 @@ def _tensor_info(value: Any, depth: int = 0) -> TensorInfo | None:
     return TensorInfo(dtype=dtype, shape=shape, device=location)
 
 
-__all__ = ["TorchCheckpoint", "Unknown", "read_legacy_torch", "read_torch_zip"]
+__all__ = ["HiddenPickle", "PickleCall", "TorchCheckpoint", "Unknown", "read_legacy_torch",
+           "read_torch_zip"]
