@@ -1,0 +1,114 @@
+"""plan(): what `whyload fix` would write, from what and why, built from the same snapshot and
+findings `whyload check` reports. Planning reads headers and JSON only, like check: no tensor,
+no pickle, no torch. Nothing is written until RepairPlan.apply()."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from whyload.errors import UsageError
+from whyload.registry import run_checks
+from whyload.repair.config_repair import plan_config
+from whyload.repair.index_repair import plan_index
+from whyload.repair.refusals import refusals as find_refusals
+from whyload.repair.types import RepairPlan, Step
+from whyload.repair.weights_repair import plan_weights
+from whyload.report import Report, Severity
+from whyload.resolve import resolve
+from whyload.snapshot import Options, take_snapshot
+
+SKIPPED_DIRS = frozenset({".git"})  # a clone's history is not part of the model
+MAX_COPIED_FILES = 10_000
+
+
+def plan(target: str, out: str | Path, *, force: bool = False, to_safetensors: bool = False,
+         max_shard_bytes: int | None = None, overrides: Mapping[str, Any] | None = None,
+         model_class: str | None = None) -> RepairPlan:
+    """The repair plan for `target` (a folder, or a hub id in the HF cache) into the new folder
+    `out`. `to_safetensors` converts .bin weights even when nothing else needs it;
+    `max_shard_bytes` re-shards; `overrides` sets config values the weights do not determine
+    (num_attention_heads). Raises UsageError when `out` cannot be written safely."""
+    t0 = time.perf_counter()
+    artifact = resolve(str(target))
+    if artifact.focus is not None:
+        raise UsageError(f"{target} is a single file; fix repairs a model folder",
+                         hint=f"whyload fix {artifact.root} --out {out}")
+    source = artifact.root.resolve()
+    dest = check_out(source, Path(out), force=force)
+    snap = take_snapshot(artifact, Options(model_class=model_class))
+    findings, skipped = run_checks(snap)
+    before = Report(command="check", target=str(target), resolved=artifact.describe(),
+                    findings=findings, skipped=skipped, facts=snap.facts(),
+                    timings={"total_s": round(time.perf_counter() - t0, 6)})
+    planned = frozenset([*snap.plan.files, *([snap.plan.index] if snap.plan.index else [])])
+    refused = find_refusals(findings, planned)
+    steps: list[Step] = []
+    weights, weights_refused = plan_weights(snap, findings, to_safetensors=to_safetensors,
+                                            max_shard_bytes=max_shard_bytes)
+    config, config_refused = plan_config(snap, findings, overrides or {})
+    index, index_refused = plan_index(snap, findings) if not weights else ([], [])
+    steps = [*config, *index, *weights]
+    refused += [*weights_refused, *config_refused, *index_refused]
+    answered = {c for s in steps for c in s.answers} | {c for r in refused for c in r.codes}
+    unanswered = tuple(f"{f.code}: {f.title}" + (f" — {f.fix}" if f.fix else "")
+                       for f in findings
+                       if f.severity is Severity.ERROR and f.code not in answered)
+    replaced = {name for s in steps if s.action == "rewrite-weights" for name in s.reads}
+    written = {name for s in steps for name in s.writes}
+    copies, notes = files_to_copy(source, replaced | written)
+    if any(s.action == "rewrite-weights" for s in steps):
+        notes.append("legacy names (LayerNorm.gamma/beta) are written as weight/bias; "
+                     "transformers 5 renames them on load, so they are not repaired on their own")
+    return RepairPlan(source=source, out=dest, before=before, steps=tuple(steps),
+                      copies=tuple(copies), refusals=tuple(refused), unanswered=unanswered,
+                      notes=tuple(notes), snapshot=snap)
+
+
+def check_out(source: Path, out: Path, *, force: bool) -> Path:
+    """The absolute output folder, or UsageError when writing there could touch the source."""
+    parent = out.expanduser().absolute().parent
+    if not parent.is_dir():
+        raise UsageError(f"{parent} does not exist", hint=f"mkdir -p {parent}")
+    dest = parent.resolve() / out.name
+    if dest == source or source in dest.parents:
+        raise UsageError(f"--out {out} is inside the model folder {source}",
+                         hint="write the repaired copy beside it, e.g. --out "
+                         f"{source.parent / (source.name + '-fixed')}")
+    if dest in source.parents:
+        raise UsageError(f"--out {out} contains the model folder {source}",
+                         hint="choose a folder outside the model's own")
+    if (dest.exists() or dest.is_symlink()) and not force:
+        raise UsageError(f"{dest} already exists",
+                         hint="choose a new folder, or --force to replace it")
+    if force and dest.exists() and not dest.is_dir():
+        raise UsageError(f"{dest} exists and is not a folder", hint="remove it or choose another")
+    return dest
+
+
+def files_to_copy(source: Path, skip: set[str]) -> tuple[list[str], list[str]]:
+    """Every regular file under source (relative paths) except `skip`, and what was left out."""
+    copies: list[str] = []
+    notes: list[str] = []
+    for folder, dirs, names in os.walk(source):
+        here = Path(folder)
+        for d in sorted(dirs):
+            if d in SKIPPED_DIRS:
+                notes.append(f"{(here / d).relative_to(source)}/ is not copied")
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+        for name in sorted(names):
+            path = here / name
+            rel = str(path.relative_to(source))
+            if rel in skip:
+                continue
+            if not path.is_file():  # a dangling link, a FIFO, a socket
+                notes.append(f"{rel} is not a regular file and is not copied")
+                continue
+            copies.append(rel)
+            if len(copies) > MAX_COPIED_FILES:
+                raise UsageError(f"{source} holds more than {MAX_COPIED_FILES:,} files",
+                                 hint="point fix at the model folder itself")
+    return copies, notes
