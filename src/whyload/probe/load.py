@@ -1,0 +1,72 @@
+"""`whyload load`: the real from_pretrained, isolated in a child process, beside what `check`
+predicted. whyload's own process never imports torch or transformers here."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from whyload.pipeline import check
+from whyload.probe.child import LoadRequest
+from whyload.probe.observed import observed_findings
+from whyload.probe.sandbox import ChildExit, run_child
+from whyload.registry import sort_findings
+from whyload.report import Report
+
+FACT_KEYS = ("class", "model_class", "dtype", "parameters", "load_s", "versions")
+
+
+def run_load(target: str, *, model_class: str | None = None, dtype: str | None = None,
+             device: str = "cpu", device_map: str | None = None, timeout_s: float = 600.0,
+             memory_limit: int | None = None, trust_remote_code: bool = False,
+             revision: str | None = None) -> Report:
+    """Load `target` for real in a child process capped at `memory_limit` bytes of resident
+    memory and `timeout_s` seconds, and report what happened: how the child ended ("outcome":
+    loaded, exception, killed_oom, signal, timeout), the keys transformers reported missing,
+    unexpected or mismatched, its warnings, the peak RSS and wall time, and a finding for each
+    cause. `check`'s static verdict is in facts["static"]. Raises TargetError when there is
+    nothing to load (as `check` does)."""
+    t0 = time.perf_counter()
+    static = check(target, revision=revision, model_class=model_class, device=device,
+                   dtype=dtype)
+    t1 = time.perf_counter()
+    request = LoadRequest(path=str(static.resolved.get("path", target)), model_class=model_class,
+                          dtype=dtype, device=device, device_map=device_map,
+                          trust_remote_code=trust_remote_code)
+    ended = run_child("whyload.probe.child", request.to_json(), timeout_s=timeout_s,
+                      memory_limit=memory_limit)
+    t2 = time.perf_counter()
+    return Report(
+        command="load",
+        target=str(target),
+        resolved=static.resolved,
+        findings=tuple(sort_findings(observed_findings(ended, static))),
+        facts=load_facts(ended, static),
+        timings={"check_s": round(t1 - t0, 6), "load_s": round(t2 - t1, 6),
+                 "total_s": round(t2 - t0, 6)},
+    )
+
+
+def load_facts(ended: ChildExit, static: Report) -> dict[str, Any]:
+    """How the child ended and what it loaded, beside check's verdict."""
+    result = ended.result
+    info: dict[str, Any] = result.get("loading_info") or {}
+    facts: dict[str, Any] = {
+        "outcome": ended.outcome,
+        "static": {"verdict": static.verdict.value, "codes": static.codes()},
+        "returncode": ended.returncode,
+        "signal": ended.signal,
+        "peak_rss": ended.peak_rss,
+        "memory_limit": ended.memory_limit,
+        "wall_s": ended.wall_s,
+        "missing_keys": info.get("missing_keys", []),
+        "unexpected_keys": info.get("unexpected_keys", []),
+        "mismatched_keys": info.get("mismatched_keys", []),
+        "warnings": result.get("warnings", []),
+        **{k: result[k] for k in FACT_KEYS if k in result},
+    }
+    if ended.oom_by:
+        facts["oom_by"] = ended.oom_by
+    if "exception" in result:
+        facts["exception"] = result["exception"]
+    return facts

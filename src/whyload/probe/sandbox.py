@@ -1,0 +1,194 @@
+"""Run the load child with a memory cap and a time limit, and say how it ended.
+
+The memory cap counts what a container's limit counts: the resident memory of the child and
+its descendants. A watchdog samples it every few milliseconds and kills the whole process group
+with SIGKILL once it passes the cap: the same end as the kernel's OOM killer in a container
+(exit 137). The cap is the size of the resident set, not of the address space, because torch
+and transformers reserve far more address space than they use: a tiny BERT load has
+VmSize 1.14 GB for VmRSS 0.45 GB here, so RLIMIT_AS at the cap would fail imports long before
+the model is the problem. RLIMIT_AS is only the backstop for an allocation that jumps past the
+cap between two samples, set at the cap plus ADDRESS_SPACE_MARGIN; the child then raises
+MemoryError (or an allocator error), which counts as out of memory too. No cgroup is created:
+that needs a delegated cgroup v2 subtree, which an unprivileged process seldom has.
+
+The timeout kills the process group too, so nothing the child started survives it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]
+
+ADDRESS_SPACE_MARGIN = 2 * 2**30  # address space torch reserves beyond what it touches
+POLL_S = 0.01
+MAX_RESULT_BYTES = 16 * 2**20
+STDERR_TAIL = 8_000
+_OOM_TEXT = re.compile(r"can't allocate memory|Cannot allocate memory|out of memory|"
+                       r"failed to map segment|std::bad_alloc|DefaultCPUAllocator", re.I)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChildExit:
+    """How the child ended: its own report when it wrote one, else what the parent saw."""
+
+    outcome: str  # loaded | exception | killed_oom | signal | timeout
+    returncode: int | None
+    signal: str | None = None
+    peak_rss: int = 0  # bytes, the most the watchdog saw or the child reported
+    wall_s: float = 0.0
+    memory_limit: int | None = None
+    oom_by: str | None = None  # "watchdog", "MemoryError", "SIGKILL"
+    result: dict[str, Any] = field(default_factory=dict)
+    stderr_tail: str = ""
+
+
+def parse_size(text: str) -> int:
+    """'2G', '512M', '1.5GiB', '1000000' -> bytes (K/M/G/T are powers of 1024)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", text, re.I)
+    if not match:
+        raise ValueError(f"not a memory size: {text!r} (try 2G, 512M)")
+    number, unit = float(match.group(1)), match.group(2).upper()
+    size = int(number * 1024 ** " KMGT".index(unit or " "))
+    if size <= 0:
+        raise ValueError(f"a memory limit must be positive: {text!r}")
+    return size
+
+
+def _address_space_cap(limit: int) -> Callable[[], None]:
+    def apply() -> None:  # runs in the child between fork and exec
+        cap = limit + ADDRESS_SPACE_MARGIN
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    return apply
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    try:
+        members = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for member in members:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def child_env() -> dict[str, str]:
+    """The child's environment: offline, quiet, no tokenizer threads."""
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
+
+
+def run_child(module: str, request_json: str, *, timeout_s: float,
+              memory_limit: int | None = None, extra_args: Sequence[str] = ()) -> ChildExit:
+    """Run `python -m module REQUEST RESULT` under the caps; never raises for what the child
+    does (OSError only when it cannot be started at all)."""
+    with tempfile.TemporaryDirectory(prefix="whyload-load-") as tmp:
+        request, result, stderr = (Path(tmp) / n for n in ("request.json", "result.json",
+                                                           "stderr.log"))
+        request.write_text(request_json)
+        started = time.perf_counter()
+        with stderr.open("wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", module, str(request), str(result), *extra_args],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env(),
+                start_new_session=True,
+                preexec_fn=_address_space_cap(memory_limit) if memory_limit else None,
+            )
+            killed_for, peak = _watch(proc, timeout_s, memory_limit)
+        wall = round(time.perf_counter() - started, 3)
+        tail = _tail(stderr)
+        data = _read_result(result)
+    return _classify(proc.returncode, killed_for, peak, wall, memory_limit, data, tail)
+
+
+def _watch(proc: subprocess.Popen[bytes], timeout_s: float,
+           memory_limit: int | None) -> tuple[str | None, int]:
+    deadline = time.monotonic() + timeout_s
+    watched = psutil.Process(proc.pid)
+    peak = 0
+    killed_for: str | None = None
+    while proc.poll() is None:
+        rss = _tree_rss(watched)
+        peak = max(peak, rss)
+        if memory_limit is not None and rss > memory_limit:
+            killed_for = "memory"
+        elif time.monotonic() > deadline:
+            killed_for = "timeout"
+        if killed_for:
+            _kill_group(proc.pid)
+            proc.wait()
+            break
+        time.sleep(POLL_S)
+    _kill_group(proc.pid)  # anything the child left behind in its group
+    return killed_for, peak
+
+
+def _tail(path: Path) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, path.stat().st_size - STDERR_TAIL))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _read_result(path: Path) -> dict[str, Any]:
+    try:
+        if path.stat().st_size > MAX_RESULT_BYTES:
+            return {}
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _classify(returncode: int | None, killed_for: str | None, peak: int, wall: float,
+              memory_limit: int | None, data: dict[str, Any], tail: str) -> ChildExit:
+    peak = max(peak, int(data.get("peak_rss") or 0))
+    common: dict[str, Any] = dict(returncode=returncode, peak_rss=peak, wall_s=wall,
+                                  memory_limit=memory_limit, result=data, stderr_tail=tail)
+    if killed_for == "memory":
+        return ChildExit(outcome="killed_oom", signal="SIGKILL", oom_by="watchdog", **common)
+    if killed_for == "timeout":
+        return ChildExit(outcome="timeout", signal="SIGKILL", **common)
+    if returncode is not None and returncode < 0:
+        name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() \
+            else str(-returncode)
+        if name == "SIGKILL":  # nobody here sent it: the kernel's OOM killer, most likely
+            return ChildExit(outcome="killed_oom", signal=name, oom_by="SIGKILL", **common)
+        return ChildExit(outcome="signal", signal=name, **common)
+    exc = data.get("exception")
+    if isinstance(exc, dict) and (exc.get("type") == "MemoryError"
+                                  or (memory_limit and _OOM_TEXT.search(str(exc.get("message"))))):
+        return ChildExit(outcome="killed_oom", oom_by=str(exc.get("type")), **common)
+    if data.get("outcome") == "loaded":
+        return ChildExit(outcome="loaded", **common)
+    if not data:  # the child died before it could say anything
+        last = (tail.strip().splitlines() or [f"exit code {returncode}"])[-1]
+        data = {"exception": {"type": "ChildProcessError", "message": last[:500],
+                              "traceback": tail}}
+        common["result"] = data
+    return ChildExit(outcome="exception", **common)
