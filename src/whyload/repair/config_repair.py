@@ -94,7 +94,7 @@ def _generate(snap: Snapshot, finding: Finding,
             return [], [Refusal(
                 reason=f"config.json is missing, and {heads} is not in the weights: the "
                 f"documented default {default} does not divide hidden size {hidden}",
-                next_step=f"whyload fix ... --set {heads}=N with the base model's value",
+                next_step=f"add --set {heads}=N: the value of the base model it was trained from",
                 codes=("WL300",))]
         draft[heads] = default
         inferred[heads] = (f"documented default of {model_type} ({default}); not in the "
