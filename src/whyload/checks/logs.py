@@ -1,4 +1,163 @@
 """Failures only a log shows (`whyload explain`): errors raised at run time, network and hub
-errors."""
+errors.
+
+A failure that `check` can also see keeps `check`'s code (an LFS pointer is WL110 whether a log or
+the bytes show it); the codes here are the causes no snapshot holds.
+"""
 
 from __future__ import annotations
+
+from whyload.registry import declare
+from whyload.report import Category
+
+HUB_CONSISTENCY = declare("WL190", "hub-consistency-check-failed", Category.FILES, """
+    A download that ended with fewer (or more) bytes than the Hub said the file has
+
+    huggingface_hub compares the size it received with the size the Hub announced; a cut
+    transfer, or a proxy or mirror that answered with an error page, leaves a file of the wrong
+    size and the download fails. Fix: download again with force_download=True, and check the
+    proxy and HF_ENDPOINT.
+    """, command="explain")
+
+POSITION_IDS_KEY = declare("WL230", "position-ids-buffer", Category.VERSION, """
+    A strict load_state_dict that trips over the `embeddings.position_ids` buffer
+
+    The buffer became persistent in transformers 3.1 and non-persistent again in 4.31, so a state
+    dict saved on one side of either change has one key too many (or too few) for the other. It is
+    a constant arange: drop it, or load with strict=False.
+    """, command="explain")
+
+TORCH_TOO_OLD_FOR_ZIP = declare("WL231", "torch-too-old-for-zip", Category.VERSION, """
+    A torch zip checkpoint (torch >= 1.6) read by an older torch
+
+    torch < 1.6 cannot read the zip serialization: it says the file 'is a zip archive (did you
+    mean to use torch.jit.load()?)' or that the file's version is above the maximum it supports.
+    Fix: upgrade torch, or save again with _use_new_zipfile_serialization=False.
+    """, command="explain")
+
+PICKLED_CLASS_MOVED = declare("WL232", "pickled-class-moved", Category.VERSION, """
+    A pickled object whose module or class no longer exists where the pickle says
+
+    torch.save(model) stores import paths; transformers 4 moved its modules to
+    transformers.models.*, so unpickling an old whole-model file fails with 'No module named' or
+    'Can't get attribute'. Fix: load it with the transformers that saved it and export it with
+    save_pretrained.
+    """, command="explain")
+
+SAFETENSORS_UNSUPPORTED = declare("WL233", "safetensors-unknown-to-transformers",
+                                  Category.VERSION, """
+    transformers looked only for .bin/.h5/.msgpack weights although safetensors files are there
+
+    transformers releases before safetensors support (or an environment without the safetensors
+    package) do not list model.safetensors among the files they look for. Fix: upgrade
+    transformers and install safetensors.
+    """, command="explain")
+
+API_CHANGED = declare("WL234", "loading-argument-unsupported", Category.VERSION, """
+    A from_pretrained argument the installed transformers does not accept
+
+    ignore_mismatched_sizes arrived in 4.x, dtype replaced torch_dtype in 4.56, and from_tf /
+    from_flax are gone in transformers 5; passed to the wrong release, the argument reaches the
+    model's __init__ and raises TypeError. Fix: use the argument the installed release knows, or
+    change the transformers version.
+    """, command="explain")
+
+GAMMA_BETA_RENAMED = declare("WL235", "gamma-beta-renamed", Category.VERSION, """
+    Parameters named gamma/beta renamed to weight/bias on load: custom ones stay random
+
+    transformers 4.4x renamed every `gamma`/`beta` key at load time; a custom module whose
+    parameters really are called gamma or beta then finds nothing and keeps its random
+    initialization, silently. Fix: rename the parameters (or load with a release after PR
+    #35615, which only renames LayerNorm's).
+    """, command="explain")
+
+CONFIG_ATTRIBUTE_MISSING = declare("WL350", "config-attribute-missing", Category.CONFIG, """
+    Code asks the config for an attribute it does not have
+
+    Custom model code (or an old API) reads config.<name> that config.json never set, or a class
+    attribute transformers removed. Fix: add the key to config.json, or use the code's matching
+    transformers version.
+    """, command="explain")
+
+TOKENIZER_FILE_NONE = declare("WL351", "tokenizer-file-not-found", Category.CONFIG, """
+    A slow tokenizer got None for its vocabulary file
+
+    The tokenizer class picked for this model expects a vocabulary file the folder does not have
+    (Multilingual-MiniLM is a BERT with an XLM-R sentencepiece tokenizer), so its path is None and
+    os.stat fails. Old releases masked an SSL failure the same way. Fix: load the tokenizer class
+    the files belong to (set tokenizer_class in tokenizer_config.json).
+    """, command="explain")
+
+ST_MEAN_POOLING = declare("WL450", "sentence-transformers-mean-pooling", Category.ARCHITECTURE,
+                          """
+    sentence-transformers built a new model with mean pooling instead of the saved one
+
+    Without modules.json and 1_Pooling/config.json, SentenceTransformer wraps the plain
+    transformer with a default mean pooling: the embeddings differ from the model's published
+    ones, silently. Fix: load the sentence-transformers export of the model (with modules.json).
+    """, command="explain")
+
+PATH_SENT_TO_HUB = declare("WL570", "path-sent-to-hub", Category.ENVIRONMENT, """
+    A local path that does not exist, so transformers sent it to the Hub as a repo id
+
+    from_pretrained treats a string that is not an existing folder as a hub id; a path then fails
+    validation ('Repo id must be in the form ...') or is looked up online. Fix: correct the path
+    (it is relative to the working directory) or use an absolute one.
+    """, command="explain")
+
+REPO_NOT_FOUND = declare("WL571", "repo-not-found-or-gated", Category.ENVIRONMENT, """
+    The Hub refused the repository: it does not exist, is private, or is gated
+
+    A 401/403/404 from the Hub: a mistyped id, a private repo without a token, or a gated model
+    whose terms were not accepted. Fix: check the id, run `hf auth login`, accept the gate on the
+    model page.
+    """, command="explain")
+
+TOKENIZER_BACKEND_MISSING = declare("WL572", "tokenizer-backend-missing", Category.ENVIRONMENT, """
+    The tokenizer needs sentencepiece or protobuf, which are not installed
+
+    ALBERT, DeBERTa-v2/v3, XLM-R and T5 checkpoints may ship only a sentencepiece model; building
+    the tokenizer (or converting it to a fast one) needs the sentencepiece and protobuf packages.
+    Fix: pip install sentencepiece protobuf, then restart the Python process.
+    """, command="explain")
+
+HUB_UNREACHABLE = declare("WL573", "hub-unreachable-not-cached", Category.ENVIRONMENT, """
+    The Hub could not be reached and the files are not in the local cache
+
+    Without a network (or behind a firewall) from_pretrained falls back to the cache; the files
+    are not there (another HF_HOME or user, another revision, only part of the repo cached). Fix:
+    download once where there is a network (`hf download <id>`), keep HF_HOME the same, then set
+    HF_HUB_OFFLINE=1.
+    """, command="explain")
+
+SSL_PROXY = declare("WL574", "ssl-certificate-or-proxy", Category.ENVIRONMENT, """
+    TLS verification failed on the way to the Hub: a proxy or a missing CA bundle
+
+    A corporate proxy that re-signs traffic, or a CA bundle Python does not know, makes every Hub
+    request fail with CERTIFICATE_VERIFY_FAILED. Fix: set REQUESTS_CA_BUNDLE / SSL_CERT_FILE to
+    the proxy's CA (and HTTPS_PROXY), or download elsewhere and copy the cache.
+    """, command="explain")
+
+SYMLINKS_UNSUPPORTED = declare("WL575", "symlinks-unsupported", Category.ENVIRONMENT, """
+    The cache's file system (or Windows without Developer Mode) cannot create symlinks
+
+    huggingface_hub then stores files in a degraded layout that duplicates blobs, and other tools
+    fail with WinError 1314. Fix: enable Developer Mode on Windows, or download with local_dir.
+    """, command="explain")
+
+CUDA_DEVICE_ASSERT = declare("WL576", "cuda-device-side-assert", Category.ENVIRONMENT, """
+    A CUDA kernel failed an assertion (device-side assert triggered)
+
+    Almost always an index out of range on the GPU: token ids beyond the embedding matrix, labels
+    beyond num_labels, token_type_ids of 1 for a model with one token type. The error surfaces at a
+    later, unrelated call. Fix: rerun with CUDA_LAUNCH_BLOCKING=1 (or on CPU) to see the real
+    IndexError, then resize the embeddings or fix the labels.
+    """, command="explain")
+
+PROCESS_KILLED = declare("WL577", "process-killed", Category.ENVIRONMENT, """
+    The process was killed by a signal other than an out-of-memory kill
+
+    A SIGSEGV, SIGBUS or SIGABRT during loading comes from native code: a torch or driver build
+    that does not match, a file truncated under an mmap (SIGBUS), or two libraries with different
+    OpenMP runtimes. Fix: rerun `whyload env`, and `whyload verify` on the model files.
+    """, command="explain")
