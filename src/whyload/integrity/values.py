@@ -57,7 +57,9 @@ def scan_values(path: Path, name: str, kind: str, layout: ZipLayout | None) -> V
             return _scan_torch_zip(path, name, layout)
     except (OSError, ValueError, struct.error, zipfile.BadZipFile) as exc:
         return ValueScan(name, not_scanned=((name, f"unreadable: {exc}"),))
-    return ValueScan(name, not_scanned=((name, f"{kind} files are not scanned"),))
+    why = ("a legacy (torch < 1.6) pickle: its storages are not laid out for mmap"
+           if kind == "pickle" else f"{kind}: not scanned")
+    return ValueScan(name, not_scanned=((name, why),))
 
 
 def _scan_safetensors(path: Path, name: str) -> ValueScan:

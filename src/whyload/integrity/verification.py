@@ -21,7 +21,7 @@ from whyload.integrity.references import (
     parse_expected_sha256,
 )
 from whyload.integrity.values import ValueScan, scan_values
-from whyload.readers.inventory import Entry, take_inventory
+from whyload.readers.inventory import Entry, is_training_state, take_inventory
 from whyload.readers.sniff import Kind
 from whyload.registry import Problem, sort_findings, stamp
 from whyload.report import Effect, Finding, Report, Severity
@@ -88,7 +88,9 @@ def verify(
     scans: list[ValueScan] = []
     if deep and not inspection.interrupted:
         scans = [scan_values(artifact.root / e.name, e.name, _kind(inspection, e), _layout(
-            inspection, e.name)) for e in entries if e.kind in (Kind.SAFETENSORS, *ZIP_KINDS)]
+            inspection, e.name)) for e in entries
+            if e.kind in (Kind.SAFETENSORS, Kind.PICKLE, *ZIP_KINDS)
+            and not is_training_state(e.name)]
         findings.extend(value_findings(scans))
     t1 = time.perf_counter()
     return Report(
