@@ -36,7 +36,8 @@ def _observe(static: Report, code: str, observed: dict[str, Any],
     seen = static.by_code(code)
     if seen:
         return dataclasses.replace(seen[0], evidence={**seen[0].evidence, **observed})
-    return stamp(code, fallback())
+    new = stamp(code, fallback())
+    return dataclasses.replace(new, evidence={**new.evidence, **observed})
 
 
 def error_text(exc: dict[str, Any]) -> str:
@@ -76,7 +77,7 @@ def key_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
             title=f"the load created {cls}'s head at random: {_sample(head)}",
             detail="transformers reported these weights as newly initialized: the model loads "
             "and its head's outputs are random.",
-            evidence={"class": cls, "missing": head[:50]},
+            evidence={"class": cls},
             fix="load the checkpoint that has the head, or fine-tune before inference "
             "(whyload.load(..., allow_random=('classifier.*',)) accepts it on purpose)"))
     if base:
@@ -86,7 +87,7 @@ def key_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
             f"{_sample(base)}",
             detail="transformers reported them missing from the checkpoint; the model loads "
             "with random values there.",
-            evidence={"class": cls, "missing": base[:50], "count": len(base)},
+            evidence={"class": cls, "count": len(base)},
             fix="whyload check on the folder names the file or prefix the weights are under"))
     unexpected = [str(k) for k in info.get("unexpected_keys") or []]
     if unexpected:
@@ -95,7 +96,7 @@ def key_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
             title=f"{len(unexpected)} weights in the checkpoint were not used: "
             f"{_sample(unexpected)}",
             detail=f"{cls} has no place for them; transformers dropped them on load.",
-            evidence={"class": cls, "unexpected": unexpected[:50], "count": len(unexpected)},
+            evidence={"class": cls, "count": len(unexpected)},
             fix="load the class the checkpoint was saved from (config.json's architectures)"))
     mismatched = list(info.get("mismatched_keys") or [])
     if mismatched:
@@ -106,7 +107,7 @@ def key_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
             detail="transformers raised after its loading report: "
             + "; ".join(f"{m.get('key')} {m.get('checkpoint')} in the checkpoint, "
                         f"{m.get('model')} in the model" for m in mismatched[:3]),
-            evidence={"class": cls, "mismatched": mismatched[:50]},
+            evidence={"class": cls},
             fix="make config.json match the weights (whyload check names the value), or pass "
             "ignore_mismatched_sizes=True to start those weights at random on purpose"))
 
