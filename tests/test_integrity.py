@@ -549,3 +549,22 @@ def test_verify_and_lock_import_neither_torch_nor_transformers(
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("read_ahead", [False, True])
+def test_one_pass_digests_match_hashlib_and_zipfile(read_ahead: bool, bin_model: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hashing, "CHUNK_BYTES", 1009)  # many chunks, members straddling them
+    weights = bin_model / "pytorch_model.bin"
+    digest = hashing.hash_file(hashing.HashRequest("w", weights, git_sha1=True, zip_crcs=True),
+                               read_ahead=read_ahead)
+    assert digest.sha256 == sha256_of(weights) and digest.git_sha1 == git_blob_sha1(weights)
+    assert digest.size == weights.stat().st_size and digest.crc_mismatches == ()
+    with zipfile.ZipFile(weights) as zf:
+        stored = {i.filename for i in zf.infolist() if i.compress_type == zipfile.ZIP_STORED}
+    assert digest.zip is not None and {s.name for s in digest.zip.spans} == stored
+    stop = threading.Event()
+    stop.set()
+    stopped = hashing.hash_file(hashing.HashRequest("w", weights), stop=stop,
+                                read_ahead=read_ahead)
+    assert stopped.interrupted and stopped.sha256 is None

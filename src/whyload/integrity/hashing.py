@@ -1,25 +1,31 @@
 """Every byte of a file read once: its sha256, its git blob sha1 when a reference needs it, and
-the CRC32 of each stored zip member, all computed from the same 8 MiB reads.
+the CRC32 of each stored zip member, all computed from the same reads.
 
 Files are hashed in parallel threads: hashlib and zlib release the GIL on large updates, and so
-do reads. The work is bounded by the files' sizes; a `threading.Event` stops it between reads.
+do reads. When there are fewer files than threads, a large file is read ahead by a second
+thread, so that reading and hashing overlap. Reads are 2 MiB: large enough that system calls
+cost nothing, small enough that a chunk is still in the CPU cache when it is hashed (8 MiB
+measured no faster). The work is bounded by the files' sizes; a `threading.Event` stops it
+between reads.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import io
 import os
+import queue
 import stat
 import threading
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from whyload.integrity.zipspans import MemberSpan, ZipLayout, read_zip_layout
 
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 2 << 20
 # progress(done_bytes, total_bytes), called from the hashing threads
 ProgressCallback = Callable[[int, int], None]
 
@@ -76,9 +82,12 @@ def hash_files(
     largest_first = sorted(range(len(requests)), key=lambda i: -_size(requests[i].path))
     results: dict[int, FileDigest] = {}
     interrupted = False
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers or default_workers(),
+    workers = workers or default_workers()
+    read_ahead = len(requests) < workers  # a core would idle otherwise
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers,
                                                thread_name_prefix="whyload-hash") as pool:
-        futures = {pool.submit(hash_file, requests[i], stop=stop, advance=counter.add): i
+        futures = {pool.submit(hash_file, requests[i], stop=stop, advance=counter.add,
+                               read_ahead=read_ahead): i
                    for i in largest_first}
         pending = set(futures)
         while pending:
@@ -95,8 +104,10 @@ def hash_files(
 
 
 def hash_file(request: HashRequest, *, stop: threading.Event | None = None,
-              advance: Callable[[int], None] | None = None) -> FileDigest:
-    """Read `request.path` once, start to end; never raises on an unreadable file."""
+              advance: Callable[[int], None] | None = None,
+              read_ahead: bool = False) -> FileDigest:
+    """Read `request.path` once, start to end; never raises on an unreadable file.
+    `read_ahead`: read the next chunk in a second thread while this one is hashed."""
     name = request.name
     try:
         fd = os.open(request.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -114,30 +125,84 @@ def hash_file(request: HashRequest, *, stop: threading.Event | None = None,
         sha256 = hashlib.sha256()
         sha1 = hashlib.sha1(b"blob %d\0" % st.st_size) if request.git_sha1 else None
         crcs = _CrcTracker(layout.spans if layout else ())
-        buffer = bytearray(CHUNK_BYTES)
-        view = memoryview(buffer)
         position = 0
-        try:
-            while True:
-                if stop is not None and stop.is_set():
-                    return FileDigest(name, size=position, zip=layout, interrupted=True,
-                                      crc_mismatches=crcs.mismatches)
-                n = f.readinto(buffer)
-                if not n:
-                    break
-                chunk = view[:n]
-                sha256.update(chunk)
-                if sha1 is not None:
-                    sha1.update(chunk)
-                crcs.feed(position, chunk)
-                position += n
-                if advance is not None:
-                    advance(n)
-        except OSError as exc:
-            return FileDigest(name, size=position, zip=layout, error=exc.strerror or str(exc))
+        with _Prefetcher(f, prefetch=read_ahead and st.st_size > 2 * CHUNK_BYTES) as chunks:
+            try:
+                for chunk in chunks:
+                    if stop is not None and stop.is_set():
+                        return FileDigest(name, size=position, zip=layout, interrupted=True,
+                                          crc_mismatches=crcs.mismatches)
+                    sha256.update(chunk)
+                    if sha1 is not None:
+                        sha1.update(chunk)
+                    crcs.feed(position, chunk)
+                    position += len(chunk)
+                    if advance is not None:
+                        advance(len(chunk))
+            except OSError as exc:
+                return FileDigest(name, size=position, zip=layout,
+                                  error=exc.strerror or str(exc))
     return FileDigest(name, size=position, sha256=sha256.hexdigest(),
                       git_sha1=sha1.hexdigest() if sha1 is not None else None, zip=layout,
                       crc_mismatches=crcs.mismatches)
+
+
+class _Prefetcher:
+    """The file's chunks in order; for a large file, a thread reads the next chunk while the
+    current one is hashed (two buffers, handed back and forth), so that reading and hashing
+    overlap even when one big file is all there is to do."""
+
+    def __init__(self, f: io.FileIO, *, prefetch: bool) -> None:
+        self._f = f
+        self._free: queue.SimpleQueue[bytearray | None] = queue.SimpleQueue()
+        self._full: queue.SimpleQueue[tuple[bytearray, int] | OSError] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._buffers = [bytearray(CHUNK_BYTES) for _ in range(2 if prefetch else 1)]
+        for buffer in self._buffers:
+            self._free.put(buffer)
+        if prefetch:
+            self._thread = threading.Thread(target=self._read_ahead, daemon=True,
+                                            name="whyload-read")
+
+    def __enter__(self) -> Iterator[memoryview]:
+        if self._thread is not None:
+            self._thread.start()
+        return self._chunks()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._free.put(None)  # wakes the reader if it waits for a buffer
+            self._thread.join()
+
+    def _read_ahead(self) -> None:
+        while True:
+            buffer = self._free.get()
+            if buffer is None:
+                return
+            try:
+                n = self._f.readinto(buffer)
+            except OSError as exc:
+                self._full.put(exc)
+                return
+            self._full.put((buffer, n))
+            if not n:
+                return
+
+    def _chunks(self) -> Iterator[memoryview]:
+        while True:
+            if self._thread is None:
+                buffer = self._buffers[0]
+                n = self._f.readinto(buffer)
+            else:
+                item = self._full.get()
+                if isinstance(item, OSError):
+                    raise item
+                buffer, n = item
+            if not n:
+                return
+            yield memoryview(buffer)[:n]
+            if self._thread is not None:
+                self._free.put(buffer)
 
 
 class _CrcTracker:

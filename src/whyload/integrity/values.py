@@ -12,18 +12,18 @@ import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from whyload.integrity.zipspans import ZipLayout
 from whyload.readers.pickle import Call, Global, Limits, Persistent, walk_pickle
 from whyload.readers.safetensors import read_safetensors_header
 from whyload.readers.torch import MAX_DATA_PKL, STORAGE_DTYPES
 
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
 SLICE_ELEMENTS = 1 << 24
-FLOATS: dict[str, Any] = {"F16": np.float16, "F32": np.float32, "F64": np.float64}
+FLOATS = {"F16": "float16", "F32": "float32", "F64": "float64"}  # numpy, imported when used
 BF16 = "BF16"  # numpy has no bfloat16: read as uint16 and test the bits
 
 
@@ -163,8 +163,10 @@ def storage_tensors(value: Any) -> dict[str, tuple[str, list[str], list[tuple[in
 def _scan_span(path: Path, start: int, dtype: str, count: int) -> tuple[int, int, bool] | None:
     """(NaN count, infinity count, all zero) of `count` elements of `dtype` at byte `start`;
     None when numpy cannot read the dtype."""
+    import numpy as np
+
     if dtype == BF16:
-        np_dtype: Any = np.uint16
+        np_dtype = "uint16"
     elif dtype in FLOATS:
         np_dtype = FLOATS[dtype]
     else:
@@ -185,6 +187,8 @@ def _scan_span(path: Path, start: int, dtype: str, count: int) -> tuple[int, int
 
 
 def _float_counts(part: npt.NDArray[Any]) -> tuple[int, int, bool]:
+    import numpy as np
+
     if bool(np.isfinite(part).all()):
         return 0, 0, not part.any()
     return int(np.isnan(part).sum()), int(np.isinf(part).sum()), False

@@ -20,7 +20,7 @@ from whyload.integrity.references import (
     find_references,
     parse_expected_sha256,
 )
-from whyload.integrity.values import ValueScan, scan_values
+from whyload.integrity.values import ValueScan
 from whyload.readers.inventory import Entry, is_training_state, take_inventory
 from whyload.readers.sniff import Kind
 from whyload.registry import Problem, sort_findings, stamp
@@ -87,6 +87,8 @@ def verify(
         findings.append(_no_reference(artifact, sorted(inspection.complete)))
     scans: list[ValueScan] = []
     if deep and not inspection.interrupted:
+        from whyload.integrity.values import scan_values  # numpy: only for --deep
+
         scans = [scan_values(artifact.root / e.name, e.name, _kind(inspection, e), _layout(
             inspection, e.name)) for e in entries
             if e.kind in (Kind.SAFETENSORS, Kind.PICKLE, *ZIP_KINDS)
