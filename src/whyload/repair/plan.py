@@ -14,6 +14,7 @@ from whyload.errors import UsageError
 from whyload.registry import run_checks
 from whyload.repair.config_repair import plan_config
 from whyload.repair.index_repair import plan_index
+from whyload.repair.refusals import INVENTED
 from whyload.repair.refusals import refusals as find_refusals
 from whyload.repair.types import RepairPlan, Step
 from whyload.repair.weights_repair import plan_weights
@@ -60,6 +61,8 @@ def plan(target: str, out: str | Path, *, force: bool = False, to_safetensors: b
     replaced = {name for s in steps if s.action == "rewrite-weights" for name in s.reads}
     written = {name for s in steps for name in s.writes}
     copies, notes = files_to_copy(source, replaced | written)
+    notes += [f"{f.code}: {f.title} — fix does not invent weights; {f.fix}".rstrip("; ")
+              for f in findings if f.code in INVENTED and f.severity is not Severity.ERROR]
     if any(s.action == "rewrite-weights" for s in steps):
         notes.append("legacy names (LayerNorm.gamma/beta) are written as weight/bias; "
                      "transformers 5 renames them on load, so they are not repaired on their own")

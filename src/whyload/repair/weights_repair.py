@@ -8,7 +8,7 @@ from __future__ import annotations
 from whyload.knowledge.torch_pickle import rejected_globals, runs_code
 from whyload.repair.keys import KeyRewrite, assign_shards, shard_names
 from whyload.repair.types import Refusal, Step
-from whyload.report import Finding
+from whyload.report import Finding, Severity
 from whyload.snapshot import Snapshot
 
 PREFIX_CODES = ("WL410", "WL411", "WL412")
@@ -38,7 +38,7 @@ def plan_weights(snap: Snapshot, findings: tuple[Finding, ...], *, to_safetensor
             reasons.append("take the tensors under " + "".join(f"[{k!r}]" for k in nesting)
                            + (f", without {prefix!r}" if prefix else "")
                            + ", drop the training state (WL411)")
-        elif f.code in CONVERSION_CODES and f.file in files:
+        elif f.code in CONVERSION_CODES and f.file in files and f.severity is Severity.ERROR:
             answers.append(f.code)
             reasons.append(f"re-save as safetensors ({f.code}: {f.title})")
     if snap.plan.format == "pytorch" and to_safetensors and not reasons:
