@@ -148,7 +148,20 @@ def _merge_checks(findings: list[Finding], locations: list[str]
             merged = _merge_one(merged, finding, target)
         if len(done) >= MAX_CHECKED_TARGETS:
             break
-    return merged, checked
+    return _refined(merged), checked
+
+
+def _refined(findings: list[Finding]) -> list[Finding]:
+    """Drop a log's guess ('header too large') where check named what the file really is."""
+    from_check = {f.code for f in findings if "checked" in f.evidence}
+    kept = []
+    for finding in findings:
+        row = next((r for r in ERROR_TEXTS if r.code == finding.code), None)
+        if "checked" not in finding.evidence and row is not None and \
+                from_check & (set(row.refined_by) - {finding.code}):
+            continue
+        kept.append(finding)
+    return kept
 
 
 def _merge_one(findings: list[Finding], from_check: Finding, target: str) -> list[Finding]:
@@ -156,7 +169,8 @@ def _merge_one(findings: list[Finding], from_check: Finding, target: str) -> lis
     for i, finding in enumerate(findings):
         same_file = finding.file is None or from_check.file is None or \
             os.path.basename(finding.file) == os.path.basename(from_check.file)
-        if finding.code == from_check.code and same_file:
+        merged_before = finding.evidence.get("checked")
+        if finding.code == from_check.code and same_file and merged_before in (None, target):
             log = {f"log_{k}": v for k, v in finding.evidence.items() if k in ("line", "text")}
             findings[i] = dataclasses.replace(from_check, evidence={**evidence, **log})
             return findings

@@ -30,7 +30,7 @@ TRIGGER = re.compile(
     r"|No module named|No such file|No space|Not enough|outgoing traffic|couldn't connect"
     r"|No sentence-transformers|git-lfs|CVE-|untagged enum|index out of range|metadata"
     r"|header|Can't|Could not|PytorchStreamReader|zip archive|WinError|Read-only|Permission"
-    r"|MISSING|UNEXPECTED|MISMATCH|Bus error|signal \d")
+    r"|MISSING|UNEXPECTED|MISMATCH|Bus error|signal \d|died with|Signals\.")
 # the lines that continue a traceback: frames, their source lines, carets, chaining text
 _TRACEBACK_BODY = re.compile(r"^(?:\s|Traceback|During handling|The above exception|$)")
 

@@ -18,7 +18,7 @@ from whyload.registry import Problem, stamp
 from whyload.report import Effect, Finding, JSONValue, Severity
 
 _V5_HEADER = re.compile(r"(?P<model_class>\w+) LOAD REPORT from: (?P<path>.+?)\s*$")
-_V5_ROW = re.compile(r"^(?P<key>[^\s|]+)\s*\|\s*(?P<status>MISSING|UNEXPECTED|MISMATCH)\s*\|"
+_V5_ROW = re.compile(r"^(?P<key>[^\s|][^|]*?)\s*\|\s*(?P<status>MISSING|UNEXPECTED|MISMATCH)\s*\|"
                      r"\s*(?P<detail>.*?)\s*$")
 _V5_SHAPES = re.compile(r"ckpt: torch\.Size\(\[(?P<checkpoint>[^\]]*)\]\) vs "
                         r"model:\s*torch\.Size\(\[(?P<model>[^\]]*)\]\)")
@@ -127,7 +127,8 @@ def loading_findings(report: LoadingReport) -> list[Finding]:
     found: list[Finding] = []
     missing, unexpected = report.missing, report.unexpected
     prefix = _common_prefix(unexpected) if unexpected else None
-    if prefix and missing and len(unexpected) >= len(missing) // 2:
+    renamed = {k[len(prefix):] for k in unexpected} & set(missing) if prefix else set()
+    if prefix and len(renamed) >= max(1, len(missing) // 2):
         code = WRAPPER_PREFIXES.get(prefix, "WL412")
         found.append(stamp(code, Problem(
             title=f"Every checkpoint key carries the prefix {prefix!r}: no weight was loaded",
@@ -165,20 +166,11 @@ def loading_findings(report: LoadingReport) -> list[Finding]:
             evidence={**where, "missing": base[:50], "count": len(base)},
             fix="load the class (and config) the checkpoint was saved with; "
                 "`whyload check <model>` shows what the weights hold", effect=Effect.SILENT)))
-    if report.mismatched:
-        first_key, (ckpt, model) = next(iter(report.mismatched.items()))
-        severity = Severity.ERROR if report.raised else Severity.WARNING
-        found.append(stamp("WL404", Problem(
-            title=f"{len(report.mismatched)} weights of {report.model_class} differ in shape "
-                  f"from the checkpoint: {_shown(list(report.mismatched))}",
-            detail=f"{first_key} is [{ckpt}] in the checkpoint and [{model}] in the model"
-                   + (": from_pretrained raised." if report.raised else
-                      ": re-initialized at random (ignore_mismatched_sizes)."),
-            evidence={**where, "mismatched": {k: {"checkpoint": c, "model": m} for k, (c, m)
-                                              in list(report.mismatched.items())[:50]}},
-            fix="match the config to the checkpoint (num_labels, vocab_size), or pass "
-                "ignore_mismatched_sizes=True to re-initialize them",
-            severity=severity, effect=Effect.RAISES if report.raised else Effect.SILENT)))
+    deberta = {k: v for k, v in report.mismatched.items() if "rel_embeddings" in k}
+    sizes = {k: v for k, v in report.mismatched.items() if k not in deberta}
+    for code, mismatched in (("WL422", deberta), ("WL310", sizes)):
+        if mismatched:
+            found.append(_mismatch_finding(code, report, mismatched, where))
     if unexpected:
         found.append(stamp("WL403", Problem(
             title=f"{len(unexpected)} checkpoint weights were not used by "
@@ -190,3 +182,24 @@ def loading_findings(report: LoadingReport) -> list[Finding]:
                 "the class the checkpoint was saved with",
             severity=Severity.INFO, effect=Effect.NONE)))
     return found
+
+
+def _mismatch_finding(code: str, report: LoadingReport, mismatched: dict[str, tuple[str, str]],
+                      where: dict[str, JSONValue]) -> Finding:
+    first_key, (ckpt, model) = next(iter(mismatched.items()))
+    cause = ("the relative-position table differs between DeBERTa v1 and v2/v3"
+             if code == "WL422" else "the config contradicts the weights (num_labels for a "
+             "classifier, vocab_size or max_position_embeddings for embeddings)")
+    fix = ("load with AutoModel (or the DebertaV2* classes for v2/v3)" if code == "WL422" else
+           "take the config from the same checkpoint and fix the size in config.json; or pass "
+           "ignore_mismatched_sizes=True to re-initialize them at random")
+    return stamp(code, Problem(
+        title=f"{len(mismatched)} weights of {report.model_class} differ in shape from the "
+              f"checkpoint: {_shown(list(mismatched))}",
+        detail=f"{first_key} is [{ckpt}] in the checkpoint and [{model}] in the model: {cause}"
+               + ("; from_pretrained raised." if report.raised else
+                  "; they were re-initialized at random (ignore_mismatched_sizes)."),
+        evidence={**where, "mismatched": {k: {"checkpoint": c, "model": m}
+                                          for k, (c, m) in list(mismatched.items())[:50]}},
+        fix=fix, severity=Severity.ERROR,
+        effect=Effect.RAISES if report.raised else Effect.SILENT))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import whyload.checks  # noqa: F401  (registers every code the table names)
@@ -39,10 +39,12 @@ def exception_name(text: str) -> tuple[str, str] | None:
     return header["name"], header["qualified"]
 
 
-def find_matches(lines: Iterable[Line]) -> list[Match]:
+def find_matches(lines: Sequence[Line]) -> list[Match]:
     """Each line recognised by its most specific row; fallback rows only when nothing else."""
     matches: list[Match] = []
     current: tuple[str, str] | None = None  # the exception whose message is being read
+    in_context = {rank for rank, row in enumerate(ERROR_TEXTS) if row.context is None
+                  or any(row.context.search(line.text) for line in lines)}
     for line in lines:
         text = line.text
         if text.startswith(_TRACEBACK_START) or text.startswith("  File "):
@@ -53,6 +55,8 @@ def find_matches(lines: Iterable[Line]) -> list[Match]:
             current = header
         for rank, row in enumerate(ERROR_TEXTS):
             if row.types and current is not None and current[0] not in row.types:
+                continue
+            if rank not in in_context:
                 continue
             found = row.pattern.search(text)
             if found is not None:

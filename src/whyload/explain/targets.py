@@ -17,10 +17,13 @@ _NAMED = (
     re.compile(r"Unrecognized model in (\S+?)\.? "),
     re.compile(r"(?:for|at|load|path|model|directory) [\"'`]([^\"'`\s]+)[\"'`]"),
     re.compile(r"[\"'<]((?:/|\./|\.\./|~/)[^\"'<>\s]+)[\"'>]"),
+    re.compile(r"(?:from|at|in|directory|path|model|loading|Loading)[:=]?\s+((?:/|\./|~/)"
+               r"[^\s\"'<>]+)"),
 )
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}(?:/[\w.\-]{1,96})?$")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".json")
 MAX_CANDIDATES = 32
+_NOT_MODELS = (".py", ".pyc", ".so", ".log", ".txt", ".html")
 MAX_LISTED = 500  # entries of a named folder looked at for weights
 
 
@@ -30,7 +33,9 @@ def named_locations(lines: Iterable[Line]) -> list[str]:
     for line in lines:
         for pattern in _NAMED:
             for found in pattern.finditer(line.text):
-                seen.setdefault(found.group(1).rstrip(".,:;"), None)
+                candidate = found.group(1).rstrip(".,:;")
+                if not candidate.endswith(_NOT_MODELS):
+                    seen.setdefault(candidate, None)
                 if len(seen) >= MAX_CANDIDATES:
                     return list(seen)
     return list(seen)

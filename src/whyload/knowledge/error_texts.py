@@ -30,15 +30,25 @@ class ErrorText:
     severity: Severity = Severity.ERROR
     effect: Effect = Effect.RAISES
     fallback: bool = False
+    refined_by: tuple[str, ...] = ()  # check codes that say more precisely what the file is
+    context: re.Pattern[str] | None = None  # another line of the same error must match it
     example: str = ""
 
 
 def _row(code: str, pattern: str, title: str, cause: str, fix: str, *,
          types: tuple[str, ...] = (), severity: Severity = Severity.ERROR,
-         effect: Effect = Effect.RAISES, fallback: bool = False, example: str) -> ErrorText:
+         effect: Effect = Effect.RAISES, fallback: bool = False,
+         refined_by: tuple[str, ...] = (), context: str | None = None,
+         example: str) -> ErrorText:
     return ErrorText(code=code, pattern=re.compile(pattern), title=title, cause=cause, fix=fix,
                      types=types, severity=severity, effect=effect, fallback=fallback,
+                     refined_by=refined_by, context=re.compile(context) if context else None,
                      example=example)
+
+
+# what `check` can tell about a file that an error message cannot: what its bytes really are
+WHAT_THE_BYTES_ARE = ("WL110", "WL111", "WL112", "WL113", "WL114", "WL115", "WL120", "WL121",
+                      "WL122", "WL130", "WL131", "WL132", "WL133", "WL160")
 
 
 _SHAPE = r"torch\.Size\(\[(?P<{}>[^\]]*)\]\)"
@@ -57,7 +67,7 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          "repository was cloned without git-lfs, so the real file was never fetched.",
          "git lfs install && git lfs pull   (or: hf download <repo id>)",
          example="_pickle.UnpicklingError: invalid load key, 'v'."),
-    _row("WL111", r"invalid load key, '<'|invalid load key, '\{'",
+    _row("WL111", r"invalid load key, '<'|invalid load key, '\{'|Unsupported operand (?:60|123)\b",
          "An HTML or JSON page was saved in place of the weights",
          "The weights file starts with '<' or '{': an error page (Google Drive quota, proxy "
          "login, a mirror's 404, curl without -L) was saved instead of the checkpoint.",
@@ -72,13 +82,24 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          "delete the file (or pass force_download=True) and download it again",
          example="RuntimeError: PytorchStreamReader failed reading zip archive: failed finding "
                  "central directory"),
+    _row("WL130", r"\[Errno 22\] Invalid argument",
+         "The torch checkpoint is truncated: its zip directory points past the end",
+         "torch's zip reader seeks to the central directory the file's end record promises; in "
+         "a file cut short that offset is gone and the seek fails with EINVAL (torch 2.x). An "
+         "interrupted download or copy, or a full disk.",
+         "delete the file (or pass force_download=True) and download it again",
+         types=("OSError",), context="PyTorchFileReader|_open_zipfile_reader",
+         example="  File \"torch/serialization.py\", line 807, in __init__\n"
+                 "    super().__init__(torch._C.PyTorchFileReader(name_or_buffer))\n"
+                 "OSError: [Errno 22] Invalid argument"),
     _row("WL132", r"invalid load key, '(?P<byte>[^v<{]|\\x[0-9a-f]{2})'"
-         r"|pickle data was truncated|(?:Ran out of input|unpickling stack underflow)",
+         r"|pickle data was truncated|Ran out of input|unpickling stack underflow"
+         r"|Unsupported operand (?P<opcode>\d+)",
          "The checkpoint's pickle is corrupt or cut short",
          "torch.load read bytes that are not a valid pickle stream: a corrupted or truncated "
          "file, or a file in another format under a .bin name.",
          "download the file again; `whyload check <model>` says what the bytes really are",
-         types=("UnpicklingError", "EOFError", "RuntimeError"),
+         types=("UnpicklingError", "EOFError", "RuntimeError"), refined_by=WHAT_THE_BYTES_ARE,
          example="_pickle.UnpicklingError: invalid load key, '\\x00'."),
     _row("WL120", r"MetadataIncompleteBuffer|incomplete metadata, file not fully covered"
          r"|InvalidHeaderLength|header too small",
@@ -93,7 +114,7 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          "Its first 8 bytes, read as the header length, exceed safetensors' 100 MB limit: the "
          "file is really an LFS pointer, an HTML page or a pickle/zip renamed .safetensors.",
          "`whyload check <model>` says what the file really is; then fetch it again (git lfs "
-         "pull, hf download)",
+         "pull, hf download)", refined_by=WHAT_THE_BYTES_ARE,
          example="safetensors_rust.SafetensorError: Error while deserializing header: "
                  "HeaderTooLarge"),
     _row("WL121", r"InvalidHeaderDeserialization|invalid JSON in header|InvalidHeader\b",
@@ -138,15 +159,14 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          example="RuntimeError: unable to open file </root/.cache/huggingface/hub/models--bert-"
                  "base-uncased/snapshots/abc/model.safetensors> in read-only mode: No such file "
                  "or directory (2)"),
-    _row("WL141", r"No such file or directory: '(?P<file>[^']*-\d{5}-of-\d{5}[^']*)'",
+    _row("WL141", r"No such file or directory: '?(?P<file>[^'\s]*-\d{5}-of-\d{5}[^'\s]*?)'?$",
          "The shard {file} named by the index is missing",
          "model.*.index.json maps weights to a shard file that is not there: a partial download "
          "or a re-sharded repository with a stale index.",
          "fetch the missing shards (hf download <repo id>), or rebuild the index from the shards",
          example="FileNotFoundError: [Errno 2] No such file or directory: "
                  "'./model/model-00001-of-00004.safetensors'"),
-    _row("WL101", r"there is a file for TensorFlow weights|requires both PyTorch and TensorFlow"
-         r"|from_tf=True",
+    _row("WL101", r"there is a file for TensorFlow weights|requires both PyTorch and TensorFlow",
          "Only TensorFlow weights: transformers 5 cannot load them",
          "The folder has tf_model.h5 but no PyTorch weights; transformers 5 removed TF loading.",
          "in a transformers 4.x environment with TensorFlow: from_pretrained(path, "
@@ -285,6 +305,7 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          "config has none (or the folder has no config.json at all).",
          "add \"model_type\": \"bert\" (or the right family) to config.json, or load with the "
          "concrete class",
+         refined_by=("WL300",),
          example="ValueError: Unrecognized model in ./finbert. Should have a `model_type` key in "
                  "its config.json, or contain one of the following strings in its name: bert"),
     _row("WL422", _SIZE_MISMATCH.format(key="rel_embeddings"),
@@ -295,22 +316,14 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          example="size mismatch for deberta.encoder.rel_embeddings.weight: copying a param with "
                  "shape torch.Size([512, 1536]) from checkpoint, the shape in current model is "
                  "torch.Size([1024, 1536])."),
-    _row("WL310", _SIZE_MISMATCH.format(key="embeddings"),
-         "{key}: the config's sizes contradict the weights",
-         "{key} is [{checkpoint_shape}] in the checkpoint but [{model_shape}] in the model "
-         "built from the config: a default or foreign config (vocab_size, "
-         "max_position_embeddings, type_vocab_size).",
-         "load the config from the same checkpoint (from_pretrained(path) without config=), or "
-         "fix the size in config.json",
-         example="size mismatch for bert.embeddings.word_embeddings.weight: copying a param with "
-                 "shape torch.Size([28996, 768]) from checkpoint, the shape in current model is "
-                 "torch.Size([30522, 768])."),
-    _row("WL404", _SIZE_MISMATCH.format(key=""),
-         "{key} has shape [{checkpoint_shape}] in the checkpoint, [{model_shape}] in the model",
-         "The model built from the config expects another shape than the checkpoint holds "
-         "(for a classifier: num_labels differs from the saved head).",
-         "match the config (num_labels) to the checkpoint, or pass ignore_mismatched_sizes=True "
-         "to re-initialize {key}",
+    _row("WL310", _SIZE_MISMATCH.format(key=""),
+         "{key} is [{checkpoint_shape}] in the checkpoint, [{model_shape}] in the model",
+         "The model built from the config expects another shape than the checkpoint holds: "
+         "the config contradicts the weights (num_labels for a classifier; vocab_size, "
+         "max_position_embeddings or type_vocab_size for embeddings), often a default or foreign "
+         "config.",
+         "load the config from the same checkpoint and fix the size in config.json (num_labels "
+         "via id2label); or pass ignore_mismatched_sizes=True to re-initialize {key}",
          example="size mismatch for classifier.weight: copying a param with shape "
                  "torch.Size([3, 768]) from checkpoint, the shape in current model is "
                  "torch.Size([2, 768]). You may consider adding ignore_mismatched_sizes=True"),
@@ -409,8 +422,8 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
                  "has a total capacity of 7.79 GiB of which 5.12 MiB is free."),
     _row("WL500", r"DefaultCPUAllocator: can't allocate memory(?:: you tried to allocate "
          r"(?P<bytes>\d+) bytes)?|^\s*Killed\s*$|exit(?:ed with)? (?:code|status) 137\b"
-         r"|killed by signal 9\b|signal 9 \(SIGKILL\)|returncode=-9\b|Out of memory: Killed "
-         r"process|oom-kill|OOMKilled|MemoryError",
+         r"|killed by signal 9\b|died with <Signals\.SIGKILL: 9>|signal 9 \(SIGKILL\)"
+         r"|returncode=-9\b|Out of memory: Killed process|oom-kill|OOMKilled|MemoryError",
          "The process ran out of memory while loading",
          "The kernel (or the container's cgroup limit) killed the process, or an allocation "
          "failed: loading needs roughly 1-2x the model size in RAM. A reported allocation is "
@@ -507,6 +520,7 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          "another revision, or only part of the repo cached.",
          "download once where there is a network (hf download <repo id>), keep HF_HOME the "
          "same, then set HF_HUB_OFFLINE=1",
+         fallback=True,
          example="OSError: We couldn't connect to 'https://huggingface.co' to load this file, "
                  "couldn't find it in the cached files and it looks like bert-base-uncased is not "
                  "the path to a directory containing a file named config.json."),
@@ -525,7 +539,8 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          severity=Severity.WARNING, effect=Effect.NONE,
          example="UserWarning: `huggingface_hub` cache-system uses symlinks by default to "
                  "efficiently store duplicated files but your machine does not support them"),
-    _row("WL572", r"install(?:ed)? sentencepiece|requires the (?:protobuf|SentencePiece) library"
+    _row("WL572", r"install(?:ed)? `?sentencepiece|`?sentencepiece`? installed"
+         r"|requires the (?:protobuf|SentencePiece) library"
          r"|Couldn't instantiate the backend tokenizer|No module named '(?:sentencepiece|"
          r"google\.protobuf)'",
          "The tokenizer needs sentencepiece or protobuf",
@@ -540,6 +555,7 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          "torch.load failed on the file; the hint about from_tf=True is misleading. Usually the "
          "file is truncated or not a torch checkpoint at all.",
          "`whyload check <model>` says what the file is; download it again", fallback=True,
+         refined_by=WHAT_THE_BYTES_ARE,
          example="OSError: Unable to load weights from pytorch checkpoint file for "
                  "'pytorch_model-00039-of-00061.bin' at 'pytorch_model-00039-of-00061.bin'. If "
                  "you tried to load a PyTorch model from a TF 2.0 checkpoint, please set "
