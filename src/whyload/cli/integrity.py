@@ -97,23 +97,25 @@ def _finish(report: object, fmt: Format, fail_on: FailOn, verbose: bool) -> None
 
 
 def _summary_line(report: object) -> str:
+    """One line on what was read and what it was compared with."""
     from whyload.report import Report
 
     assert isinstance(report, Report)
     files = report.facts.get("files") or []
     read = [f for f in files if f["status"] != "not read"]
-    checked = sum(1 for f in read if f["status"] == "verified")
+    sources: dict[str, int] = {}
+    for f in read:
+        for source in f["references"]:
+            sources[source] = sources.get(source, 0) + 1
+    if report.facts.get("lock"):
+        sources[str(report.facts["lock"])] = len(read)
     members = sum(f["zip_members_checked"] for f in read)
-    lock = report.facts.get("lock")
-    parts = [f"read {len(read)} of {len(files)} files "
-             f"({report.facts.get('bytes_read', 0):,} bytes, "
-             f"{report.facts.get('read_mib_per_s') or 0:,.0f} MiB/s)",
-             f"{checked} against a cache, download or LFS record or --sha256"]
-    if lock:
-        parts.append(f"all against {lock}")
     if members:
-        parts.append(f"{members} zip member CRCs")
-    return "; ".join(parts)
+        sources["zip CRCs"] = members
+    compared = ", ".join(f"{name} ({count})" for name, count in sources.items()) or "nothing"
+    return (f"read {len(read)} of {len(files)} files ({report.facts.get('bytes_read', 0):,} "
+            f"bytes, {report.facts.get('read_mib_per_s') or 0:,.0f} MiB/s); compared with: "
+            f"{compared}")
 
 
 @contextmanager

@@ -75,7 +75,7 @@ def hash_files(
     """Hash every file; returns the digests (in request order) and whether it was interrupted.
 
     Ctrl-C while waiting sets `stop`: every thread finishes its current read and returns what
-    it has, so the caller can report the files verified so far."""
+    it has, so the caller can report the files verified so far. A second Ctrl-C raises."""
     stop = stop or threading.Event()
     total = sum(_size(r.path) for r in requests)
     counter = _Counter(total, progress)
@@ -94,6 +94,8 @@ def hash_files(
             try:
                 done, pending = concurrent.futures.wait(pending, timeout=0.25)
             except KeyboardInterrupt:
+                if interrupted:  # a second Ctrl-C: stop waiting for a partial report
+                    raise
                 stop.set()
                 interrupted = True
                 continue

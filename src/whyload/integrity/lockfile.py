@@ -117,12 +117,18 @@ def _table(doc: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def refuse_overwrite(path: Path) -> None:
+    """UsageError when a lock (or anything) is already at `path`."""
+    if path.exists() or path.is_symlink():
+        raise UsageError(f"{path} already exists", hint="pass --force to replace it, or "
+                         "--out to write the lock somewhere else")
+
+
 def write_lock(lock: LockFile, path: Path, *, force: bool) -> None:
     """Write atomically (a temporary file beside it, then rename); never replace an existing
     lock unless `force`."""
-    if path.exists() and not force:
-        raise UsageError(f"{path} already exists", hint="pass --force to replace it, or "
-                         "--out to write the lock somewhere else")
+    if not force:
+        refuse_overwrite(path)
     if path.is_dir():
         raise UsageError(f"{path} is a folder", hint="--out takes a file name")
     folder = path.parent

@@ -15,6 +15,7 @@ from whyload.integrity.lockfile import (
     LockedFile,
     LockFile,
     installed_versions,
+    refuse_overwrite,
     write_lock,
 )
 from whyload.integrity.verification import inspect_files, list_files
@@ -47,8 +48,8 @@ def lock(
     t0 = time.perf_counter()
     artifact = resolve(str(target), revision)
     path = lock_path(artifact, out)
-    if path.exists() and not force:  # before reading gigabytes
-        write_lock(LockFile(files={}), path, force=False)
+    if not force:  # before reading gigabytes
+        refuse_overwrite(path)
     entries, unreadable = list_files(artifact)
     inspection = inspect_files(artifact, entries, unreadable, workers=workers,
                                progress=progress, stop=stop)
