@@ -1,8 +1,18 @@
-"""The commands findings hand the user to repair a checkpoint by hand: one place for every
-snippet that re-saves weights, so each is written (and quoted) once. They are text for the user
-to run; whyload itself never executes them."""
+"""The commands findings hand the user to repair a checkpoint: one place for every snippet that
+re-saves weights, so each is written (and quoted) once. Where `whyload fix` does the job (into a
+new folder, proven by a re-check and a real load) the finding names it first, and the snippet
+that edits in place by hand second. They are text for the user to run; whyload itself never
+executes them."""
 
 from __future__ import annotations
+
+WHYLOAD_FIX = "whyload fix . --out ../fixed --apply"
+
+
+def by_whyload_fix(by_hand: str) -> str:
+    """`whyload fix` first; the in-place snippet for those who edit by hand."""
+    return f"{WHYLOAD_FIX}  (a repaired copy; by hand, in place: {by_hand})"
+
 
 REBUILD_INDEX = (
     "python -c \"import glob, json; from safetensors import safe_open; "
@@ -13,8 +23,8 @@ REBUILD_INDEX = (
 
 
 def strip_prefix(weights: str, prefix: str) -> str:
-    """Rename every key without `prefix` (module., _orig_mod., a wrapper's name), in place."""
-    return _rewrite_keys(weights, f"k.removeprefix('{prefix}')")
+    """Rename every key without `prefix` (module., _orig_mod., a wrapper's name)."""
+    return by_whyload_fix(_rewrite_keys(weights, f"k.removeprefix('{prefix}')"))
 
 
 def rename_prefix(weights: str, old: str, new: str) -> str:
@@ -35,23 +45,26 @@ def _rewrite_keys(weights: str, key: str) -> str:
 
 def extract_state_dict(weights: str, path: str, prefix: str) -> str:
     """Take the model's tensors out of a training checkpoint ({'state_dict': …, 'epoch': …})."""
-    return (f"python -c \"import torch; ckpt = torch.load('{weights}', weights_only=False); "
-            f"sd = ckpt{path}; torch.save({{k.removeprefix('{prefix}'): v for k, v in "
-            "sd.items()}, 'pytorch_model.bin')\"  # only for a file you trust")
+    return by_whyload_fix(
+        f"python -c \"import torch; ckpt = torch.load('{weights}', weights_only=False); "
+        f"sd = ckpt{path}; torch.save({{k.removeprefix('{prefix}'): v for k, v in "
+        "sd.items()}, 'pytorch_model.bin')\"  # only for a file you trust")
 
 
 def to_safetensors(weights: str) -> str:
     """Re-save a .bin as model.safetensors (tied tensors cloned: safetensors refuses shared)."""
-    return ("python -c \"import torch; from safetensors.torch import save_file; "
-            f"sd = torch.load('{weights}', weights_only=True); save_file({{k: v.clone() for k, v "
-            "in sd.items()}, 'model.safetensors', metadata={'format': 'pt'})\"")
+    return by_whyload_fix(
+        "python -c \"import torch; from safetensors.torch import save_file; "
+        f"sd = torch.load('{weights}', weights_only=True); save_file({{k: v.clone() for k, v "
+        "in sd.items()}, 'model.safetensors', metadata={'format': 'pt'})\"")
 
 
 def keep_only_tensors(weights: str) -> str:
     """Drop the non-tensor entries (training args, RNG state) that weights_only refuses."""
-    return (f"python -c \"import torch; sd = torch.load('{weights}', weights_only=False); "
-            "torch.save({k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}, "
-            f"'{weights}')\"")
+    return by_whyload_fix(
+        f"python -c \"import torch; sd = torch.load('{weights}', weights_only=False); "
+        "torch.save({k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}, "
+        f"'{weights}')\"  # only for a file you trust")
 
 
 def state_dict_of_pickled_model(weights: str) -> str:
