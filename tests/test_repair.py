@@ -346,19 +346,39 @@ def test_lfs_pointer_is_refused(tmp_path: Path, healthy: Path) -> None:
     assert refusal.codes == ("WL110",) and "git lfs pull" in refusal.next_step
 
 
-def test_pickle_that_runs_code_is_refused(tmp_path: Path, healthy: Path) -> None:
-    """A .bin whose pickle calls os.system next to a module. prefix: the prefix is fixable, but
-    converting means loading the pickle, and fix will not load it. Built from opcodes, never
-    loaded."""
-    src = tmp_path / "src"
-    src.mkdir()
-    shutil.copy(healthy / "config.json", src)
-    payload = (b"\x80\x02cposix\nsystem\nq\x00X\x04\x00\x00\x00trueq\x01\x85q\x02Rq\x03.")
-    (src / "pytorch_model.bin").write_bytes(payload)
+class RunsCode:
+    """Pickles as a call to os.system: what a hostile checkpoint hides beside its tensors."""
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return os.system, ("echo pwned > /tmp/whyload-test-pwned",)
+
+
+def test_pickle_that_runs_code_is_refused(tmp_path: Path, healthy: Path,
+                                          state_dict: dict[str, Any]) -> None:
+    """A DataParallel .bin (a prefix fix would strip) that also calls os.system when unpickled:
+    converting means loading the pickle, and fix will not load it."""
+    sd: dict[str, Any] = {"module." + k: v for k, v in state_dict.items()}
+    sd["module.extra"] = RunsCode()
+    src = bin_folder(tmp_path / "src", healthy, sd)
     repair_plan = plan(str(src), tmp_path / "fixed")
     assert not repair_plan.applicable
-    assert repair_plan.refusals
+    assert any(r.file == "pytorch_model.bin" and "run code" in r.reason
+               for r in repair_plan.refusals)
     assert not any(s.action == "rewrite-weights" for s in repair_plan.steps)
+    with pytest.raises(UsageError):
+        repair_plan.apply(prove=False)
+    assert not (tmp_path / "fixed").exists()
+
+
+def test_not_enough_disk_space_writes_nothing(tmp_path: Path, broken: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(apply_module.shutil, "disk_usage", lambda _: usage(10**9, 10**9, 100))
+    with pytest.raises(UsageError, match="needs about"):
+        plan(str(broken), tmp_path / "fixed").apply(prove=False)
+    assert not (tmp_path / "fixed").exists() and leftovers(tmp_path) == []
 
 
 def test_missing_weights_are_not_invented(tmp_path: Path, healthy: Path) -> None:
@@ -517,6 +537,7 @@ def read_only(broken: Path) -> Iterator[Path]:
 def test_read_only_source(tmp_path: Path, read_only: Path, healthy: Path) -> None:
     _, result = repair(read_only, tmp_path / "fixed")
     assert os.access(result.out / "config.json", os.W_OK)  # the copy is the user's to edit
+    assert result.out.stat().st_mode & 0o755 == 0o755
     assert_same_outputs(result.out, healthy)
 
 

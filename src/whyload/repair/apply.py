@@ -40,9 +40,11 @@ def apply_plan(plan: RepairPlan, *, force: bool = False, prove: bool = True) -> 
     dest = plan.out
     if (dest.exists() or dest.is_symlink()) and not force:
         raise UsageError(f"{dest} already exists", hint="--force replaces it")
+    check_free_space(plan)
     build = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".whyload-tmp",
                                   dir=dest.parent))
     try:
+        build.chmod(0o777 & ~current_umask())  # mkdtemp's 0700 would hide the result
         copied = [copy_file(plan.source, build, rel) for rel in plan.copies]
         written: list[str] = []
         for step in plan.steps:
@@ -62,6 +64,31 @@ def apply_plan(plan: RepairPlan, *, force: bool = False, prove: bool = True) -> 
     load, why_not = prove_load(dest, after) if prove else (None, "--no-load")
     return ApplyResult(out=dest, written=tuple(written), copied=tuple(copied),
                        before=plan.before, after=after, load=load, load_skipped=why_not)
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def check_free_space(plan: RepairPlan) -> None:
+    """Refuse before writing anything when the output's file system cannot hold the copy (the
+    copied files plus, for a weights rewrite, as much again as the weights read)."""
+    needed = sum(_size(plan.source / rel) for rel in plan.copies)
+    needed += sum(_size(plan.source / name) for step in plan.steps
+                  if step.action == "rewrite-weights" for name in step.reads)
+    free = shutil.disk_usage(plan.out.parent).free
+    if needed > free:
+        raise RepairFailed(f"the repaired copy needs about {needed:,} bytes; {plan.out.parent} "
+                           f"has {free:,} free", hint="free space, or write --out elsewhere")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def copy_file(source: Path, build: Path, rel: str) -> str:

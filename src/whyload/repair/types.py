@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from whyload.report import JSONValue, Report
+from whyload.report import JSONValue, Report, Severity
 
 if TYPE_CHECKING:
     from whyload.snapshot import Snapshot
@@ -85,7 +85,7 @@ class ApplyResult:
 
     @property
     def ok(self) -> bool:
-        after_ok = not any(f.severity >= 3 for f in self.after.findings)
+        after_ok = not any(f.severity is Severity.ERROR for f in self.after.findings)
         return after_ok and (self.load is None or self.load.clean)
 
     def to_dict(self) -> dict[str, JSONValue]:
