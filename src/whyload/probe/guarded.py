@@ -66,7 +66,7 @@ class RandomWeightsRefused(LoadRefused):
 
 
 def _random_weights(info: dict[str, Any]) -> list[str]:
-    mismatched = [str(m[0]) for m in info.get("mismatched_keys") or ()]
+    mismatched = [str(m["key"]) for m in info.get("mismatched_keys") or ()]
     return sorted({str(k) for k in info.get("missing_keys") or ()} | set(mismatched))
 
 
@@ -80,6 +80,14 @@ def _free_heap() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+def _model_class(transformers: Any, name: str) -> Any:
+    cls = getattr(transformers, name, None)
+    if cls is None or not hasattr(cls, "from_pretrained"):
+        # the same words as the load child, so the same finding (WL440) names it
+        raise ValueError(f"transformers {transformers.__version__} has no model class {name!r}")
+    return cls
 
 
 class GuardedLoad:
@@ -137,14 +145,13 @@ class GuardedLoad:
         if cls is None:
             archs = static.facts.get("architectures") or []
             cls = next((a for a in archs if hasattr(transformers, a)), "AutoModel")
-        if isinstance(cls, str):
-            cls = getattr(transformers, cls)
         kwargs = {"trust_remote_code": False, **self.kwargs, "output_loading_info": True}
         if self.dtype is not None:
             kwargs["dtype"] = getattr(torch, self.dtype) if isinstance(self.dtype, str) \
                 else self.dtype
         try:
-            model, info = cls.from_pretrained(path, **kwargs)  # type: ignore[union-attr]
+            model_cls: Any = _model_class(transformers, cls) if isinstance(cls, str) else cls
+            model, info = model_cls.from_pretrained(path, **kwargs)
             self.model = model if self.device == "cpu" else model.to(self.device)
         except Exception as exc:
             result = {"exception": {"type": type(exc).__name__, "message": str(exc),

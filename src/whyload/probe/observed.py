@@ -67,7 +67,11 @@ def key_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
     info: dict[str, Any] = exit_.result.get("loading_info") or {}
     cls = str(exit_.result.get("model_class") or exit_.result.get("class") or "the model")
     prefix = str(exit_.result.get("base_model_prefix") or "")
+    mismatched = list(info.get("mismatched_keys") or [])
     missing = [str(k) for k in info.get("missing_keys") or []]
+    if exit_.outcome == "loaded":  # ignore_mismatched_sizes=True: those start at random too
+        missing = sorted({*missing, *(str(m.get("key")) for m in mismatched)})
+        mismatched = []
     is_base = bool(exit_.result.get("is_base_model", True))
     head = [k for k in missing if not is_base and prefix and not k.startswith(prefix + ".")]
     base = [k for k in missing if k not in head]
@@ -98,7 +102,6 @@ def key_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
             detail=f"{cls} has no place for them; transformers dropped them on load.",
             evidence={"class": cls, "count": len(unexpected)},
             fix="load the class the checkpoint was saved from (config.json's architectures)"))
-    mismatched = list(info.get("mismatched_keys") or [])
     if mismatched:
         yield _observe(static, "WL404", {"observed_mismatched": mismatched[:50]}, lambda: Problem(
             effect=Effect.RAISES,
