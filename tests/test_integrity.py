@@ -535,7 +535,8 @@ def test_cli_json_has_no_progress_and_exit_codes(copy_of: Callable[[Path], Path]
     weights = folder / "pytorch_model.bin"
     flip_byte(weights, storage_offset(weights) + 7)
     proc = run_cli("verify", str(folder))
-    assert proc.returncode == 1 and "WL172" in proc.stdout and "compared with: zip CRCs (" in proc.stdout
+    assert proc.returncode == 1 and "WL172" in proc.stdout
+    assert "compared with: zip CRCs (" in proc.stdout
 
 
 def test_verify_and_lock_import_neither_torch_nor_transformers(
@@ -568,3 +569,21 @@ def test_one_pass_digests_match_hashlib_and_zipfile(read_ahead: bool, bin_model:
     stopped = hashing.hash_file(hashing.HashRequest("w", weights), stop=stop,
                                 read_ahead=read_ahead)
     assert stopped.interrupted and stopped.sha256 is None
+
+
+def test_git_checkout_with_its_lfs_store(copy_of: Callable[[Path], Path],
+                                         safetensors_model: Path) -> None:
+    repo = copy_of(safetensors_model)
+    weights = repo / "model.safetensors"
+    oid = sha256_of(weights)
+    store = repo / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4]
+    store.mkdir(parents=True)
+    shutil.copy(weights, store / oid)
+    report = integrity.verify(str(repo))
+    assert report.findings == ()
+    files = {f["name"]: f for f in report.facts["files"]}
+    assert files["model.safetensors"]["references"] == ["git-lfs"]
+    flip_byte(weights, tensor_data_offset(weights) + 11)
+    f = only(integrity.verify(str(repo)), "WL170")
+    assert f.evidence["expected"] == oid and f.evidence["source"] == "git-lfs"
+    assert f.fix.startswith("git checkout -- model.safetensors")

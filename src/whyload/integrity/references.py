@@ -5,6 +5,9 @@
     hf --local-dir  .cache/huggingface/download/<file>.metadata: commit, etag (sha256 or git
                     sha1, as above), the time it was written
     LFS pointer     <file>.lfs or <file>.pointer beside the file: `oid sha256:<hex>`, `size <n>`
+    git-lfs store   .git/lfs/objects/<oid[:2]>/<oid[2:4]>/<oid> of the enclosing git checkout:
+                    the objects `git lfs` checked the files out from; the ones of a file's size
+                    are what it should hash to (any one of them)
     --sha256        FILE=HEX given by the user
 """
 
@@ -26,6 +29,8 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 POINTER_SUFFIXES = (".lfs", ".pointer")
 MAX_METADATA_BYTES = 4096
+MAX_LFS_OBJECTS = 100_000
+GIT_SEARCH_DEPTH = 8  # folders above the model folder searched for the checkout's .git
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class Reference:
     size: int | None = None
     modified_after: bool = False  # the file changed after the record was written (local-dir)
     commit: str | None = None
+    any_of: bool = False  # one of several candidates (git-lfs store): matching one is enough
 
 
 def algorithm_of(digest: str) -> str | None:
@@ -51,12 +57,15 @@ def algorithm_of(digest: str) -> str | None:
 
 def find_references(artifact: Artifact, names: list[str]) -> dict[str, list[Reference]]:
     found: dict[str, list[Reference]] = {name: [] for name in names}
+    store = _git_lfs_store(artifact.root) if artifact.how != "hub-cache" else {}
     for name in names:
         path = artifact.root / name
         if artifact.how == "hub-cache":
             found[name].extend(_cache_blob(path))
         found[name].extend(_local_dir_metadata(artifact.root, name))
         found[name].extend(_pointer_beside(artifact.root, name))
+        if store:
+            found[name].extend(_store_candidates(store, path))
     return found
 
 
@@ -111,6 +120,45 @@ def _local_dir_metadata(root: Path, name: str) -> list[Reference]:
         modified_after = False
     return [Reference(algorithm, etag, "hf-local-dir", str(meta), modified_after=modified_after,
                       commit=commit if _HEX40.match(commit) else None)]
+
+
+def _git_lfs_store(root: Path) -> dict[int, list[Path]]:
+    """size -> the objects of that size in the git-lfs store of the checkout around `root`."""
+    folder = root
+    for _ in range(GIT_SEARCH_DEPTH):  # the nearest .git is the checkout's
+        if (folder / ".git").exists():
+            break
+        if folder.parent == folder:
+            return {}
+        folder = folder.parent
+    else:
+        return {}
+    objects = folder / ".git" / "lfs" / "objects"
+    if not objects.is_dir():
+        return {}
+    by_size: dict[int, list[Path]] = {}
+    seen = 0
+    try:
+        for first in sorted(objects.iterdir()):
+            for second in sorted(first.iterdir()) if first.is_dir() else ():
+                for obj in sorted(second.iterdir()) if second.is_dir() else ():
+                    seen += 1
+                    if seen > MAX_LFS_OBJECTS:
+                        return by_size
+                    if _HEX64.match(obj.name) and obj.is_file():
+                        by_size.setdefault(obj.stat().st_size, []).append(obj)
+    except OSError:
+        return by_size
+    return by_size
+
+
+def _store_candidates(store: dict[int, list[Path]], path: Path) -> list[Reference]:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return []
+    return [Reference(SHA256, obj.name, "git-lfs", str(obj), size=size, any_of=True)
+            for obj in store.get(size, [])]
 
 
 def _pointer_beside(root: Path, name: str) -> list[Reference]:

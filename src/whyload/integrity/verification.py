@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -182,7 +183,24 @@ def digest_findings(artifact: Artifact, digest: FileDigest,
             fix=f"whyload check {artifact.target}", file=name)))
     if digest.sha256 is None:
         return out
+    candidates = [r for r in refs if r.any_of]
+    if candidates and all(r.digest != digest.sha256 for r in candidates):
+        first = candidates[0]
+        expected = [r.digest for r in candidates]
+        out.append(stamp(codes.SHA256_MISMATCH, Problem(
+            title=f"{name}: sha256 differs from the git-lfs object it was checked out from",
+            detail=f"The git-lfs store holds {len(candidates)} object(s) of this file's size "
+            f"({digest.size:,} bytes), {', '.join(expected[:3])}; the file hashes to "
+            f"{digest.sha256}.",
+            evidence={"file": name, "algorithm": SHA256,
+                      "expected": expected[0] if len(expected) == 1 else expected,
+                      "actual": digest.sha256, "source": first.source,
+                      "reference": first.where, "size": digest.size},
+            fix=f"git checkout -- {shlex.quote(name)}  # in the checkout: the smudge filter "
+            "writes it again from the git-lfs store", effect=Effect.SILENT, file=name)))
     for ref in refs:
+        if ref.any_of:
+            continue
         actual = digest.sha256 if ref.algorithm == SHA256 else digest.git_sha1
         size_differs = ref.size is not None and ref.size != digest.size
         if actual == ref.digest and not size_differs:
@@ -352,6 +370,7 @@ def _describe_source(ref: Reference) -> str:
     return {"hf-cache": f"The HF cache blob name ({ref.where})",
             "hf-local-dir": f"The download record of `hf download --local-dir` ({ref.where})",
             "lfs-pointer": f"The Git LFS pointer {ref.where}",
+            "git-lfs": f"The git-lfs store ({ref.where})",
             "--sha256": "--sha256"}.get(ref.source, ref.where)
 
 
