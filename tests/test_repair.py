@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -271,6 +273,80 @@ def test_bert_config_json_becomes_config_json(tmp_path: Path, healthy: Path) -> 
     assert json.loads((result.out / "config.json").read_text())["model_type"] == "bert"
     assert (result.out / "bert_config.json").read_bytes() == (src / "bert_config.json").read_bytes()
     assert_same_outputs(result.out, healthy)
+
+
+def test_no_model_type_is_added(tmp_path: Path, healthy: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(healthy, src)
+    edit_config(src, model_type=None)
+    repair_plan, result = repair(src, tmp_path / "fixed")
+    assert repair_plan.steps[0].answers == ("WL303",)
+    assert json.loads((result.out / "config.json").read_text())["model_type"] == "bert"
+    assert_same_outputs(result.out, healthy)
+
+
+def test_missing_config_beside_prefixed_weights_is_refused(tmp_path: Path, healthy: Path,
+                                                           state_dict: dict[str, Any]) -> None:
+    """Under a wrapper prefix the sizes cannot be read: a config of defaults would be made up."""
+    src = bin_folder(tmp_path / "src", healthy, {"module." + k: v for k, v in state_dict.items()})
+    (src / "config.json").unlink()
+    repair_plan = plan(str(src), tmp_path / "fixed", overrides={"num_attention_heads": 2})
+    assert any("WL300" in r.codes and "names hide their sizes" in r.reason
+               for r in repair_plan.refusals)
+
+
+def test_a_repair_that_uncovers_the_next_problem(tmp_path: Path, healthy: Path,
+                                                 state_dict: dict[str, Any]) -> None:
+    """module. on every key hides that config.json's vocab_size is wrong too: the first fix
+    strips the prefix and its re-check names WL310; fixing the result repairs that."""
+    src = bin_folder(tmp_path / "src", healthy, {"module." + k: v for k, v in state_dict.items()})
+    edit_config(src, vocab_size=120)
+    first = plan(str(src), tmp_path / "first").apply(prove=False)
+    assert first.before.codes() == ["WL410"] and first.after.codes() == ["WL310"]
+    assert not first.ok
+    _, second = repair(first.out, tmp_path / "second")
+    assert second.ok
+    assert_same_outputs(second.out, healthy)
+
+
+def test_hub_id_in_the_cache(tmp_path: Path, healthy: Path, monkeypatch: pytest.MonkeyPatch,
+                             state_dict: dict[str, Any]) -> None:
+    """A cached hub snapshot is a folder of links into blobs/: the repaired copy holds files."""
+    import huggingface_hub.constants as constants
+
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    model = bin_folder(tmp_path / "model", healthy,
+                       {"module." + k: v for k, v in state_dict.items()})
+    snap = cache / "models--acme--tiny-bert" / "snapshots" / ("a" * 40)
+    (cache / "models--acme--tiny-bert" / "blobs").mkdir(parents=True)
+    (cache / "models--acme--tiny-bert" / "refs").mkdir()
+    (cache / "models--acme--tiny-bert" / "refs" / "main").write_text("a" * 40)
+    snap.mkdir(parents=True)
+    for i, f in enumerate(sorted(model.iterdir())):
+        blob = cache / "models--acme--tiny-bert" / "blobs" / f"{i:064x}"
+        shutil.copy(f, blob)
+        (snap / f.name).symlink_to(os.path.relpath(blob, snap))
+    before = tree_hash(cache)
+    repair_plan = plan("acme/tiny-bert", tmp_path / "fixed")
+    assert repair_plan.source == snap.resolve() and repair_plan.before.codes() == ["WL410"]
+    result = repair_plan.apply(prove=False)
+    assert tree_hash(cache) == before
+    assert not any(p.is_symlink() for p in result.out.iterdir())
+    assert_same_outputs(result.out, healthy)
+
+
+def test_planning_imports_no_ml_library(broken: Path, tmp_path: Path) -> None:
+    """The plan reads what check reads: no torch, no transformers, no safetensors."""
+    script = ("import json, sys; from whyload.repair import plan; "
+              f"p = plan({str(broken)!r}, {str(tmp_path / 'fixed')!r}); "
+              "print(json.dumps([len(p.steps), [m for m in ('torch', 'transformers', "
+              "'safetensors') if m in sys.modules]]))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [1, []]
 
 
 # --- shard index ---

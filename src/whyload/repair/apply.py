@@ -60,8 +60,8 @@ def apply_plan(plan: RepairPlan, *, force: bool = False, prove: bool = True) -> 
         raise
     from whyload.pipeline import check
 
-    after = check(str(dest))
-    load, why_not = prove_load(dest, after) if prove else (None, "--no-load")
+    after = check(str(dest), model_class=plan.model_class)
+    load, why_not = prove_load(dest, after, plan.model_class) if prove else (None, "--no-load")
     return ApplyResult(out=dest, written=tuple(written), copied=tuple(copied),
                        before=plan.before, after=after, load=load, load_skipped=why_not)
 

@@ -42,6 +42,10 @@ def plan_config(snap: Snapshot, findings: tuple[Finding, ...],
     inferred: dict[str, str] = {}
     answers: list[str] = []
     base = snap.config_name
+    if "WL303" in by_code and by_code["WL303"][0].evidence.get("inferred_model_type"):
+        changes["model_type"] = by_code["WL303"][0].evidence["inferred_model_type"]
+        inferred["model_type"] = "from the architectures field or the weights' key names"
+        answers.append("WL303")
     if "WL302" in by_code:
         model_type = model_view(snap).weights_type or "bert"
         changes["model_type"] = model_type
@@ -81,12 +85,19 @@ def _generate(snap: Snapshot, finding: Finding,
         return [], [Refusal(reason="config.json is missing and the weights are not a BERT-family "
                             "model whyload can read a config back from",
                             next_step=finding.fix, codes=("WL300",))]
+    hidden_field = HIDDEN_FIELD.get(model_type, "hidden_size")
+    unread = [k for k in (hidden_field, "vocab_size") if not isinstance(draft.get(k), int)]
+    if unread:  # the names do not match the model's (a wrapper prefix): nothing was read
+        return [], [Refusal(reason="config.json is missing and the weights' names hide their "
+                            f"sizes ({', '.join(unread)} not read)", next_step="fix the weight "
+                            "names first (whyload fix), then run whyload fix on the result",
+                            codes=("WL300",))]
     inferred = {k: "from the weights' shapes" for k in draft if k not in ("architectures",)}
     inferred["model_type"] = "from the weights' key names"
     draft["architectures"], arch_note = _architecture(snap, model_type, draft)
     inferred["architectures"] = arch_note
     heads = HEADS_FIELD.get(model_type, "num_attention_heads")
-    hidden = draft.get(HIDDEN_FIELD.get(model_type, "hidden_size"))
+    hidden = draft.get(hidden_field)
     notes: list[str] = []
     if heads not in overrides:
         default = DEFAULT_HEADS[model_type]

@@ -68,7 +68,7 @@ def plan(target: str, out: str | Path, *, force: bool = False, to_safetensors: b
                      "transformers 5 renames them on load, so they are not repaired on their own")
     return RepairPlan(source=source, out=dest, before=before, steps=tuple(steps),
                       copies=tuple(copies), refusals=tuple(refused), unanswered=unanswered,
-                      notes=tuple(notes), snapshot=snap)
+                      notes=tuple(notes), model_class=model_class, snapshot=snap)
 
 
 def check_out(source: Path, out: Path, *, force: bool) -> Path:

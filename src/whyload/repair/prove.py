@@ -17,14 +17,16 @@ from whyload.report import Report
 LOAD_TIMEOUT_S = 900
 
 
-def prove_load(folder: Path, after: Report) -> tuple[LoadProof | None, str | None]:
-    """The real load of `folder`, or why none ran."""
+def prove_load(folder: Path, after: Report,
+               model_class: str | None = None) -> tuple[LoadProof | None, str | None]:
+    """The real load of `folder` into `model_class` (default: its architectures), or why none
+    ran."""
     missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
     if missing:
         return None, f"{' and '.join(missing)} not installed here: no real load"
     if after.verdict.value == "fails":
         return None, "check says it still fails: no real load"
-    model_class = _model_class(after)
+    model_class = model_class or _model_class(after)
     try:
         from whyload.probe.load import run_load
     except ImportError:

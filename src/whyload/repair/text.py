@@ -62,5 +62,9 @@ def render_result(result: ApplyResult) -> str:
             lines.append(f"    missing: {', '.join(load.missing[:5])}")
     else:
         lines.append(f"  load: {load.model_class}.from_pretrained failed: {load.error}")
-    lines.append("  repaired" if result.ok else "  still broken: see the findings above")
+    if result.ok:
+        lines.append("  repaired")
+    else:
+        lines.append("  still broken: see the findings above (a repair can uncover the next "
+                     f"problem: whyload fix {result.out} --out ... shows what fix can do)")
     return "\n".join(lines)

@@ -111,6 +111,7 @@ class RepairPlan:
     refusals: tuple[Refusal, ...] = ()
     unanswered: tuple[str, ...] = ()  # error findings no step answers (their own fix applies)
     notes: tuple[str, ...] = ()
+    model_class: str | None = None  # the class the load proof uses (None: architectures)
     snapshot: Snapshot | None = field(default=None, repr=False, compare=False)
 
     @property
