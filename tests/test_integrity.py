@@ -89,11 +89,13 @@ def cache_repo(cache: Path, src: Path, repo_id: str = REPO_ID) -> Path:
     (repo / "refs" / "main").write_text(COMMIT)
     snapshot = repo / "snapshots" / COMMIT
     snapshot.mkdir(parents=True)
-    for f in sorted(src.iterdir()):
+    for f in sorted(p for p in src.rglob("*") if p.is_file()):
         name = sha256_of(f) if f.name.endswith(LFS_SUFFIXES) else git_blob_sha1(f)
         blob = repo / "blobs" / name
         shutil.copy(f, blob)
-        (snapshot / f.name).symlink_to(os.path.relpath(blob, snapshot))
+        link = snapshot / f.relative_to(src)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blob, link.parent))
     return snapshot
 
 
@@ -107,6 +109,21 @@ def test_cached_model_verifies_against_both_kinds_of_blob_name(
     assert {f["status"] for f in files.values()} == {"verified"}
     assert files["model.safetensors"]["references"] == ["hf-cache"]
     assert files["config.json"]["sha256"] == sha256_of(safetensors_model / "config.json")
+
+
+def test_subfolders_of_a_cached_repo_are_verified(
+        hf_cache: Path, copy_of: Callable[[Path], Path], safetensors_model: Path) -> None:
+    src = copy_of(safetensors_model)
+    (src / "1_Pooling").mkdir()
+    (src / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": true}\n')
+    snapshot = cache_repo(hf_cache, src)
+    report = integrity.verify(REPO_ID)
+    assert report.findings == ()
+    assert "1_Pooling/config.json" in [f["name"] for f in report.facts["files"]]
+    (snapshot / "1_Pooling" / "config.json").resolve().write_text("{}\n")
+    f = only(integrity.verify(REPO_ID), "WL171")
+    assert f.file == "1_Pooling/config.json"
+    assert f.fix.endswith(f"1_Pooling/config.json --revision {COMMIT} --force-download")
 
 
 def test_bit_flip_in_a_cached_safetensors_blob(hf_cache: Path, safetensors_model: Path) -> None:

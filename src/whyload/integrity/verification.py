@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import threading
 import time
@@ -22,7 +23,13 @@ from whyload.integrity.references import (
     parse_expected_sha256,
 )
 from whyload.integrity.values import ValueScan
-from whyload.readers.inventory import Entry, is_training_state, take_inventory
+from whyload.readers.inventory import (
+    MAX_ENTRIES,
+    Entry,
+    is_training_state,
+    read_entry,
+    take_inventory,
+)
 from whyload.readers.sniff import Kind
 from whyload.registry import Problem, sort_findings, stamp
 from whyload.report import Effect, Finding, Report, Severity
@@ -106,14 +113,35 @@ def verify(
 
 def list_files(artifact: Artifact) -> tuple[list[Entry], list[Entry]]:
     """The regular files to hash, and those that cannot be read (dangling, special,
-    unreadable). whyload.lock itself and pointer files are not part of the model."""
+    unreadable). A folder's top level is what from_pretrained reads; a downloaded repo (an HF
+    cache snapshot, an `hf download --local-dir` folder) is verified whole, subfolders too
+    (`1_Pooling/config.json`, `onnx/model.onnx`). whyload.lock itself is not part of the
+    model."""
     inventory = take_inventory(artifact.root)
     entries = [e for e in inventory.entries if e.name != LOCK_NAME]
     if artifact.focus is not None:
         entries = [e for e in entries if e.name == artifact.focus]
+    elif artifact.how == "hub-cache" or (artifact.root / ".cache" / "huggingface").is_dir():
+        entries.extend(read_entry(artifact.root, name) for name in _subfolder_files(
+            artifact.root, limit=MAX_ENTRIES - len(entries)))
     readable = [e for e in entries if e.kind is not None and e.special is None]
     broken = [e for e in entries if e.kind is None or e.special is not None]
     return readable, broken
+
+
+def _subfolder_files(root: Path, *, limit: int) -> list[str]:
+    """Files below the top level, as relative paths, hidden folders (.git, .cache) skipped;
+    links to folders are not followed."""
+    out: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if Path(folder) == root:
+            continue
+        relative = Path(folder).relative_to(root)
+        out.extend(str(relative / name) for name in sorted(files))
+        if len(out) >= limit:
+            return out[:limit]
+    return out
 
 
 def inspect_files(
