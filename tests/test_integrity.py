@@ -490,6 +490,16 @@ def test_fifo_in_the_folder_and_as_the_target(copy_of: Callable[[Path], Path],
     assert proc.returncode == 2 and "FIFO" in proc.stderr
 
 
+def test_symlink_loop_in_the_folder(copy_of: Callable[[Path], Path],
+                                    safetensors_model: Path) -> None:
+    folder = copy_of(safetensors_model)
+    (folder / "vocab.txt").symlink_to("vocab.txt")
+    f = only(integrity.verify(str(folder)), "WL181")
+    assert "loop" in f.title and f.file == "vocab.txt"
+    report = integrity.lock(str(folder))
+    assert not report.facts["written"] and "WL185" in codes(report)
+
+
 def test_unreadable_file(copy_of: Callable[[Path], Path], safetensors_model: Path) -> None:
     if os.geteuid() == 0:
         pytest.skip("root reads everything")
