@@ -147,6 +147,19 @@ def test_training_checkpoint_is_unpacked(tmp_path: Path, healthy: Path,
     assert_same_outputs(result.out, healthy)
 
 
+def test_lightning_last_ckpt(tmp_path: Path, healthy: Path, state_dict: dict[str, Any]) -> None:
+    """Lightning's own file name: from_pretrained sees no weights at all (WL105)."""
+    ckpt = {"state_dict": {"model." + k: v for k, v in state_dict.items()}, "epoch": 1,
+            "hyper_parameters": argparse.Namespace(lr=0.1)}
+    src = bin_folder(tmp_path / "src", healthy, ckpt)
+    (src / "pytorch_model.bin").rename(src / "last.ckpt")
+    repair_plan, result = repair(src, tmp_path / "fixed")
+    (step,) = repair_plan.steps
+    assert set(step.answers) == {"WL105", "WL210"} and step.reads == ("last.ckpt",)
+    assert sorted(os.listdir(result.out)) == ["README.md", "config.json", "model.safetensors"]
+    assert_same_outputs(result.out, healthy)
+
+
 def test_bin_with_tied_weights_to_safetensors(tmp_path: Path) -> None:
     """BertForMaskedLM's decoder shares storage with the word embeddings: safetensors refuses
     shared tensors, so the converted file must hold its own copy."""

@@ -5,11 +5,12 @@ process (whyload.repair.convert); the plan knows every name it will write from t
 
 from __future__ import annotations
 
+from whyload.checks.model import shared_prefix
 from whyload.knowledge.torch_pickle import rejected_globals, runs_code
 from whyload.repair.keys import KeyRewrite, assign_shards, shard_names
 from whyload.repair.types import Refusal, Step
 from whyload.report import Finding, Severity
-from whyload.snapshot import Snapshot
+from whyload.snapshot import VARIANT, Snapshot
 
 PREFIX_CODES = ("WL410", "WL411", "WL412")
 # a .bin that safetensors answers: legacy serialization, tensors saved on a GPU, old torch
@@ -19,12 +20,23 @@ CONVERSION_CODES = ("WL133", "WL204", "WL210", "WL516")
 def plan_weights(snap: Snapshot, findings: tuple[Finding, ...], *, to_safetensors: bool,
                  max_shard_bytes: int | None) -> tuple[list[Step], list[Refusal]]:
     files = list(snap.plan.files)
-    if not files or snap.plan.format not in ("pytorch", "safetensors"):
-        return [], []
     answers: list[str] = []
     reasons: list[str] = []
     prefix: str | None = None
     nesting: list[str] = []
+    unnamed = _nonstandard_name(snap, findings) if not files else None
+    if unnamed is not None:  # last.ckpt, model.pt: from_pretrained sees no weights at all
+        source = snap.files[unnamed]
+        files = [unnamed]
+        nesting = list(source.torch.nesting) if source.torch else []
+        prefix = shared_prefix(list(source.tensors))
+        answers.append("WL105")
+        reasons.append(f"write the tensors of {unnamed}"
+                       + (" under " + "".join(f"[{k!r}]" for k in nesting) if nesting else "")
+                       + (f", without {prefix!r}" if prefix else "")
+                       + " as model.safetensors (WL105)")
+    elif not files or snap.plan.format not in ("pytorch", "safetensors"):
+        return [], []
     for f in findings:
         if f.code in ("WL410", "WL412") or (f.code == "WL411" and "prefix" in f.evidence):
             prefix = str(f.evidence["prefix"])
@@ -88,6 +100,8 @@ def plan_weights(snap: Snapshot, findings: tuple[Finding, ...], *, to_safetensor
     if dropped:
         notes.append("stale buffers dropped (transformers rebuilds them): "
                      + ", ".join(dropped[:3]))
+    if unnamed is not None:
+        notes.append(f"{unnamed} is not copied: model.safetensors replaces it")
     replaced = [*files, *([snap.plan.index] if snap.plan.index else [])]
     return [Step(action="rewrite-weights", writes=tuple(writes), reads=tuple(replaced),
                  why="; ".join(reasons), answers=tuple(dict.fromkeys(answers)),
@@ -95,3 +109,13 @@ def plan_weights(snap: Snapshot, findings: tuple[Finding, ...], *, to_safetensor
                  spec={"files": files, "nesting": nesting, "rewrite": rewrite.to_dict(),
                        "stand_ins": stand_ins, "max_shard_bytes": max_shard_bytes,
                        "tensors": len(sizes)})], []
+
+
+def _nonstandard_name(snap: Snapshot, findings: tuple[Finding, ...]) -> str | None:
+    """The one weights file WL105 names, unless it is a variant (from_pretrained(variant=…)
+    reads those as they are)."""
+    named = [f.evidence.get("file") for f in findings if f.code == "WL105"]
+    if len(named) != 1 or not isinstance(named[0], str) or VARIANT.match(named[0]):
+        return None
+    facts = snap.files.get(named[0])
+    return named[0] if facts is not None and facts.tensors else None
