@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from whyload.cli.common import Format, app, out
+from whyload.cli.common import FailOn, Format, app, emit, out
 from whyload.errors import UsageError
 
 
@@ -66,20 +66,18 @@ def fix(
                        max_shard_bytes=shard_bytes, overrides=parse_settings(settings),
                        model_class=model_class)
     result = repair.apply(force=force, prove=load) if apply and repair.applicable else None
-    if fmt is Format.json:
-        from whyload.render.json import render_json
-        from whyload.report import Report
-
-        shown = result.after if result else repair.before
-        report = Report(command="fix", target=target, resolved=repair.before.resolved,
-                        findings=shown.findings, skipped=shown.skipped,
-                        facts={"plan": repair.to_dict(),
-                               "result": result.to_dict() if result else None},
-                        timings=dict(repair.before.timings))
-        out(render_json(report))
-    else:
+    if fmt is Format.text:
         out(render_plan(repair, applying=apply))
         if result is not None:
             out(render_result(result))
+    else:  # the report every command shares: the findings of the folder as it now stands
+        from whyload.report import Report
+
+        shown = result.after if result else repair.before
+        emit(Report(command="fix", target=target, resolved=repair.before.resolved,
+                    findings=shown.findings, skipped=shown.skipped,
+                    facts={"plan": repair.to_dict(),
+                           "result": result.to_dict() if result else None},
+                    timings=dict(repair.before.timings)), fmt, FailOn.never, verbose=False)
     if repair.refusals or (result is not None and not result.ok):
         raise typer.Exit(1)
