@@ -176,6 +176,19 @@ def test_cuda_without_a_gpu_names_the_environment(safetensors_model: Path) -> No
     assert report.verdict is Verdict.FAILS
 
 
+def test_device_map_without_accelerate_names_the_package(safetensors_model: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("accelerate") is not None:
+        pytest.skip("accelerate is installed here")
+    report = run_load(str(safetensors_model), device_map="auto")
+    assert report.facts["outcome"] == "exception"
+    assert "accelerate" in report.facts["exception"]["message"]
+    finding = only(report, "WL554")
+    assert finding.evidence["device_map"] == "auto"
+    assert "pip install accelerate" in finding.fix
+
+
 def test_a_class_transformers_lacks_is_named(safetensors_model: Path) -> None:
     report = run_load(str(safetensors_model), model_class="BertForTeleportation")
     assert report.facts["outcome"] == "exception"

@@ -45,6 +45,13 @@ LOAD_NO_RESULT = declare("WL553", "load-no-result", ENV, """
     the evidence.
     """, command="load")
 
+DEVICE_MAP_NEEDS_ACCELERATE = declare("WL554", "device-map-needs-accelerate", ENV, """
+    device_map (or a device context) was asked for, and accelerate is not installed
+
+    "Using a `device_map` … requires `accelerate`": transformers places the weights on
+    devices through accelerate, so from_pretrained raises before it reads anything.
+    """, command="load")
+
 CLASS_NOT_FOUND = declare("WL440", "load-class-not-found", ARCH, """
     The model class to load into does not exist in the installed transformers
 

@@ -107,6 +107,15 @@ def _capture_loading_info(into: dict[str, Any]) -> None:
     setattr(modeling_utils, "log_state_dict_report", recording)  # noqa: B010
 
 
+def _version_of(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
 def _model_class(request: LoadRequest, transformers: Any) -> Any:
     name = request.model_class
     if not name:
@@ -139,7 +148,9 @@ def load(request: LoadRequest) -> dict[str, Any]:
             logging_utils.disable_progress_bar()
             logging.getLogger("transformers").addHandler(handler)
             result["versions"] = {"torch": torch.__version__,
-                                  "transformers": transformers.__version__}
+                                  "transformers": transformers.__version__,
+                                  "accelerate": _version_of("accelerate")}
+            result["device_map"] = request.device_map
             _capture_loading_info(result["loading_info"])
             cls = _model_class(request, transformers)
             result["class"] = cls.__name__

@@ -152,6 +152,17 @@ def end_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
 
 def exception_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
     exc: dict[str, Any] = exit_.result.get("exception") or {}
+    message = str(exc.get("message") or "")
+    versions: dict[str, Any] = exit_.result.get("versions") or {}
+    if exit_.result.get("device_map") and "accelerate" in versions \
+            and versions["accelerate"] is None:
+        yield stamp(loading.DEVICE_MAP_NEEDS_ACCELERATE, Problem(
+            title=f"device_map={exit_.result['device_map']!r} needs accelerate, which is not "
+            "installed here",
+            detail=f"from_pretrained raised {exc.get('type')}: {message.splitlines()[0][:300]}"
+            if message else "",
+            evidence={"device_map": exit_.result["device_map"], "exception": exc.get("type")},
+            fix="pip install accelerate, or load without device_map (then model.to(device))"))
     if exc.get("type") == "ChildProcessError":
         yield stamp(loading.LOAD_NO_RESULT, Problem(
             title="the load process exited without a result",
@@ -159,7 +170,6 @@ def exception_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
             evidence={"returncode": exit_.returncode, "stderr_tail": exit_.stderr_tail[-2000:]},
             fix="run it by hand to see the error: python -m whyload.probe.child"))
         return
-    message = str(exc.get("message") or "")
     if exc.get("type") == "ValueError" and "has no model class" in message:
         yield stamp(loading.CLASS_NOT_FOUND, Problem(
             title=message,
