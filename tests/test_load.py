@@ -230,3 +230,35 @@ def test_the_loader_never_runs_in_whyload_s_process() -> None:
     for module in ("probe/load.py", "probe/sandbox.py", "probe/observed.py", "cli/load.py"):
         text = (src / module).read_text()
         assert "import torch" not in text and "import transformers" not in text, module
+
+
+FAKE_CHILDREN = {
+    # the sandbox's other ends, from children that stand in for the load
+    "segfault": "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n",
+    "no_result": "import sys\nprint('cannot start', file=sys.stderr)\nsys.exit(3)\n",
+    "memory_error": (
+        "import json, sys\n"
+        "try:\n    bytearray(64 * 2**30)\nexcept MemoryError as exc:\n"
+        "    out = {'outcome': 'exception', 'exception': {'type': 'MemoryError',"
+        " 'message': str(exc), 'traceback': ''}}\n"
+        "json.dump(out, open(sys.argv[2], 'w'))\n"),
+}
+
+
+@pytest.mark.parametrize(("name", "outcome", "code"), [
+    ("segfault", "signal", "WL552"), ("no_result", "exception", "WL553"),
+    ("memory_error", "killed_oom", "WL550")])
+def test_the_sandbox_tells_each_end_apart(name: str, outcome: str, code: str, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch,
+                                          safetensors_model: Path) -> None:
+    from whyload.pipeline import check
+    from whyload.probe.observed import observed_findings
+    from whyload.probe.sandbox import run_child
+
+    (tmp_path / f"fake_{name}.py").write_text(FAKE_CHILDREN[name])
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    ended = run_child(f"fake_{name}", "{}", timeout_s=30, memory_limit=256 * MB)
+    assert ended.outcome == outcome
+    found = observed_findings(ended, check(str(safetensors_model)))
+    assert [f.code for f in found] == [code]
+    assert found[0].severity is Severity.ERROR

@@ -41,13 +41,12 @@ MAX_KEYS = 500  # keys kept per list of the loading report
 class LoadRequest:
     """What the parent asks the child to load, and how."""
 
-    path: str
+    path: str  # a folder: a hub id's revision is resolved in the cache before the child starts
     model_class: str | None = None
     dtype: str | None = None
     device: str = "cpu"
     device_map: str | None = None
     trust_remote_code: bool = False
-    revision: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -160,8 +159,6 @@ def load(request: LoadRequest) -> dict[str, Any]:
                 kwargs["dtype"] = getattr(torch, request.dtype)
             if request.device_map:
                 kwargs["device_map"] = request.device_map
-            if request.revision:
-                kwargs["revision"] = request.revision
             t0 = time.perf_counter()
             model, info = cls.from_pretrained(request.path, **kwargs)
             if request.device != "cpu" and not request.device_map:
