@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from whyload.knowledge.pickle_globals import danger, known_data, not_allowed
+from whyload.knowledge.torch_pickle import canonical
 from whyload.registry import Problem, check
 from whyload.report import Category, Effect, JSONValue, Severity
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from whyload.snapshot import FileFacts, Snapshot
 
 SECURITY = Category.SECURITY
+# calls that only reach another callable; the title names the call they lead to
+PLUMBING = frozenset({"builtins.getattr", "builtins.__import__", "importlib.import_module"})
 SAFE_FIX = ("do not load {file}; get the weights from a trusted source, as safetensors (which "
             "cannot run code)")
 
@@ -79,7 +82,8 @@ def pickle_runs_code(snap: Snapshot) -> Iterator[Problem]:
         if not dangerous:
             continue
         calls = [c for c in _all_calls(t) if danger(c.target) is not None]
-        shown = [_call_text(c) for c in calls[:10]]
+        payload = [c for c in calls if canonical(c.target) not in PLUMBING] or calls
+        shown = [_call_text(c) for c in payload[:10]]
         hidden = sorted({c.member for c in calls if c.member} |
                         {h.member for h in t.hidden_pickles if any(danger(g) for g in h.globals)})
         where = []

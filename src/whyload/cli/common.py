@@ -25,6 +25,7 @@ app = typer.Typer(
 class Format(str, enum.Enum):
     text = "text"
     json = "json"
+    sarif = "sarif"
 
 
 class RulesFormat(str, enum.Enum):
@@ -78,6 +79,10 @@ def emit(report: Report, fmt: Format, fail_on: FailOn, verbose: bool) -> None:
         from whyload.render.json import render_json
 
         out(render_json(report))
+    elif fmt is Format.sarif:
+        from whyload.render.sarif import render_sarif
+
+        out(render_sarif(report))
     else:
         from whyload.render.text import render_text
 

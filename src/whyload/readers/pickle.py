@@ -313,8 +313,8 @@ def _ran_out(exc: BaseException) -> bool:
 def _settle_pending(stack: list[Any]) -> None:
     """A stream cut inside a batch of SETITEMS/APPENDS: give the container below each open MARK
     the items already read, so what came before the cut is kept."""
-    while MARK in stack:
-        i = max(n for n, v in enumerate(stack) if v is MARK)
+    marks = [n for n, v in enumerate(stack) if v is MARK]  # one pass: a stream cut after a
+    for i in reversed(marks):  # million open MARKs must not cost a million scans
         items = stack[i + 1 :]
         del stack[i:]
         target = stack[-1] if stack else None
@@ -378,11 +378,16 @@ def _append(target: Any, items: list[Any]) -> None:
 
 def callable_name(func: Any, depth: int = 0) -> str:
     """The dotted name a call reaches: a global; `getattr(x, "name")` as x's name + ".name";
-    `__import__("os")` or `importlib.import_module("os")` as "os". `<dynamic>` otherwise."""
+    `__import__("os")` or `importlib.import_module("os")` as "os"; legacy torch's
+    `('module', cls, file, source)` persistent id as cls. `<dynamic>` otherwise."""
     if depth > 16:
         return "<dynamic>"
     if isinstance(func, Global):
         return func.dotted
+    pid = func.pid if isinstance(func, Persistent) else None
+    if isinstance(pid, tuple) and len(pid) >= 2 and pid[0] == "module" and \
+            isinstance(pid[1], Global):  # legacy torch: a module class, with its source beside
+        return pid[1].dotted
     if isinstance(func, Call) and len(func.args) >= 1:
         inner = callable_name(func.func, depth + 1)
         if inner in ("builtins.getattr", "__builtin__.getattr") and len(func.args) >= 2 and \

@@ -139,6 +139,7 @@ def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
             return TorchCheckpoint(
                 "zip", members=names, missing_records=missing,
                 error=f"a zip without {' and '.join(missing)}: not a torch checkpoint",
+                hidden_pickles=_hidden_pickles(zf, infos, "", ""),
             )
         end_of_data = max((i.header_offset + len(i.filename) + 30 + i.compress_size
                            for i in infos), default=0)
@@ -187,11 +188,16 @@ def _hidden_pickles(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], root: str
         try:
             with zf.open(info) as member:
                 head = member.read(2)
-                if len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= 5:
+                if head == b"\x93N":  # a .npy array (np.savez): object arrays are pickles
+                    data = object_array_pickle(head + member.read(size - 2))
+                elif len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+                    data = head + member.read(size - 2)
+                else:
                     continue
-                data = head + member.read(size - 2)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error,
                 NotImplementedError, RuntimeError):
+            continue
+        if len(data) < 16:
             continue
         budget -= len(data)
         stream = walk_pickle(io.BytesIO(data), Limits(max_stream_bytes=MAX_DATA_PKL))
@@ -201,6 +207,25 @@ def _hidden_pickles(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], root: str
         if budget <= 16:
             break
     return tuple(found)
+
+
+def object_array_pickle(npy: bytes) -> bytes:
+    """The pickle an .npy file holds after its header when its dtype is object ('O'), else b"".
+
+        \\x93NUMPY  major minor  header length (2 bytes in v1, 4 in v2/v3)  header dict  data
+    """
+    if not npy.startswith(b"\x93NUMPY") or len(npy) < 10:
+        return b""
+    if npy[6] == 1:
+        (length,), start = struct.unpack("<H", npy[8:10]), 10
+    elif len(npy) >= 12:
+        (length,), start = struct.unpack("<I", npy[8:12]), 12
+    else:
+        return b""
+    header = npy[start:start + length]
+    if b"'descr': '|O'" not in header and b"'descr': 'O'" not in header:
+        return b""
+    return npy[start + length:]
 
 
 def _constant(value: Any) -> str | int | float | bool | None:
