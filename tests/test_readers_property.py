@@ -185,3 +185,12 @@ def test_deeply_nested_code_does_not_crash(folder: Path) -> None:
     source = "x = " + "(" * 100_000 + "1" + ")" * 100_000 + "\n"
     (folder / "deep.py").write_text(source)
     read_code(folder, "deep.py", len(source))
+
+
+def test_zip_from_a_future_version_is_reported() -> None:
+    """Found by fuzz/: zipfile raises NotImplementedError for an unknown 'version needed'."""
+    data = bytearray(SEEDS["torch-zip"])
+    at = data.find(b"PK\x01\x02")
+    data[at + 6] = 108  # version needed to extract: 10.8
+    ckpt = read_torch_zip(io.BytesIO(bytes(data)), len(data))
+    assert ckpt.error is not None and "zip file version" in ckpt.error

@@ -20,6 +20,7 @@ import dataclasses
 import io
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -40,6 +41,10 @@ MAX_CENTRAL_DIRECTORY = 64 << 20
 MAX_DATA_PKL = 64 << 20  # a 70B model's shard has a data.pkl of ~1 MB
 MAX_INFLATION = 200  # data.pkl is stored uncompressed by torch; a huge ratio is a zip bomb
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+# what zipfile raises on bad bytes: NotImplementedError for an unknown version or compression,
+# RuntimeError for an encrypted member
+ZIP_ERRORS = (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error,
+              NotImplementedError, RuntimeError, zlib.error)
 MAX_MEMBERS_SCANNED = 10_000  # zip members looked at for pickles besides data.pkl
 MAX_SCANNED_BYTES = 256 << 20  # decompressed bytes walked across those members
 MAX_CALLS_KEPT = 200  # calls other than tensor rebuilds kept as evidence
@@ -126,7 +131,7 @@ def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
     f.seek(0)
     try:
         zf = zipfile.ZipFile(f)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
+    except ZIP_ERRORS as exc:
         return TorchCheckpoint("zip", truncated=True,
                                error=f"the zip directory is unreadable: {exc}")
     with zf:
@@ -158,7 +163,7 @@ def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
         try:
             with zf.open(info) as member:  # streamed: never more than the walker holds
                 stream = walk_pickle(member, Limits(max_stream_bytes=MAX_DATA_PKL))
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
+        except ZIP_ERRORS as exc:
             return TorchCheckpoint("zip", members=names, version=version,
                                    error=f"data.pkl is unreadable: {exc}",
                                    pickle_error=f"data.pkl is unreadable: {exc}")
@@ -194,8 +199,7 @@ def _hidden_pickles(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], root: str
                     data = head + member.read(size - 2)
                 else:
                     continue
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error,
-                NotImplementedError, RuntimeError):
+        except ZIP_ERRORS:
             continue
         if len(data) < 16:
             continue
@@ -304,7 +308,7 @@ def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
         return None
     try:
         return zf.read(info).decode("ascii", "replace").strip()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
+    except ZIP_ERRORS:
         return None
 
 
