@@ -6,11 +6,11 @@ import dataclasses
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TextIO
 
-from whyload.explain.incidents import Incident, incidents
-from whyload.explain.lines import Line, numbered_lines, open_log, text_lines
+from whyload.explain.incidents import Incident, IncidentScanner
+from whyload.explain.lines import Line, open_log, text_lines
 from whyload.explain.loading_report import loading_findings, read_loading_reports
 from whyload.explain.match import find_matches, findings_of
 from whyload.explain.targets import model_location, named_locations
@@ -48,7 +48,10 @@ class _Collected:
 
     def add(self, incident: Incident) -> None:
         self.incidents += 1
-        for order, finding in enumerate(diagnose_lines(incident.lines)):
+        found = diagnose_lines(incident.lines)
+        if not found:
+            return
+        for order, finding in enumerate(found):
             key = (finding.code, finding.file)
             if key in self.findings:
                 continue
@@ -64,12 +67,6 @@ def _rank_of(code: str, order: int) -> int:
         if row.code == code:
             return index
     return _LOADING_RANK + order
-
-
-def _counting(lines: Iterable[Line], collected: _Collected) -> Iterable[Line]:
-    for line in lines:
-        collected.lines = line.number
-        yield line
 
 
 def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True) -> Report:
@@ -117,8 +114,10 @@ def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True) 
 
 
 def _scan(stream: TextIO, collected: _Collected) -> None:
-    for incident in incidents(_counting(numbered_lines(stream), collected)):
+    scanner = IncidentScanner()
+    for incident in scanner.scan(stream):
         collected.add(incident)
+    collected.lines = scanner.lines
 
 
 def _merge_checks(findings: list[Finding], locations: list[str]

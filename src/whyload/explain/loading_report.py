@@ -65,6 +65,9 @@ def read_loading_reports(lines: Iterable[Line]) -> list[LoadingReport]:
     in_shape_list = False
     for line in lines:
         text = line.text
+        if not (line.trigger or "|" in text or text.startswith("- ")):
+            in_shape_list = False
+            continue
         if (head := _V5_HEADER.search(text)) is not None:
             current = LoadingReport(head["model_class"], head["path"], line.number)
             reports.append(current)

@@ -43,12 +43,12 @@ def find_matches(lines: Sequence[Line]) -> list[Match]:
     """Each line recognised by its most specific row; fallback rows only when nothing else."""
     matches: list[Match] = []
     current: tuple[str, str] | None = None  # the exception whose message is being read
-    in_context = {rank for rank, row in enumerate(ERROR_TEXTS) if row.context is None
-                  or any(row.context.search(line.text) for line in lines)}
     for line in lines:
         text = line.text
         if text.startswith(_TRACEBACK_START) or text.startswith("  File "):
             current = None
+            continue
+        if not line.trigger:  # an exception's header always holds a trigger word
             continue
         header = exception_name(text)
         if header is not None:
@@ -56,16 +56,20 @@ def find_matches(lines: Sequence[Line]) -> list[Match]:
         for rank, row in enumerate(ERROR_TEXTS):
             if row.types and current is not None and current[0] not in row.types:
                 continue
-            if rank not in in_context:
-                continue
             found = row.pattern.search(text)
-            if found is not None:
+            if found is not None and _in_context(row, lines):
                 groups = {k: v for k, v in found.groupdict().items() if v is not None}
                 matches.append(Match(rank, row, line, current[1] if current else None, groups))
                 break
     if any(not m.row.fallback for m in matches):
         matches = [m for m in matches if not m.row.fallback]
     return sorted(matches, key=lambda m: (m.rank, m.line.number))
+
+
+def _in_context(row: ErrorText, lines: Sequence[Line]) -> bool:
+    """Whether a row that needs another line of the same error (a frame) has it."""
+    context = row.context
+    return context is None or any(context.search(line.text) for line in lines)
 
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{(\w+)\}")
