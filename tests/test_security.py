@@ -577,3 +577,26 @@ def test_payload_in_an_unusual_file_name(tmp_path: Path, safetensors_model: Path
     report = whyload.check(str(folder))
     assert only(report, "WL600").file == "tokenizer_state.pkl"
     assert only(report, "WL601").file == "README"
+
+
+@pytest.mark.parametrize("hook", ["whyload", "whyload-security"])
+def test_pre_commit_hooks(hook: str, tmp_path: Path, safetensors_model: Path) -> None:
+    """The hooks as pre-commit runs them: entry + args in the repository root."""
+    import shlex
+
+    import yaml
+
+    hooks = {h["id"]: h for h in yaml.safe_load(
+        (Path(__file__).parents[1] / ".pre-commit-hooks.yaml").read_text())}
+    spec = hooks[hook]
+    assert spec["pass_filenames"] is False and spec["language"] == "python"
+    command = [*shlex.split(spec["entry"]), *spec["args"]]
+    assert command[0] == "whyload"
+    clean = tmp_path / "clean"
+    shutil.copytree(safetensors_model, clean)
+    assert run_cli(*command[1:], cwd=clean).returncode == 0
+    hostile = tmp_path / "hostile"
+    shutil.copytree(safetensors_model, hostile)
+    (hostile / "optimizer_extra.bin").write_bytes(posix_system(Path("/tmp/x")))
+    result = run_cli(*command[1:], cwd=hostile)
+    assert result.returncode == 1 and "WL600" in result.stdout

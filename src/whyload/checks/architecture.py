@@ -491,9 +491,7 @@ def remote_code(snap: Snapshot) -> Iterator[Problem]:
         return  # nothing to review here: the missing files are the finding above
     detail = (("The folder ships its own model code: loading runs it. " if review else
                "The model code lives in another repo. ")
-              + ("Worth a look: " + "; ".join(
-                  f"{n}: {', '.join(f'{w} (line {line})' for w, line in r.items())}"
-                  for n, r in flagged.items()) + "." if flagged else
+              + (f"Lines in {', '.join(flagged)} deserve a review: see WL610." if flagged else
                  "Nothing in it reaches the network, spawns processes or evaluates strings.")
               + (f" Code from other repos: {', '.join(elsewhere)} (must be cached too)."
                  if elsewhere else "")

@@ -149,7 +149,8 @@ def pickle_hidden_in_zip(snap: Snapshot) -> Iterator[Problem]:
     """A pickle in a zip member other than data.pkl
 
     torch.load unpickles only <archive>/data.pkl; a second pickle under another name is never
-    read by torch but is by whatever extracts and loads it. Real checkpoints don't have one.
+    read by torch but is by whatever extracts and loads it (np.load(allow_pickle=True) for the
+    object arrays of an .npz). Real checkpoints don't have one.
     """
     for f, t in _pickles(snap):
         quiet = [h for h in t.hidden_pickles if not any(danger(g) for g in h.globals)]
@@ -158,7 +159,8 @@ def pickle_hidden_in_zip(snap: Snapshot) -> Iterator[Problem]:
         yield Problem(
             severity=Severity.WARNING, effect=Effect.NONE, file=f.name,
             title=f"{f.name} hides a pickle in {', '.join(h.member for h in quiet[:3])}",
-            detail="torch.load never reads it; it names "
+            detail="torch.load never reads it; pickle.load or np.load(allow_pickle=True) do, and "
+            "it names "
             + ", ".join(sorted({g for h in quiet for g in h.globals})[:10]) + ".",
             evidence={"file": f.name, "members": [h.member for h in quiet[:20]],
                       "globals": sorted({g for h in quiet for g in h.globals})[:50]},
