@@ -262,3 +262,15 @@ def test_the_sandbox_tells_each_end_apart(name: str, outcome: str, code: str, tm
     found = observed_findings(ended, check(str(safetensors_model)))
     assert [f.code for f in found] == [code]
     assert found[0].severity is Severity.ERROR
+
+
+def test_the_child_forces_weights_only_whatever_the_environment_says(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from whyload.probe.sandbox import child_env
+
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    env = child_env()
+    assert env["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] == "1"
+    assert "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD" not in env
+    assert env["HF_HUB_OFFLINE"] == "1"

@@ -3,13 +3,14 @@
 The memory cap counts what a container's limit counts: the resident memory of the child and
 its descendants. A watchdog samples it every few milliseconds and kills the whole process group
 with SIGKILL once it passes the cap: the same end as the kernel's OOM killer in a container
-(exit 137). The cap is the size of the resident set, not of the address space, because torch
-and transformers reserve far more address space than they use: a tiny BERT load has
-VmSize 1.14 GB for VmRSS 0.45 GB here, so RLIMIT_AS at the cap would fail imports long before
-the model is the problem. RLIMIT_AS is only the backstop for an allocation that jumps past the
-cap between two samples, set at the cap plus ADDRESS_SPACE_MARGIN; the child then raises
-MemoryError (or an allocator error), which counts as out of memory too. No cgroup is created:
-that needs a delegated cgroup v2 subtree, which an unprivileged process seldom has.
+(exit 137). The cap is on the resident set, not on the address space, because torch and
+transformers reserve far more address space than they touch: a tiny BERT load has VmPeak
+1.1 GB for VmHWM 0.45 GB here, and under RLIMIT_AS 700 MB `import torch` fails, under 800 MB
+the child spins instead of failing (benchmarks/load_sandbox.py, docs/benchmarks-load.md).
+RLIMIT_AS is only the backstop for an allocation that jumps past the cap between two samples,
+set at the cap plus ADDRESS_SPACE_MARGIN; the child then raises MemoryError (or an allocator
+error), which counts as out of memory too. No cgroup is created: that needs a delegated
+cgroup v2 subtree, which an unprivileged process seldom has (this machine has cgroup v1).
 
 The timeout kills the process group too, so nothing the child started survives it.
 """
@@ -33,7 +34,9 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
-ADDRESS_SPACE_MARGIN = 2 * 2**30  # address space torch reserves beyond what it touches
+# address space torch and glibc reserve beyond what they touch: 2 GiB, plus malloc's arenas
+# (up to 8 per CPU, 64 MiB of address space each)
+ADDRESS_SPACE_MARGIN = 2 * 2**30 + 8 * 64 * 2**20 * (os.cpu_count() or 1)
 POLL_S = 0.01
 MAX_RESULT_BYTES = 16 * 2**20
 STDERR_TAIL = 8_000
@@ -96,9 +99,12 @@ def _kill_group(pid: int) -> None:
 
 
 def child_env() -> dict[str, str]:
-    """The child's environment: offline, quiet, no tokenizer threads."""
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-            "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
+    """The child's environment: offline, quiet, no tokenizer threads, and every torch.load
+    made weights_only=True whatever its caller asks (torch >= 2.4 honours the variable)."""
+    env = {k: v for k, v in os.environ.items() if k != "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"}
+    return {**env, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1",
+            "TORCH_FORCE_WEIGHTS_ONLY_LOAD": "1"}
 
 
 def run_child(module: str, request_json: str, *, timeout_s: float,
