@@ -732,3 +732,16 @@ def test_explain_imports_neither_torch_nor_transformers(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-c", code, str(log)], capture_output=True, text=True,
                          timeout=60)
     assert run.stdout.strip() == "[]", run.stderr
+
+
+def test_line_numbers_are_greps_even_with_progress_bars(tmp_path: Path) -> None:
+    """tqdm redraws a line with \\r: a file's line is what ends at \\n, as grep -n counts."""
+    log = tmp_path / "tqdm.log"
+    log.write_bytes(b"Epoch 1:  10%|#   | 1/10\rEpoch 1: 100%|####| 10/10\r\n" * 10
+                    + b"Epoch 2:  50%|##  | 5/10\rKilled\n")
+    grep = subprocess.run(["grep", "-n", "Killed", str(log)], capture_output=True, text=True)
+    assert grep.stdout.startswith("11:")
+    assert explain(log, run_check=False).findings[0].evidence["line"] == 11
+    run = subprocess.run([sys.executable, "-m", "whyload", "explain", "-", "-f", "json"],
+                         input=log.read_bytes(), capture_output=True, timeout=60)
+    assert json.loads(run.stdout)["findings"][0]["evidence"]["line"] == 11

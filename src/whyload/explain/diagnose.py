@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import time
 from collections.abc import Sequence
 from typing import TextIO
 
 from whyload.explain.incidents import Incident, IncidentScanner
-from whyload.explain.lines import Line, open_log, text_lines
+from whyload.explain.lines import Line, open_log, open_stdin, text_lines
 from whyload.explain.loading_report import loading_findings, read_loading_reports
 from whyload.explain.match import find_matches, findings_of
 from whyload.explain.targets import model_location, named_locations
@@ -91,8 +90,10 @@ def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True) 
                               hint="give a log file, or '-' to read standard input") from exc
         with stream:
             _scan(stream, collected)
+    elif source == "-":
+        _scan(open_stdin(), collected)
     else:
-        _scan(sys.stdin if source == "-" else source, collected)  # type: ignore[arg-type]
+        _scan(source, collected)  # type: ignore[arg-type]
     t1 = time.perf_counter()
     keys = sorted(collected.findings, key=lambda k: (-collected.findings[k].severity,
                                                      collected.rank[k]))

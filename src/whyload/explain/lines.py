@@ -1,11 +1,11 @@
-"""A log, read line by line with bounds: numbered lines, ANSI colours removed, long lines cut."""
+"""A log's lines: numbered as grep numbers them, shown as a terminal shows them, bounded."""
 
 from __future__ import annotations
 
 import io
 import os
 import re
-from collections.abc import Iterator
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -40,34 +40,32 @@ class Line:
     trigger: bool = False
 
 
-def numbered_lines(stream: TextIO) -> Iterator[Line]:
-    """The lines of `stream`, each at most MAX_LINE_CHARS long; never holds more than one."""
-    number = 0
-    while True:
-        chunk = stream.readline(MAX_LINE_CHARS)
-        if not chunk:
-            return
-        number += 1
-        if not chunk.endswith(("\n", "\r")):  # cut: skip the rest of this line
-            rest = chunk
-            while rest and not rest.endswith(("\n", "\r")):
-                rest = stream.readline(MAX_LINE_CHARS)
-        text = clean(chunk.rstrip("\r\n"))
-        yield Line(number, text, is_trigger(text))
-
-
 def clean(text: str) -> str:
-    """A log line without terminal colour codes, at most MAX_LINE_CHARS long."""
+    """A log line as a terminal shows it: after its last carriage return (progress bars
+    redraw the line), without colour codes, at most MAX_LINE_CHARS long."""
+    if "\r" in text:
+        text = text.rstrip("\r")
+        text = text[text.rfind("\r") + 1:]
     if "\x1b" in text:
         text = _ANSI.sub("", text)
     return text[:MAX_LINE_CHARS]
 
 
 def text_lines(text: str) -> list[Line]:
-    """The numbered lines of a text already in memory."""
-    return list(numbered_lines(io.StringIO(text)))
+    """The numbered lines of a text already in memory (lines end at \\n, as in a file)."""
+    parts = text.split("\n")
+    if parts and not parts[-1]:
+        parts.pop()
+    return [Line(number, line, is_trigger(line))
+            for number, line in enumerate(map(clean, parts), start=1)]
+
+
+def open_stdin() -> TextIO:
+    """Standard input, read like a log file."""
+    return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="")
 
 
 def open_log(source: str | os.PathLike[str]) -> TextIO:
-    """A log file opened for streaming: undecodable bytes replaced, any newline convention."""
-    return Path(source).open("r", encoding="utf-8", errors="replace", newline=None)
+    """A log file opened for streaming: undecodable bytes replaced; lines end at \\n only, so
+    line numbers are the ones grep and editors show."""
+    return Path(source).open("r", encoding="utf-8", errors="replace", newline="")
