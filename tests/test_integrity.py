@@ -614,3 +614,26 @@ def test_git_checkout_with_its_lfs_store(copy_of: Callable[[Path], Path],
     f = only(integrity.verify(str(repo)), "WL170")
     assert f.evidence["expected"] == oid and f.evidence["source"] == "git-lfs"
     assert f.fix.startswith("git checkout -- model.safetensors")
+
+
+def test_fix_uses_the_older_cli_when_only_it_is_installed(
+        hf_cache: Path, safetensors_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    from whyload.integrity import fixes
+
+    class Script:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda group: [Script("huggingface-cli")])
+    fixes.hub_cli.cache_clear()
+    try:
+        snapshot = cache_repo(hf_cache, safetensors_model)
+        blob = (snapshot / "model.safetensors").resolve()
+        flip_byte(blob, tensor_data_offset(blob))
+        f = only(integrity.verify(REPO_ID), "WL170")
+        assert f.fix.startswith(f"huggingface-cli download {REPO_ID} model.safetensors")
+    finally:
+        fixes.hub_cli.cache_clear()
