@@ -493,6 +493,8 @@ COMMANDS: dict[str, Callable[[Path, Path], list[str]]] = {
     "verify": lambda corpus, tmp: ["verify", str(corpus)],
     "explain": lambda corpus, tmp: ["explain", str(_log(corpus, tmp))],
     "fix": lambda corpus, tmp: ["fix", str(corpus), "--out", str(tmp / "fixed")],
+    "lock": lambda corpus, tmp: ["lock", str(corpus), "--out", str(tmp / "whyload.lock")],
+    "load": lambda corpus, tmp: ["load", str(corpus)],  # real transformers, in a child
 }
 
 

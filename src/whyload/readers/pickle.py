@@ -13,7 +13,7 @@ import io
 import pickletools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+PICKLE_CARRIERS = (bytes, bytearray, str)  # argument types a nested pickle can arrive in
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,10 @@ class Call:
     appended: list[Any] = field(default_factory=list)  # APPEND(S) on a call's result
 
 
-@dataclass(frozen=True)
-class CallSite:
+class CallSite(NamedTuple):
     """One call the pickle makes on load: what it calls (a dotted name, resolved through getattr
     and __import__ chains; `<dynamic>` when it can't be), with which arguments, by which opcode,
-    and how deep in nested pickles."""
+    and how deep in nested pickles. A tuple: a checkpoint makes one per tensor."""
 
     target: str
     args: tuple[Any, ...]
@@ -131,10 +131,11 @@ def walk_pickle(f: IO[bytes], limits: Limits = DEFAULT_LIMITS, depth: int = 0) -
 
     def add_call(func: Any, args: tuple[Any, ...], opcode: str) -> Call:
         if len(result.calls) < limits.max_calls:
-            result.calls.append(CallSite(callable_name(func), args, opcode, depth))
+            target = func.dotted if type(func) is Global else callable_name(func)
+            result.calls.append(CallSite(target, args, opcode, depth))
         if depth < limits.max_nesting:
             for a in args:
-                if _looks_like_pickle(a):
+                if type(a) in PICKLE_CARRIERS and _looks_like_pickle(a):
                     walk_nested(a)
         return Call(func, args)
 
