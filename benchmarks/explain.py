@@ -110,6 +110,7 @@ def write_log(path: Path, megabytes: int, every: int, traceback: str) -> int:
     traceback and a tail; returns the traceback's last line number."""
     target = megabytes * 1024 * 1024
     number = 0
+    newlines = 0  # lines end at \n (grep's count); a progress bar's \r does not end one
     with path.open("w") as out:
         while out.tell() < target:
             lines = []
@@ -125,9 +126,11 @@ def write_log(path: Path, megabytes: int, every: int, traceback: str) -> int:
                     lines.append(f"2026-11-28 12:00:00 INFO step {number} loss=0."
                                  f"{number % 97:02d} lr=3e-5 grad_norm=1.{number % 13} "
                                  "throughput=812 samples/s\n")
-            out.write("".join(lines))
+            text = "".join(lines)
+            newlines += text.count("\n")
+            out.write(text)
         out.write(traceback)
-        last = number + traceback.count("\n")
+        last = newlines + traceback.count("\n")
         out.write("2026-11-28 12:00:01 INFO shutting down\n" * 200)
     return last
 

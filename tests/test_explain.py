@@ -745,3 +745,61 @@ def test_line_numbers_are_greps_even_with_progress_bars(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "whyload", "explain", "-", "-f", "json"],
                          input=log.read_bytes(), capture_output=True, timeout=60)
     assert json.loads(run.stdout)["findings"][0]["evidence"]["line"] == 11
+
+
+def test_diagnose_exception_reads_the_chain() -> None:
+    """What the CLI's own error output uses: a caught exception, its causes included; the
+    source lines a traceback quotes are code, not messages."""
+    from whyload.explain import diagnose_exception
+
+    try:
+        try:
+            raise OSError(28, "No space left on device")
+        except OSError as inner:
+            raise RuntimeError("could not write the converted weights") from inner
+    except RuntimeError as outer:
+        found = diagnose_exception(outer)
+    assert [f.code for f in found] == ["WL541"]
+    assert found[0].evidence["exception"] == "OSError"
+
+
+def _cache_repo(cache: Path, repo_id: str, src: Path, commit: str = "a" * 40) -> Path:
+    """Lay out a model as huggingface_hub does: blobs, refs/main, snapshots/<commit> links."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    snap = repo / "snapshots" / commit
+    snap.mkdir(parents=True)
+    for i, f in enumerate(sorted(src.iterdir())):
+        blob = repo / "blobs" / f"{i:064x}"
+        shutil.copy(f, blob)
+        (snap / f.name).symlink_to(os.path.relpath(blob, snap))
+    return repo
+
+
+def test_a_cached_hub_id_in_the_log_is_checked(
+        safetensors_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "hub"
+    repo = _cache_repo(cache, "acme/tiny-bert", safetensors_model)
+    blob = (repo / "snapshots" / ("a" * 40) / "model.safetensors").resolve()
+    with blob.open("r+b") as fh:
+        fh.truncate(blob.stat().st_size // 3)
+    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    script = tmp_path / "serve.py"
+    script.write_text("import transformers\n"
+                      "model = transformers.AutoModelForSequenceClassification.from_pretrained("
+                      "'acme/tiny-bert')\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert run.returncode == 1 and "Traceback" in run.stderr
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    report = explain(io.StringIO(run.stderr))
+    assert codes(report) == ["WL120"], (codes(report), run.stderr[-800:])
+    finding = report.findings[0]
+    assert finding.evidence["checked"] == "acme/tiny-bert"
+    assert finding.fix.startswith("hf download acme/tiny-bert model.safetensors")
+    assert "log_line" in finding.evidence

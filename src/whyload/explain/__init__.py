@@ -7,6 +7,6 @@ diagnose (findings, merged with `whyload.check` on the model the log names) -> R
 
 from __future__ import annotations
 
-from whyload.explain.diagnose import diagnose_error, explain
+from whyload.explain.diagnose import diagnose_error, diagnose_exception, explain
 
-__all__ = ["diagnose_error", "explain"]
+__all__ = ["diagnose_error", "diagnose_exception", "explain"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import traceback
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -33,6 +34,11 @@ def diagnose_error(text: str) -> tuple[Finding, ...]:
     """One error ("Type: message", optionally with its traceback and log lines around it) ->
     the findings of the error-text table, most specific first; () when nothing matches."""
     return diagnose_lines(text_lines(text))
+
+
+def diagnose_exception(exc: BaseException) -> tuple[Finding, ...]:
+    """diagnose_error for a caught exception: its traceback and the chain of its causes."""
+    return diagnose_error("".join(traceback.format_exception(exc)))
 
 
 @dataclasses.dataclass

@@ -43,11 +43,15 @@ def find_matches(lines: Sequence[Line]) -> list[Match]:
     """Each line recognised by its most specific row; fallback rows only when nothing else."""
     matches: list[Match] = []
     current: tuple[str, str] | None = None  # the exception whose message is being read
+    in_frames = False  # between 'Traceback ...:' and the exception: frames and source code
     for line in lines:
         text = line.text
-        if text.startswith(_TRACEBACK_START) or text.startswith("  File "):
-            current = None
+        if text.startswith(_TRACEBACK_START):
+            current, in_frames = None, True
             continue
+        if in_frames and text[:1] in (" ", "\t", ""):
+            continue
+        in_frames = False
         if not line.trigger:  # an exception's header always holds a trigger word
             continue
         header = exception_name(text)
