@@ -278,6 +278,14 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          "pip install -U transformers",
          example="ValueError: The checkpoint you are trying to load has model type `modernbert` "
                  "but Transformers does not recognize this architecture."),
+    _row("WL201", r"^KeyError: '(?P<model_type>[\w\-]+)'",
+         "The installed transformers does not know model_type {model_type}",
+         "Releases before the clearer message (PR #27976) raised a bare KeyError from the "
+         "config mapping for a model type they did not know.",
+         "pip install -U transformers", types=("KeyError",),
+         context=r"configuration_auto|CONFIG_MAPPING",
+         example="  File \"transformers/models/auto/configuration_auto.py\", line 710, in "
+                 "__getitem__\n    raise KeyError(key)\nKeyError: 'llama'"),
     _row("WL202", r"TokenizersBackend does not exist",
          "tokenizer_config.json names TokenizersBackend (written by transformers 5)",
          "transformers 5 writes tokenizer_class TokenizersBackend, which 4.x cannot resolve.",
@@ -411,7 +419,8 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          example='RuntimeError: Error(s) in loading state_dict for BertModel: Unexpected key(s) '
                  'in state_dict: "cls.predictions.bias".'),
     # --- environment ---
-    _row("WL514", r"CUDA out of memory|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED"
+    _row("WL514", r"CUDA out of memory|CUDA error: out of memory|OutOfMemoryError"
+         r"|CUBLAS_STATUS_ALLOC_FAILED"
          r"|HIP out of memory",
          "The GPU ran out of memory",
          "The weights (plus activations) need more GPU memory than is free: another process "
@@ -524,6 +533,17 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          example="OSError: We couldn't connect to 'https://huggingface.co' to load this file, "
                  "couldn't find it in the cached files and it looks like bert-base-uncased is not "
                  "the path to a directory containing a file named config.json."),
+    _row("WL573", r"Failed to establish a new connection|Temporary failure in name resolution"
+         r"|Max retries exceeded with url|ConnectTimeout|Network is unreachable",
+         "The Hub could not be reached",
+         "The request to the Hub failed before any answer: no network, a firewall, DNS, or a "
+         "proxy that is not set. from_pretrained needs the Hub unless the files are cached.",
+         "set HTTPS_PROXY if there is a proxy; or download where there is a network "
+         "(hf download <repo id>) and run with HF_HUB_OFFLINE=1", fallback=True,
+         example="requests.exceptions.ConnectionError: HTTPSConnectionPool(host='huggingface.co', "
+                 "port=443): Max retries exceeded with url: /bert-base-uncased/resolve/main/"
+                 "config.json (Caused by NewConnectionError('Failed to establish a new "
+                 "connection: [Errno 101] Network is unreachable'))"),
     _row("WL520", r"problem when trying to write in your cache folder|\[Errno 30\] Read-only "
          r"file system|PermissionError: \[Errno 13\][^\n]*(?:huggingface|\.cache)",
          "The Hugging Face cache is not writable",
