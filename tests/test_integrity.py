@@ -500,13 +500,21 @@ def test_symlink_loop_in_the_folder(copy_of: Callable[[Path], Path],
     assert not report.facts["written"] and "WL185" in codes(report)
 
 
-def test_unreadable_file(copy_of: Callable[[Path], Path], safetensors_model: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads everything")
+def test_unreadable_file(copy_of: Callable[[Path], Path], safetensors_model: Path,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
     folder = copy_of(safetensors_model)
-    (folder / "model.safetensors").chmod(0)
-    f = only(integrity.verify(str(folder)), "WL181")
-    assert f.file == "model.safetensors"
+    real_open = os.open
+
+    def refuse_weights(path: object, flags: int, *args: object) -> int:
+        if str(path).endswith("model.safetensors"):  # what chmod 0 does to anyone but root
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refuse_weights)
+    report = integrity.verify(str(folder))
+    f = only(report, "WL181")
+    assert f.file == "model.safetensors" and f.evidence["error"] == "Permission denied"
+    assert report.verdict is Verdict.UNKNOWN
 
 
 # --- progress, interruption, the CLI --------------------------------------------------------------

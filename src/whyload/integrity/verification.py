@@ -6,7 +6,7 @@ import os
 import shlex
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,10 +97,10 @@ def verify(
     if deep and not inspection.interrupted:
         from whyload.integrity.values import scan_values  # numpy: only for --deep
 
-        scans = [scan_values(artifact.root / e.name, e.name, _kind(inspection, e), _layout(
-            inspection, e.name)) for e in entries
-            if e.kind in (Kind.SAFETENSORS, Kind.PICKLE, *ZIP_KINDS)
-            and not is_training_state(e.name)]
+        digests = {d.name: d for d in inspection.digests}
+        scans = [scan_values(artifact.root / e.name, e.name, _format_name(e), digests[e.name].zip)
+                 for e in entries if e.kind in (Kind.SAFETENSORS, Kind.PICKLE, *ZIP_KINDS)
+                 and not is_training_state(e.name)]
         findings.extend(value_findings(scans))
     t1 = time.perf_counter()
     return Report(
@@ -298,8 +298,10 @@ def compare_with_lock(lock: LockFile, inspection: Inspection, where: str) -> lis
     return out
 
 
-def version_drift(locked: dict[str, str | None] | Any,
-                  installed: dict[str, str | None]) -> list[Finding]:
+def version_drift(locked: Mapping[str, str | None],
+                  installed: Mapping[str, str | None]) -> list[Finding]:
+    """WL220 when a major version differs or the package is gone, WL221 for any other
+    difference; packages the lock did not record are not compared."""
     out: list[Finding] = []
     for package, then in sorted(locked.items()):
         now = installed.get(package)
@@ -412,15 +414,11 @@ def _major(version: str) -> str:
     return version.split(".", 1)[0]
 
 
-def _kind(inspection: Inspection, entry: Entry) -> str:
+def _format_name(entry: Entry) -> str:
+    """What scan_values calls the file's format."""
     if entry.kind in ZIP_KINDS:
         return "torch-zip"
     return entry.kind.value if entry.kind else "unknown"
-
-
-def _layout(inspection: Inspection, name: str) -> Any:
-    digest = next((d for d in inspection.digests if d.name == name), None)
-    return digest.zip if digest else None
 
 
 def _facts(inspection: Inspection, lock_path: Path | None, scans: list[ValueScan],
