@@ -740,8 +740,8 @@ def test_cli_explain_binary_garbage_is_not_a_crash(tmp_path: Path) -> None:
 def test_explain_imports_neither_torch_nor_transformers(tmp_path: Path) -> None:
     log = tmp_path / "err.log"
     log.write_text("OSError: [Errno 28] No space left on device\n")
-    code = ("import sys, whyload.explain as e; e.explain(sys.argv[1]); "
-            "e.diagnose_error('Killed'); "
+    code = ("import sys; from whyload.explain import diagnose_error, explain; "
+            "explain(sys.argv[1]); diagnose_error('Killed'); "
             "print(sorted(m for m in ('torch', 'transformers', 'safetensors') if m in "
             "sys.modules))")
     run = subprocess.run([sys.executable, "-c", code, str(log)], capture_output=True, text=True,

@@ -86,7 +86,10 @@ def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True) 
 
     t0 = time.perf_counter()
     collected = _Collected()
-    name = "<stdin>" if source == "-" else getattr(source, "name", None) or str(source)
+    if isinstance(source, (str, os.PathLike)):
+        name = "<stdin>" if source == "-" else os.fspath(source)
+    else:
+        name = str(getattr(source, "name", None) or "<stream>")
     if isinstance(source, (str, os.PathLike)) and source != "-":
         try:
             stream: TextIO = open_log(source)
