@@ -560,6 +560,22 @@ def test_output_that_would_touch_the_source(tmp_path: Path, broken: Path, where:
     assert tree_hash(broken) == before
 
 
+def test_output_parent_must_exist(tmp_path: Path, broken: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        plan(str(broken), tmp_path / "no" / "such" / "fixed")
+    assert not (tmp_path / "no").exists()
+
+
+def test_findings_point_at_whyload_fix(tmp_path: Path, healthy: Path,
+                                       state_dict: dict[str, Any]) -> None:
+    """Where fix does the job, the finding's fix names it first."""
+    import whyload
+
+    src = bin_folder(tmp_path / "src", healthy, {"module." + k: v for k, v in state_dict.items()})
+    (finding,) = whyload.check(str(src)).by_code("WL410")
+    assert finding.fix.startswith("whyload fix . --out ../fixed --apply")
+
+
 @pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "No space left on device"),
                                      KeyboardInterrupt()])
 def test_failure_mid_apply_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
