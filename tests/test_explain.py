@@ -660,6 +660,7 @@ def test_every_failure_in_a_log_is_reported_once_with_its_count() -> None:
     report = explain(io.StringIO(log), run_check=False)
     assert codes(report) == ["WL541"]
     assert report.findings[0].evidence["line"] == 101
+    assert report.findings[0].evidence["occurrences"] == 2
     assert report.facts["incidents"] == 2
 
 

@@ -47,6 +47,7 @@ class _Collected:
 
     findings: dict[tuple[str, str | None], Finding] = dataclasses.field(default_factory=dict)
     rank: dict[tuple[str, str | None], int] = dataclasses.field(default_factory=dict)
+    counts: dict[tuple[str, str | None], int] = dataclasses.field(default_factory=dict)
     locations: dict[str, None] = dataclasses.field(default_factory=dict)
     incidents: int = 0
     lines: int = 0
@@ -58,6 +59,8 @@ class _Collected:
             return
         for order, finding in enumerate(found):
             key = (finding.code, finding.file)
+            seen = finding.evidence.get("occurrences", 1)
+            self.counts[key] = self.counts.get(key, 0) + (seen if isinstance(seen, int) else 1)
             if key in self.findings:
                 continue
             self.findings[key] = finding
@@ -106,7 +109,7 @@ def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True) 
     t1 = time.perf_counter()
     keys = sorted(collected.findings, key=lambda k: (-collected.findings[k].severity,
                                                      collected.rank[k]))
-    findings = [collected.findings[k] for k in keys]
+    findings = [_counted(collected.findings[k], collected.counts[k]) for k in keys]
     checked: list[dict[str, JSONValue]] = []
     if run_check:
         findings, checked = _merge_checks(findings, list(collected.locations))
@@ -121,6 +124,12 @@ def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True) 
                          "locations": list(collected.locations)[:16], "checked": checked},
                   timings={"scan_s": round(t1 - t0, 6), "check_s": round(t2 - t1, 6),
                            "total_s": round(t2 - t0, 6)})
+
+
+def _counted(finding: Finding, occurrences: int) -> Finding:
+    if occurrences <= 1:
+        return finding
+    return dataclasses.replace(finding, evidence={**finding.evidence, "occurrences": occurrences})
 
 
 def _scan(stream: TextIO, collected: _Collected) -> None:
