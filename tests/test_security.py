@@ -128,6 +128,34 @@ def newobj_ex(m: Path) -> bytes:
             + b"\x92.")
 
 
+def timeit_stmt(m: Path) -> bytes:
+    """Reported against scanners: the standard library's timeit runs a statement."""
+    return (b"ctimeit\ntimeit\n(" + _u(_open_code(m)) + _u("pass")
+            + b"ctime\nperf_counter\nI1\ntR.")
+
+
+def cprofile_run(m: Path) -> bytes:
+    return b"\x80\x02ccProfile\nrun\n(" + _u(_open_code(m)) + b"tR."
+
+
+def pydoc_pipepager(m: Path) -> bytes:
+    return b"\x80\x02cpydoc\npipepager\n(" + _u("x") + _u(_touch(m)) + b"tR."
+
+
+def methodcaller_chain(m: Path) -> bytes:
+    """methodcaller('system', cmd)(__import__('os')): no global names os.system."""
+    return (b"c_operator\nmethodcaller\n(" + _u("system") + _u(_touch(m)) + b"tR"
+            b"(c__builtin__\n__import__\n(" + _u("os") + b"tRtR.")
+
+
+def f2py_myeval(m: Path) -> bytes:
+    return (b"\x80\x02cnumpy.f2py.crackfortran\nmyeval\n(" + _u(_open_code(m)) + b"tR.")
+
+
+def torch_collect_env(m: Path) -> bytes:
+    return b"\x80\x02ctorch.utils.collect_env\nrun\n(" + _u(_touch(m)) + b"tR."
+
+
 @dataclass(frozen=True)
 class Payload:
     name: str
@@ -153,6 +181,12 @@ PAYLOADS = [
     Payload("functools-partial", functools_partial, "os.system"),
     Payload("numpy-runstring", numpy_runstring, "numpy.testing._private.utils.runstring"),
     Payload("newobj-ex", newobj_ex, "subprocess.Popen", live=False),
+    Payload("timeit", timeit_stmt, "timeit.timeit"),
+    Payload("cprofile-run", cprofile_run, "cProfile.run"),
+    Payload("pydoc-pipepager", pydoc_pipepager, "pydoc.pipepager"),
+    Payload("methodcaller-chain", methodcaller_chain, "_operator.methodcaller"),
+    Payload("numpy-f2py-myeval", f2py_myeval, "numpy.f2py.crackfortran.myeval"),
+    Payload("torch-collect-env", torch_collect_env, "torch.utils.collect_env.run"),
 ]
 
 UNPICKLE = """
@@ -317,6 +351,17 @@ def test_benign_hidden_pickle_is_a_warning(tmp_path: Path, safetensors_model: Pa
                    folder / "pytorch_model.bin")
     f = only(whyload.check(str(folder)), "WL602")
     assert f.severity is Severity.WARNING and "argparse.Namespace" in f.evidence["globals"]
+
+
+def test_a_called_library_function_is_not_data(tmp_path: Path,
+                                               safetensors_model: Path) -> None:
+    """A class of torch is data; a torch function the pickle calls with its own arguments is
+    not known safe (a new bypass in torch must not pass as data)."""
+    data = b"\x80\x02ctorch.some_module\nhelper\n(Vx\ntR."
+    folder = _folder(tmp_path, safetensors_model / "config.json", "m", data)
+    f = only(whyload.check(str(folder)), "WL601")
+    assert f.evidence["globals"] == ["torch.some_module.helper"]
+    assert f.evidence["calls"] == ["torch.some_module.helper('x')"]
 
 
 def test_unknown_class_is_not_known_safe(tmp_path: Path, safetensors_model: Path) -> None:

@@ -128,7 +128,9 @@ def pickle_not_known_safe(snap: Snapshot) -> Iterator[Problem]:
     for f, t in _pickles(snap):
         if dangerous_globals(t):
             continue  # WL600 says more
-        unknown = [g for g in not_allowed(_all_globals(t)) if known_data(g) is None]
+        called = {canonical(c.target) for c in _all_calls(t)}
+        unknown = [g for g in not_allowed(_all_globals(t))
+                   if known_data(g, called=g in called) is None]
         if not unknown:
             continue
         calls = [_call_text(c) for c in _all_calls(t) if c.target in unknown][:10]

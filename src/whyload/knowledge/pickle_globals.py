@@ -66,6 +66,30 @@ DANGEROUS_MODULES: dict[str, str] = {
     "signal": "changes signal handlers",
     "threading": "starts threads",
     "_thread": "starts threads",
+    # reported bypasses of public scanners: standard-library and torch functions that run code
+    "pydoc": "runs a shell command (pipepager, tempfilepager)",
+    "idlelib": "runs code (pyshell)",
+    "lib2to3": "evaluates strings (pgen)",
+    "ensurepip": "runs pip",
+    "distutils": "runs commands and writes files",
+    "_osx_support": "runs shell commands",
+    "test": "runs Python subprocesses (test.support.script_helper)",
+    "tarfile": "extracts files anywhere",
+    "zipfile": "extracts files",
+    "torch.serialization": "loads a second pickle",
+    "torch.utils.collect_env": "runs shell commands",
+    "torch.utils.bottleneck": "runs scripts under the profiler",
+    "torch.utils.cpp_extension": "compiles and loads native code",
+    "torch._inductor": "compiles and runs code",
+    "torch.distributed.rpc": "runs remote calls",
+    "torch.distributed.run": "launches processes",
+    "torch.distributed.launch": "launches processes",
+    "torch.distributed.elastic": "launches processes",
+    "torch.fx": "builds and runs code from text",
+    "torch.package": "imports code from a package",
+    "numpy.f2py": "evaluates strings (crackfortran.myeval)",
+    "numpy.distutils": "runs commands",
+    "numpy.load": "loads a pickle (allow_pickle)",
 }
 
 BUILTINS = {
@@ -166,13 +190,21 @@ def danger(dotted: str) -> str | None:
     return DANGEROUS_MODULES[prefix] if prefix is not None else None
 
 
-def known_data(dotted: str) -> str | None:
-    """Why a global outside torch's allowlist is still data, or None when it is not known."""
+def known_data(dotted: str, called: bool = False) -> str | None:
+    """Why a global outside torch's allowlist is still data, or None when it is not known.
+
+    A class of torch, transformers, Lightning, ... is data (unpickling a saved object imports
+    its class and fills its __dict__); a function of those packages is data only when the pickle
+    merely names it (an attribute that holds it), not when it calls it with its own arguments.
+    """
     name = canonical(dotted)
     if name in REVIEWED_DATA:
         return REVIEWED_DATA[name]
-    if name.startswith(REVIEWED_PACKAGES) and danger(name) is None:
-        return "a class of an installed library (a pickled object: its class is imported)"
+    last = name.rsplit(".", 1)[-1]
+    is_class = last[:1].isupper()
+    if name.startswith(REVIEWED_PACKAGES) and danger(name) is None and (is_class or not called):
+        return ("a class of an installed library (a pickled object: its class is imported)"
+                if is_class else "a function of an installed library, named, not called")
     return None
 
 
