@@ -208,7 +208,9 @@ def render(results: list[Result], sizes: dict[str, int], repeats: int) -> str:
                      f"({ours.peak_mib:.0f} MiB against {naive.peak_mib:.0f} MiB).")
     lines += ["", "whyload's memory does not grow with the log: it reads blocks of 256 Ki "
               "characters and keeps only the windows around failures. grep is faster still, "
-              "but it returns lines, not a cause, a code and a fix.", ""]
+              "but it returns lines, not a cause, a code and a fix. whyload numbers lines as "
+              "grep does (a line ends at \\n); the naive script reads with Python's universal "
+              "newlines, where each tqdm \\r also ends a line, so its numbers run higher.", ""]
     return "\n".join(lines)
 
 
