@@ -819,3 +819,19 @@ def test_a_cached_hub_id_in_the_log_is_checked(
     assert finding.evidence["checked"] == "acme/tiny-bert"
     assert finding.fix.startswith("hf download acme/tiny-bert model.safetensors")
     assert "log_line" in finding.evidence
+
+
+def test_tokenizer_json_from_a_newer_tokenizers(minilm: Path, tmp_path: Path) -> None:
+    """A tokenizer.json naming a pre-tokenizer type the installed tokenizers does not have (as
+    a newer release writes): the real error of tokenizers itself."""
+    from tokenizers import Tokenizer
+
+    spec = json.loads((minilm / "tokenizer.json").read_text())
+    spec["pre_tokenizer"] = {"type": "FuturePreTokenizer"}
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(spec))
+    with pytest.raises(Exception) as raised:
+        Tokenizer.from_file(str(path))
+    found = diagnose_error("".join(traceback.format_exception(raised.value)))
+    assert [f.code for f in found] == ["WL203"]
+    assert found[0].evidence["enum"] == "PreTokenizerUntagged"
