@@ -1,9 +1,9 @@
 """Security (WL6xx): pickles that would run code when loaded, custom code that from_pretrained would
 import. The pickle is disassembled, never loaded; the code is parsed, never imported.
 
-Which code says what: WL210 (version) is the loading fact — torch.load(weights_only=True) refuses
-the file. WL6xx is the security fact — loading it without that guard would run code, or runs
-something whyload does not know to be safe. A file that would run code gets WL600 only.
+Which code says what: WL210 (version) is the loading fact — torch.load with weights_only=True
+refuses the file. WL6xx is the security fact — loading it without that guard would run code, or
+runs something whyload does not know to be safe. A file that would run code gets WL600 only.
 """
 
 from __future__ import annotations
