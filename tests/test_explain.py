@@ -835,3 +835,14 @@ def test_tokenizer_json_from_a_newer_tokenizers(minilm: Path, tmp_path: Path) ->
     found = diagnose_error("".join(traceback.format_exception(raised.value)))
     assert [f.code for f in found] == ["WL203"]
     assert found[0].evidence["enum"] == "PreTokenizerUntagged"
+
+
+def test_a_folder_that_is_not_a_model_is_not_checked(tmp_path: Path) -> None:
+    """A log that names the project folder (a package.json, no weights) draws no WL100."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "package.json").write_text("{}")
+    log = f"Loading data from {project}\nKilled\n"
+    report = explain(io.StringIO(log))
+    assert codes(report) == ["WL500"]
+    assert report.facts["checked"] == []

@@ -21,7 +21,7 @@ _NAMED = (
                r"[^\s\"'<>]+)"),
 )
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}(?:/[\w.\-]{1,96})?$")
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".json")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack")
 MAX_CANDIDATES = 32
 _NOT_MODELS = (".py", ".pyc", ".so", ".log", ".txt", ".html")
 MAX_LISTED = 500  # entries of a named folder looked at for weights
@@ -52,7 +52,8 @@ def model_location(candidate: str) -> str | None:
                     p.name.endswith(WEIGHT_SUFFIXES) for p in entries):
                 return str(path)
             return None
-        if path.is_file() and path.name.endswith(WEIGHT_SUFFIXES):
+        if path.is_file() and (path.name.endswith(WEIGHT_SUFFIXES)
+                               or path.name == "config.json"):
             if (path.parent / "config.json").is_file():
                 return str(path.parent)
             return str(path)
