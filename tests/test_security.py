@@ -647,3 +647,20 @@ def test_pre_commit_hooks(hook: str, tmp_path: Path, safetensors_model: Path) ->
     (hostile / "optimizer_extra.bin").write_bytes(posix_system(Path("/tmp/x")))
     result = run_cli(*command[1:], cwd=hostile)
     assert result.returncode == 1 and "WL600" in result.stdout
+
+
+@pytest.mark.parametrize("name", list(_bombs()))
+def test_hostile_structure_memory_is_bounded(name: str) -> None:
+    """The walker's own allocations on each hostile structure stay small."""
+    import tracemalloc
+
+    from whyload.readers.pickle import walk_pickle_bytes
+
+    data = _bombs()[name]
+    tracemalloc.start()
+    try:
+        walk_pickle_bytes(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20, f"{peak / 2**20:.0f} MiB"
