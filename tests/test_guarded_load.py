@@ -10,13 +10,8 @@ import psutil
 import pytest
 from conftest import save_tiny
 
-from whyload.probe.guarded import (
-    LoadFailed,
-    LoadRefused,
-    PreflightRefused,
-    RandomWeightsRefused,
-    load,
-)
+from whyload.errors import LoadFailed, LoadRefused, PreflightRefused, RandomWeightsRefused
+from whyload.probe.guarded import load
 from whyload.report import Severity, Verdict
 
 MB = 2**20

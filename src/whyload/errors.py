@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from whyload.report import Report
+
 
 class WhyloadError(Exception):
     """Base class: the CLI prints the message and exits with 2."""
@@ -25,3 +31,28 @@ class TargetError(WhyloadError):
     def __init__(self, target: str, message: str, *, hint: str = "") -> None:
         super().__init__(message, hint=hint)
         self.target = target
+
+
+class LoadRefused(WhyloadError):
+    """whyload.load would not hand out the model; `report` says why."""
+
+    def __init__(self, message: str, report: Report, *, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.report = report
+
+
+class PreflightRefused(LoadRefused):
+    """`whyload.check` says the load fails: nothing was loaded."""
+
+
+class LoadFailed(LoadRefused):
+    """from_pretrained raised; the original exception is the __cause__."""
+
+
+class RandomWeightsRefused(LoadRefused):
+    """The model loaded with weights at random that allow_random does not name."""
+
+    def __init__(self, message: str, report: Report, random: Sequence[str]) -> None:
+        super().__init__(message, report, hint="pass allow_random=(\"classifier.*\",) when a "
+                         "new head is what you want (fine-tuning)")
+        self.random = tuple(random)

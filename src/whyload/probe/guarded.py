@@ -31,38 +31,13 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from whyload.errors import WhyloadError
+from whyload.errors import LoadFailed, PreflightRefused, RandomWeightsRefused
 from whyload.pipeline import check
 from whyload.probe.load import load_facts
 from whyload.probe.observed import observed_findings
 from whyload.probe.sandbox import ChildExit
 from whyload.registry import sort_findings
 from whyload.report import Report, Verdict
-
-
-class LoadRefused(WhyloadError):
-    """whyload.load would not hand out the model; `report` says why."""
-
-    def __init__(self, message: str, report: Report, *, hint: str = "") -> None:
-        super().__init__(message, hint=hint)
-        self.report = report
-
-
-class PreflightRefused(LoadRefused):
-    """`whyload.check` says the load fails: nothing was loaded."""
-
-
-class LoadFailed(LoadRefused):
-    """from_pretrained raised; the original exception is the __cause__."""
-
-
-class RandomWeightsRefused(LoadRefused):
-    """The model loaded with weights at random that allow_random does not name."""
-
-    def __init__(self, message: str, report: Report, random: Sequence[str]) -> None:
-        super().__init__(message, report, hint="pass allow_random=(\"classifier.*\",) when a "
-                         "new head is what you want (fine-tuning)")
-        self.random = tuple(random)
 
 
 def _random_weights(info: dict[str, Any]) -> list[str]:
