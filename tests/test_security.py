@@ -664,3 +664,28 @@ def test_hostile_structure_memory_is_bounded(name: str) -> None:
     finally:
         tracemalloc.stop()
     assert peak < 64 << 20, f"{peak / 2**20:.0f} MiB"
+
+
+def test_custom_tokenizer_code_is_reviewed(tmp_path: Path, minilm: Path) -> None:
+    """auto_map in tokenizer_config.json: AutoTokenizer imports that code when trusted."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    model = tmp_path / "m"
+    shutil.copytree(minilm, model)
+    (model / "tokenization_custom.py").write_text(
+        "import urllib.request\nfrom transformers import BertTokenizerFast\n\n"
+        "def fetch_vocab():\n"
+        "    urllib.request.urlretrieve('https://example.com/v.txt', 'vocab.txt')\n\n"
+        "class CustomTokenizer(BertTokenizerFast):\n    pass\n")
+    path = model / "tokenizer_config.json"
+    config = json.loads(path.read_text())
+    config["auto_map"] = {"AutoTokenizer": [None, "tokenization_custom.CustomTokenizer"]}
+    path.write_text(json.dumps(config))
+    tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=True)
+    assert type(tokenizer).__name__ == "CustomTokenizer"  # the folder's code was imported
+    f = only(whyload.check(str(model)), "WL610")
+    assert f.file == "tokenization_custom.py"
+    assert {(x["line"], x["what"]) for x in f.evidence["lines"]} >= {(1, "network"),
+                                                                      (5, "downloads")}

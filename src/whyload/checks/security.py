@@ -171,16 +171,19 @@ def pickle_hidden_in_zip(snap: Snapshot) -> Iterator[Problem]:
 
 
 def _auto_map_code(snap: Snapshot) -> list[CodeFile]:
-    """The .py files auto_map names, and the local modules they import (what transformers
-    copies into its modules cache and imports with trust_remote_code=True)."""
-    config = snap.config.value if snap.config and isinstance(snap.config.value, dict) else {}
-    auto_map = config.get("auto_map")
-    if not isinstance(auto_map, dict):
-        return []
+    """The .py files auto_map names — in config.json, and in tokenizer_config.json for a custom
+    tokenizer — and the local modules they import (what transformers copies into its modules
+    cache and imports with trust_remote_code=True)."""
     refs: list[str] = []
-    for value in auto_map.values():
-        refs.extend(v for v in (value if isinstance(value, list) else [value])
-                    if isinstance(v, str))
+    docs = [snap.config, snap.documents.get("tokenizer_config.json")]
+    for doc in docs:
+        value = doc.value if doc is not None and isinstance(doc.value, dict) else {}
+        auto_map = value.get("auto_map")
+        if not isinstance(auto_map, dict):
+            continue
+        for entry in auto_map.values():
+            refs.extend(v for v in (entry if isinstance(entry, list) else [entry])
+                        if isinstance(v, str))
     todo = [f"{r.rsplit('.', 1)[0]}.py" for r in refs if "--" not in r and "." in r]
     seen: dict[str, CodeFile] = {}
     while todo:
