@@ -846,3 +846,21 @@ def test_a_folder_that_is_not_a_model_is_not_checked(tmp_path: Path) -> None:
     report = explain(io.StringIO(log))
     assert codes(report) == ["WL500"]
     assert report.facts["checked"] == []
+
+
+@pytest.mark.parametrize(("model_class", "missing", "severity"), [
+    ("BertModel", "['bert.pooler.dense.weight', 'bert.pooler.dense.bias']", Severity.WARNING),
+    ("BertForSequenceClassification", "['bert.pooler.dense.weight', 'bert.pooler.dense.bias', "
+     "'classifier.weight', 'classifier.bias']", Severity.WARNING),
+    ("BertForSequenceClassification", "['bert.pooler.dense.weight', 'bert.pooler.dense.bias']",
+     Severity.ERROR),
+    ("BertModel", "['bert.encoder.layer.0.output.dense.weight']", Severity.ERROR),
+])
+def test_a_new_pooler_matters_only_under_a_loaded_head(model_class: str, missing: str,
+                                                       severity: Severity) -> None:
+    """As check's WL402: a pooler newly initialized after MLM training is harmless for hidden
+    states and for a head being fine-tuned, wrong under a trained classifier that reads it."""
+    log = (f"Some weights of {model_class} were not initialized from the model checkpoint at "
+           f"./mlm and are newly initialized: {missing}\n")
+    (finding,) = [f for f in diagnose_error(log) if f.code == "WL402"]
+    assert finding.severity is severity

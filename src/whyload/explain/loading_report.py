@@ -161,14 +161,22 @@ def loading_findings(report: LoadingReport) -> list[Finding]:
             fix="train the head before inference, or load the class the checkpoint was saved "
                 "with", severity=Severity.WARNING, effect=Effect.NONE)))
     if base:
+        # as check's WL402: a new pooler matters only when a loaded task head reads it
+        only_pooler = all("pooler." in k for k in base)
+        head_reads_pooler = only_pooler and not head and "For" in report.model_class
+        harmless = only_pooler and not head_reads_pooler
         found.append(stamp("WL402", Problem(
             title=f"{len(base)} weights of {report.model_class} were newly initialized: "
                   f"{_shown(base)}",
             detail="The model has weights the checkpoint lacks; transformers filled them with "
-                   "random values and returned the model without an error.",
+                   "random values and returned the model without an error."
+                   + (" Only the pooler: pooler_output is random; the hidden states are fine."
+                      if harmless else ""),
             evidence={**where, "missing": base[:50], "count": len(base)},
             fix="load the class (and config) the checkpoint was saved with; "
-                "`whyload check <model>` shows what the weights hold", effect=Effect.SILENT)))
+                "`whyload check <model>` shows what the weights hold",
+            severity=Severity.WARNING if harmless else Severity.ERROR,
+            effect=Effect.NONE if harmless else Effect.SILENT)))
     deberta = {k: v for k, v in report.mismatched.items() if "rel_embeddings" in k}
     sizes = {k: v for k, v in report.mismatched.items() if k not in deberta}
     for code, mismatched in (("WL422", deberta), ("WL310", sizes)):
