@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
-from whyload.cli.common import FailOn, Format, app, emit
+from whyload.cli.common import FailOn, Format, app, emit, fail
 
 
 @app.command()
@@ -25,5 +26,7 @@ def explain(
     the fix. Runs `check` on the model folder or cached hub id the log names."""
     from whyload.explain import explain as explain_log
 
+    if log == "-" and sys.stdin.isatty():
+        fail("no log: give a file, or pipe one in (python train.py 2>&1 | whyload explain -)")
     report = explain_log(log, run_check=not no_check)
     emit(report, fmt, fail_on, verbose)
