@@ -156,6 +156,13 @@ def torch_collect_env(m: Path) -> bytes:
     return b"\x80\x02ctorch.utils.collect_env\nrun\n(" + _u(_touch(m)) + b"tR."
 
 
+def pathlib_write_text(m: Path) -> bytes:
+    """A harmless class (pathlib.PosixPath) and one of its methods, by qualified name."""
+    return (b"\x80\x04" + _short("pathlib") + _short("PosixPath.write_text") + b"\x93"
+            + _short("pathlib") + _short("PosixPath") + b"\x93" + _short(str(m)) + b"\x85R"
+            + _short("x") + b"\x86R.")
+
+
 @dataclass(frozen=True)
 class Payload:
     name: str
@@ -187,6 +194,7 @@ PAYLOADS = [
     Payload("methodcaller-chain", methodcaller_chain, "_operator.methodcaller"),
     Payload("numpy-f2py-myeval", f2py_myeval, "numpy.f2py.crackfortran.myeval"),
     Payload("torch-collect-env", torch_collect_env, "torch.utils.collect_env.run"),
+    Payload("pathlib-write-text", pathlib_write_text, "pathlib.PosixPath.write_text"),
 ]
 
 UNPICKLE = """
@@ -393,7 +401,8 @@ def _training_checkpoints() -> dict[str, object]:
         "whole-model": model,
         "trainer-style": {"model": state, "optimizer": opt.state_dict(),
                           "scheduler": sched.state_dict(), "epoch": 3,
-                          "args": argparse.Namespace(lr=1e-5, epochs=3),
+                          "args": argparse.Namespace(lr=1e-5, epochs=3,
+                                                     output_dir=Path("/tmp/run")),
                           "rng": np.random.get_state(), "torch_rng": torch.get_rng_state(),
                           "best_metric": np.float64(0.91), "step": np.int64(5)},
         "lightning-style": {"state_dict": {f"model.{k}": v for k, v in state.items()},

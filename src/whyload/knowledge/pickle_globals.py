@@ -42,7 +42,6 @@ DANGEROUS_MODULES: dict[str, str] = {
     "smtplib": "sends mail",
     "telnetlib": "opens network connections",
     "tempfile": "creates files",
-    "pathlib": "reads and writes files through Path methods",
     "io": "opens files",
     "_io": "opens files",
     "types": "builds functions and code objects",
@@ -156,6 +155,11 @@ REVIEWED_DATA = {
     "uuid.UUID": "a UUID",
     "enum.Enum": "an enum member",
     "torch.torch_version.TorchVersion": "the torch version that saved it",
+    "pathlib.Path": "a path (training arguments' output_dir): built, not opened",
+    "pathlib.PosixPath": "a path (training arguments' output_dir): built, not opened",
+    "pathlib.WindowsPath": "a path (training arguments' output_dir): built, not opened",
+    "pathlib.PurePosixPath": "a path: built, not opened",
+    "pathlib.PureWindowsPath": "a path: built, not opened",
 }
 
 # packages whose classes a checkpoint may pickle as objects (a whole torch.save(model), Trainer
@@ -163,6 +167,18 @@ REVIEWED_DATA = {
 REVIEWED_PACKAGES = ("torch.", "transformers.", "lightning.", "pytorch_lightning.",
                      "lightning_fabric.", "accelerate.", "peft.", "sentence_transformers.",
                      "tokenizers.", "numpy.", "omegaconf.", "typing.")
+
+
+# methods that touch the system, reached as Class.method (protocol 4 qualified names) on a class
+# that is itself harmless to build (pathlib.PosixPath.write_text)
+DANGEROUS_METHODS = {
+    "write_text": "writes a file", "write_bytes": "writes a file", "open": "opens a file",
+    "unlink": "deletes a file", "rmdir": "deletes a folder", "rename": "moves a file",
+    "replace": "moves a file", "touch": "creates a file", "mkdir": "creates a folder",
+    "chmod": "changes permissions", "symlink_to": "creates a link", "hardlink_to":
+    "creates a link", "rmtree": "deletes a tree", "system": "runs a shell command",
+    "popen": "runs a shell command", "spawn": "starts a process",
+}
 
 
 def _module_match(module: str) -> str | None:
@@ -184,6 +200,9 @@ def danger(dotted: str) -> str | None:
         return "a name the pickle assembles at run time, or no valid name: it can't be resolved"
     if module == "builtins":
         return BUILTINS.get(attr.split(".", 1)[0])
+    parts = name.split(".")
+    if attr in DANGEROUS_METHODS and any(p[:1].isupper() for p in parts[:-1]):
+        return DANGEROUS_METHODS[attr]
     if module.startswith(("numpy.", "torch.")) and _module_match(module) is None:
         return None
     prefix = _module_match(module)
