@@ -864,3 +864,11 @@ def test_a_new_pooler_matters_only_under_a_loaded_head(model_class: str, missing
            f"./mlm and are newly initialized: {missing}\n")
     (finding,) = [f for f in diagnose_error(log) if f.code == "WL402"]
     assert finding.severity is severity
+
+
+def test_whyload_explain_stays_callable_once_the_package_is_imported() -> None:
+    code = ("import io, whyload; import whyload.explain; "
+            "print(whyload.explain(io.StringIO('Killed\\n'), run_check=False).codes())")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert run.stdout.strip() == "['WL500']", run.stderr

@@ -7,6 +7,24 @@ diagnose (findings, merged with `whyload.check` on the model the log names) -> R
 
 from __future__ import annotations
 
+import os
+import sys
+import types
+from typing import TextIO
+
 from whyload.explain.diagnose import diagnose_error, diagnose_exception, explain
+from whyload.report import Report
 
 __all__ = ["diagnose_error", "diagnose_exception", "explain"]
+
+
+class _CallableModule(types.ModuleType):
+    """`whyload.explain` names both this package and the function: once the package is
+    imported, Python binds the name on `whyload` to the package, so the package explains too."""
+
+    def __call__(self, source: str | os.PathLike[str] | TextIO, *,
+                 run_check: bool = True) -> Report:
+        return explain(source, run_check=run_check)
+
+
+sys.modules[__name__].__class__ = _CallableModule
