@@ -84,6 +84,10 @@ CATALOGUE = [
            "'pytorch_model-00039-of-00061.bin' at 'pytorch_model-00039-of-00061.bin'. If you "
            "tried to load a PyTorch model from a TF 2.0 checkpoint, please set from_tf=True.",
      "WL130"),
+    ("F3", "RuntimeError: [enforce fail at inline_container.cc:180] . file in archive is not in "
+           "a subdirectory: hello.txt", "WL131"),
+    ("F3", "RuntimeError: PytorchStreamReader failed locating file data.pkl: file not found",
+     "WL131"),
     ("F4", "SafetensorError: Error while deserializing header: MetadataIncompleteBuffer",
      "WL120"),
     ("F4", "SafetensorError: Error while deserializing header: InvalidHeaderLength", "WL120"),
@@ -186,6 +190,8 @@ CATALOGUE = [
     ("C9", "huggingface_hub.utils._validators.HFValidationError: Repo id must be in the form "
            "'repo_name' or 'namespace/repo_name': './pretrained_model/mt5-base'. Use `repo_type` "
            "argument if needed.", "WL570"),
+    ("C9", "OSError: ./models/my-bert is not a local folder and is not a valid model identifier "
+           "listed on 'https://huggingface.co/models'", "WL570"),
     ("C10", "huggingface_hub.utils._errors.RepositoryNotFoundError: 401 Client Error. "
             "Repository Not Found for url: https://huggingface.co/api/models/D:%5Cmodel.",
      "WL571"),
@@ -381,6 +387,15 @@ def _truncated_safetensors(st: Path, binary: Path, tmp: Path) -> Path:
     return out
 
 
+def _zip_not_torch(st: Path, binary: Path, tmp: Path) -> Path:
+    import zipfile
+
+    out = _copy(binary, tmp, "zip-not-torch")
+    with zipfile.ZipFile(out / "pytorch_model.bin", "w") as archive:
+        archive.writestr("weights.npy", b"\x93NUMPY" + bytes(200))
+    return out
+
+
 def _truncated_zip(st: Path, binary: Path, tmp: Path) -> Path:
     out = _copy(binary, tmp, "cut-zip")
     data = (out / "pytorch_model.bin").read_bytes()
@@ -457,6 +472,7 @@ REAL_FAILURES = [
     RealFailure("html-page-bin", _html_bin, "WL111"),
     RealFailure("truncated-safetensors", _truncated_safetensors, "WL120"),
     RealFailure("truncated-torch-zip", _truncated_zip, "WL130"),
+    RealFailure("zip-not-torch", _zip_not_torch, "WL131"),
     RealFailure("weights-only-global", _training_args_in_bin, "WL210"),
     RealFailure("vocab-size-contradicts", _vocab_mismatch, "WL310"),
     RealFailure("num-labels-contradicts", _labels_mismatch, "WL310"),

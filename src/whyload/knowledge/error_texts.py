@@ -73,7 +73,16 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          "login, a mirror's 404, curl without -L) was saved instead of the checkpoint.",
          "download the file again with a client that follows redirects (hf download, curl -L)",
          example="_pickle.UnpicklingError: invalid load key, '<'."),
-    _row("WL130", r"PytorchStreamReader failed (?:reading zip archive|locating file)"
+    _row("WL131", r"file in archive is not in a subdirectory: (?P<member>\S+)"
+         r"|PytorchStreamReader failed locating file (?P<missing_member>\S+)",
+         "A zip file that is not a torch checkpoint",
+         "torch found a zip archive without the layout torch.save writes (<name>/data.pkl, "
+         "<name>/version): another program's zip under a weights name, or a broken export.",
+         "`whyload check <model>` lists what the zip holds; fetch or export the real checkpoint",
+         refined_by=WHAT_THE_BYTES_ARE,
+         example="RuntimeError: [enforce fail at inline_container.cc:180] . file in archive is "
+                 "not in a subdirectory: hello.txt"),
+    _row("WL130", r"PytorchStreamReader failed reading zip archive"
          r"|failed finding central directory",
          "The torch checkpoint is truncated: its zip central directory is missing",
          "A torch zip checkpoint cut short (interrupted download or copy, full disk): the "
@@ -117,6 +126,14 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          "pull, hf download)", refined_by=WHAT_THE_BYTES_ARE,
          example="safetensors_rust.SafetensorError: Error while deserializing header: "
                  "HeaderTooLarge"),
+    _row("WL122", r"InvalidOffset|TensorInvalidInfo|MisalignedSlice",
+         "Tensor offsets in the safetensors header that do not tile the file",
+         "The header's data_offsets overlap, leave gaps or disagree with a tensor's dtype and "
+         "shape: a file written by a buggy tool or edited by hand.",
+         "save the tensors again with safetensors' save_file / save_pretrained",
+         refined_by=WHAT_THE_BYTES_ARE,
+         example="safetensors_rust.SafetensorError: Error while deserializing header: "
+                 "InvalidOffset(\"bert.embeddings.word_embeddings.weight\")"),
     _row("WL121", r"InvalidHeaderDeserialization|invalid JSON in header|InvalidHeader\b",
          "A safetensors header that is not a valid tensor map",
          "The header JSON does not parse, or describes no tensors: often an empty or "
@@ -498,6 +515,14 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          "correct the path (relative to the working directory) or use an absolute path",
          example="huggingface_hub.errors.HFValidationError: Repo id must be in the form "
                  "'repo_name' or 'namespace/repo_name': './pretrained_model/mt5-base'."),
+    _row("WL570", r"(?P<path>\S+?)'? is not a local folder and is not a valid model identifier",
+         "{path} is neither a folder here nor a model id the Hub knows",
+         "from_pretrained found no such folder (the path is relative to the working "
+         "directory), so it asked the Hub, which has no such repository either.",
+         "correct the path or use an absolute one; for a hub id check its spelling and run "
+         "`hf auth login` if it is private",
+         example="OSError: ./models/my-bert is not a local folder and is not a valid model "
+                 "identifier listed on 'https://huggingface.co/models'"),
     _row("WL521", r"make sure you don't have a local directory with the same name",
          "A local folder may shadow the hub id",
          "transformers found a folder named like the hub id in the working directory (often "
