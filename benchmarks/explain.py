@@ -47,7 +47,7 @@ PEAK = ("def peak_mib():\n"
 WHYLOAD = PEAK + """
 import json, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
-from whyload.explain import explain
+from whyload.logs import explain
 report = explain(sys.argv[1], run_check=False)
 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 found = report.findings[0] if report.findings else None

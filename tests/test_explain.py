@@ -22,9 +22,9 @@ import pytest
 from conftest import codes, edit_config, run_cli, save_tiny
 
 import whyload
-from whyload.explain import diagnose_error, explain
-from whyload.explain.lines import is_trigger
 from whyload.knowledge.error_texts import ERROR_TEXTS
+from whyload.logs import diagnose_error, explain
+from whyload.logs.lines import is_trigger
 from whyload.registry import all_rules
 from whyload.report import Effect, Severity, Verdict
 
@@ -757,7 +757,7 @@ def test_cli_explain_binary_garbage_is_not_a_crash(tmp_path: Path) -> None:
 def test_explain_imports_neither_torch_nor_transformers(tmp_path: Path) -> None:
     log = tmp_path / "err.log"
     log.write_text("OSError: [Errno 28] No space left on device\n")
-    code = ("import sys; from whyload.explain import diagnose_error, explain; "
+    code = ("import sys; from whyload.logs import diagnose_error, explain; "
             "explain(sys.argv[1]); diagnose_error('Killed'); "
             "print(sorted(m for m in ('torch', 'transformers', 'safetensors') if m in "
             "sys.modules))")
@@ -782,7 +782,7 @@ def test_line_numbers_are_greps_even_with_progress_bars(tmp_path: Path) -> None:
 def test_diagnose_exception_reads_the_chain() -> None:
     """What the CLI's own error output uses: a caught exception, its causes included; the
     source lines a traceback quotes are code, not messages."""
-    from whyload.explain import diagnose_exception
+    from whyload.logs import diagnose_exception
 
     try:
         try:
@@ -882,8 +882,8 @@ def test_a_new_pooler_matters_only_under_a_loaded_head(model_class: str, missing
     assert finding.severity is severity
 
 
-def test_whyload_explain_stays_callable_once_the_package_is_imported() -> None:
-    code = ("import io, whyload; import whyload.explain; "
+def test_whyload_explain_is_the_function_once_the_package_is_imported() -> None:
+    code = ("import io, whyload; import whyload.logs; "
             "print(whyload.explain(io.StringIO('Killed\\n'), run_check=False).codes())")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)

@@ -4,7 +4,7 @@
     >>> report = whyload.check("./my-bert")             # headers and JSON only, no torch
     >>> report.verdict, [f.code for f in report.findings]
     >>> whyload.verify("./my-bert")                     # every byte: hashes, zip CRCs
-    >>> whyload.explain("error.log")                    # a traceback or log in, the cause out
+    >>> whyload.explain("error.log")                 # a traceback or log in, the cause out
     >>> whyload.run_load("./my-bert")                   # a real load, in a capped child process
     >>> with whyload.load("./my-bert", allow_random=("classifier.*",)) as model:
     ...     ...                                         # preflight, load, refuse random weights
@@ -31,19 +31,25 @@ from whyload.pipeline import check, env
 from whyload.report import Category, Effect, Finding, Report, Severity, Verdict
 
 if TYPE_CHECKING:
-    from whyload.explain import explain
     from whyload.integrity import lock, verify
+    from whyload.logs import diagnose_error, diagnose_exception, explain
     from whyload.probe.guarded import load
     from whyload.probe.load import run_load
     from whyload.repair import RepairPlan
     from whyload.repair.plan import plan as plan_repair
 
 # The other commands are imported when first used, so `whyload check` starts no slower for them.
-_LAZY = {"explain": ("whyload.explain", "explain"), "lock": ("whyload.integrity", "lock"),
-         "verify": ("whyload.integrity", "verify"), "load": ("whyload.probe.guarded", "load"),
-         "run_load": ("whyload.probe.load", "run_load"),
-         "RepairPlan": ("whyload.repair", "RepairPlan"),
-         "plan_repair": ("whyload.repair.plan", "plan")}
+_LAZY = {
+    "explain": ("whyload.logs", "explain"),
+    "diagnose_error": ("whyload.logs", "diagnose_error"),
+    "diagnose_exception": ("whyload.logs", "diagnose_exception"),
+    "lock": ("whyload.integrity", "lock"),
+    "verify": ("whyload.integrity", "verify"),
+    "load": ("whyload.probe.guarded", "load"),
+    "run_load": ("whyload.probe.load", "run_load"),
+    "RepairPlan": ("whyload.repair", "RepairPlan"),
+    "plan_repair": ("whyload.repair.plan", "plan"),
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -73,6 +79,8 @@ __all__ = [
     "WhyloadError",
     "__version__",
     "check",
+    "diagnose_error",
+    "diagnose_exception",
     "env",
     "explain",
     "load",

@@ -24,7 +24,7 @@ def explain(
 ) -> None:
     """Explain a failed load from its traceback or log: the cause, the line that shows it, and
     the fix. Runs `check` on the model folder or cached hub id the log names."""
-    from whyload.explain import explain as explain_log
+    from whyload.logs import explain as explain_log
 
     if log == "-" and sys.stdin.isatty():
         fail("no log: give a file, or pipe one in (python train.py 2>&1 | whyload explain -)")

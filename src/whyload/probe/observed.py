@@ -3,7 +3,7 @@
 A cause that a static check names keeps that check's code (WL401 head at random, WL402 base
 weights missing, WL403 unused weights, WL404 shape mismatch, WL510 CUDA on a CPU-only torch);
 when `check` saw it too, its wording and fix are kept and what the load observed is added to
-the evidence. An exception is explained by the one knowledge table (whyload.explain).
+the evidence. An exception is explained by the one knowledge table (whyload.logs).
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ def error_text(exc: dict[str, Any]) -> str:
 
 
 def explain_error(text: str) -> tuple[Finding, ...]:
-    """The knowledge table's findings for an error text; none while whyload.explain is absent."""
+    """The knowledge table's findings for an error text; none while whyload.logs is absent."""
     try:
-        explain: Any = importlib.import_module("whyload.explain")
+        explain: Any = importlib.import_module("whyload.logs")
     except ImportError:
         return ()
     diagnose_error = getattr(explain, "diagnose_error", None)

@@ -1,0 +1,195 @@
+"""diagnose_error and explain: one error, or a whole log, in; findings and a Report out."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import traceback
+from collections.abc import Sequence
+from typing import TextIO
+
+from whyload.knowledge.error_texts import ERROR_TEXTS
+from whyload.logs.incidents import Incident, IncidentScanner
+from whyload.logs.lines import Line, open_log, open_stdin, text_lines
+from whyload.logs.loading_report import loading_findings, read_loading_reports
+from whyload.logs.match import find_matches, findings_of
+from whyload.logs.targets import model_location, named_locations
+from whyload.report import Finding, JSONValue, Report, Skipped
+
+MAX_CHECKED_TARGETS = 3
+MAX_TARGET_TRIES = 12
+_LOADING_RANK = len(ERROR_TEXTS)  # loading-report findings sort after the table's
+
+
+def diagnose_lines(lines: Sequence[Line]) -> tuple[Finding, ...]:
+    """The findings for the lines of one failure: the table's, then the loading report's."""
+    table = findings_of(find_matches(lines))
+    report = [f for r in read_loading_reports(lines) for f in loading_findings(r)]
+    known = {f.code for f in table}
+    return (*table, *(f for f in report if f.code not in known))
+
+
+def diagnose_error(text: str) -> tuple[Finding, ...]:
+    """One error ("Type: message", optionally with its traceback and log lines around it) ->
+    the findings of the error-text table, most specific first; () when nothing matches."""
+    return diagnose_lines(text_lines(text))
+
+
+def diagnose_exception(exc: BaseException) -> tuple[Finding, ...]:
+    """diagnose_error for a caught exception: its traceback and the chain of its causes."""
+    return diagnose_error("".join(traceback.format_exception(exc)))
+
+
+@dataclasses.dataclass
+class _Collected:
+    """What the scan keeps across incidents: one finding per code and file, and the places."""
+
+    findings: dict[tuple[str, str | None], Finding] = dataclasses.field(default_factory=dict)
+    rank: dict[tuple[str, str | None], int] = dataclasses.field(default_factory=dict)
+    counts: dict[tuple[str, str | None], int] = dataclasses.field(default_factory=dict)
+    locations: dict[str, None] = dataclasses.field(default_factory=dict)
+    incidents: int = 0
+    lines: int = 0
+
+    def add(self, incident: Incident) -> None:
+        self.incidents += 1
+        found = diagnose_lines(incident.lines)
+        if not found:
+            return
+        for order, finding in enumerate(found):
+            key = (finding.code, finding.file)
+            seen = finding.evidence.get("occurrences", 1)
+            self.counts[key] = self.counts.get(key, 0) + (seen if isinstance(seen, int) else 1)
+            if key in self.findings:
+                continue
+            self.findings[key] = finding
+            self.rank[key] = _rank_of(finding.code, order)
+        for location in named_locations(incident.lines):
+            if len(self.locations) < 64:
+                self.locations.setdefault(location, None)
+
+
+def _rank_of(code: str, order: int) -> int:
+    for index, row in enumerate(ERROR_TEXTS):
+        if row.code == code:
+            return index
+    return _LOADING_RANK + order
+
+
+def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True) -> Report:
+    """Find the failures in a log or traceback (a path, '-' for stdin, or an open text stream),
+    read line by line in bounded memory, and explain each: cause, evidence line, fix.
+
+    When the log names a local model folder or a cached hub id that exists here and `run_check`
+    is true, `whyload.check` runs on it and its findings are merged in (one per code and file).
+    Raises TargetError when the log cannot be opened.
+    """
+    from whyload.errors import TargetError
+
+    t0 = time.perf_counter()
+    collected = _Collected()
+    if isinstance(source, (str, os.PathLike)):
+        name = "<stdin>" if source == "-" else os.fspath(source)
+    else:
+        name = str(getattr(source, "name", None) or "<stream>")
+    if isinstance(source, (str, os.PathLike)) and source != "-":
+        try:
+            stream: TextIO = open_log(source)
+        except OSError as exc:
+            raise TargetError(str(source), f"cannot read the log {str(source)!r}: "
+                              f"{exc.strerror or exc}",
+                              hint="give a log file, or '-' to read standard input") from exc
+        with stream:
+            _scan(stream, collected)
+    elif source == "-":
+        _scan(open_stdin(), collected)
+    else:
+        _scan(source, collected)  # type: ignore[arg-type]
+    t1 = time.perf_counter()
+    keys = sorted(collected.findings, key=lambda k: (-collected.findings[k].severity,
+                                                     collected.rank[k]))
+    findings = [_counted(collected.findings[k], collected.counts[k]) for k in keys]
+    checked: list[dict[str, JSONValue]] = []
+    if run_check:
+        findings, checked = _merge_checks(findings, list(collected.locations))
+    t2 = time.perf_counter()
+    skipped: tuple[Skipped, ...] = ()
+    if not findings:
+        skipped = (Skipped(code="explain", reason="no failure that whyload knows was found in "
+                                                  "the log"),)
+    return Report(command="explain", target=name, resolved={"how": "log", "path": name},
+                  findings=tuple(findings), skipped=skipped,
+                  facts={"lines": collected.lines, "incidents": collected.incidents,
+                         "locations": list(collected.locations)[:16], "checked": checked},
+                  timings={"scan_s": round(t1 - t0, 6), "check_s": round(t2 - t1, 6),
+                           "total_s": round(t2 - t0, 6)})
+
+
+def _counted(finding: Finding, occurrences: int) -> Finding:
+    if occurrences <= 1:
+        return finding
+    return dataclasses.replace(finding, evidence={**finding.evidence, "occurrences": occurrences})
+
+
+def _scan(stream: TextIO, collected: _Collected) -> None:
+    scanner = IncidentScanner()
+    for incident in scanner.scan(stream):
+        collected.add(incident)
+    collected.lines = scanner.lines
+
+
+def _merge_checks(findings: list[Finding], locations: list[str]
+                  ) -> tuple[list[Finding], list[dict[str, JSONValue]]]:
+    """`findings` with those of `whyload.check` on each location that exists here; a code both
+    name is one finding: check's, with the log's line added to its evidence."""
+    from whyload.errors import WhyloadError
+    from whyload.pipeline import check
+
+    checked: list[dict[str, JSONValue]] = []
+    merged = list(findings)
+    done: set[str] = set()
+    tries = 0
+    for candidate in locations:
+        target = model_location(candidate)
+        if target is None or target in done or tries >= MAX_TARGET_TRIES:
+            continue
+        tries += 1
+        try:
+            report = check(target)
+        except (WhyloadError, OSError, ValueError):
+            continue
+        done.add(target)
+        checked.append({"target": target, "verdict": report.verdict.value,
+                        "codes": report.codes()})
+        for finding in report.findings:
+            merged = _merge_one(merged, finding, target)
+        if len(done) >= MAX_CHECKED_TARGETS:
+            break
+    return _refined(merged), checked
+
+
+def _refined(findings: list[Finding]) -> list[Finding]:
+    """Drop a log's guess ('header too large') where check named what the file really is."""
+    from_check = {f.code for f in findings if "checked" in f.evidence}
+    kept = []
+    for finding in findings:
+        row = next((r for r in ERROR_TEXTS if r.code == finding.code), None)
+        if "checked" not in finding.evidence and row is not None and \
+                from_check & (set(row.refined_by) - {finding.code}):
+            continue
+        kept.append(finding)
+    return kept
+
+
+def _merge_one(findings: list[Finding], from_check: Finding, target: str) -> list[Finding]:
+    evidence = {**from_check.evidence, "checked": target}
+    for i, finding in enumerate(findings):
+        same_file = finding.file is None or from_check.file is None or \
+            os.path.basename(finding.file) == os.path.basename(from_check.file)
+        merged_before = finding.evidence.get("checked")
+        if finding.code == from_check.code and same_file and merged_before in (None, target):
+            log = {f"log_{k}": v for k, v in finding.evidence.items() if k in ("line", "text")}
+            findings[i] = dataclasses.replace(from_check, evidence={**evidence, **log})
+            return findings
+    return [*findings, dataclasses.replace(from_check, evidence=evidence)]
