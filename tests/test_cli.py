@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import run_cli
 
 import whyload
@@ -104,3 +105,20 @@ def test_demo_diagnoses_each_broken_copy(tmp_path: Path) -> None:
         assert report.findings[0].code == code, (name, report.codes())
         assert code in out
     assert whyload.check(str(tmp_path / "clinic" / "healthy")).codes() == []
+
+
+def test_an_error_of_the_machine_is_named_through_the_knowledge_table(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI's own error output and `whyload explain` share one table: a full disk while
+    whyload works is named (WL541) with its fix, not shown as an internal error."""
+    import whyload.cli as cli
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli, "app", full_disk)
+    with pytest.raises(SystemExit) as ended:
+        cli.main()
+    assert ended.value.code == 2
+    err = capsys.readouterr().err
+    assert "(WL541)" in err and "internal error" not in err

@@ -41,6 +41,13 @@ def main() -> None:
             sys.exit(130)
         if os.environ.get("WHYLOAD_DEBUG"):
             raise
+        from whyload.logs import diagnose_exception
+
+        known = diagnose_exception(exc)
+        if known:  # the one knowledge table: a full disk, no memory, a read-only cache, ...
+            cause = known[0]
+            sys.stderr.write(f"whyload: error: {cause.title} ({cause.code})\n  -> {cause.fix}\n")
+            sys.exit(2)
         sys.stderr.write(f"whyload: internal error: {type(exc).__name__}: {exc}\n"
                          "  (set WHYLOAD_DEBUG=1 for the traceback, and please report it)\n")
         sys.exit(2)

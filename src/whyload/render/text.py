@@ -25,6 +25,14 @@ VERDICT_TEXT = {
     Verdict.LOADS_BROKEN: "loads broken — no exception, but some weights will be wrong",
     Verdict.UNKNOWN: "unknown — some checks could not run",
 }
+# load and explain report what already happened, not a prediction
+HAPPENED_TEXT = {
+    Verdict.LOADS: "loaded — from_pretrained returned a complete model",
+    Verdict.FAILS: "failed — from_pretrained raised, or the process died",
+    Verdict.LOADS_BROKEN: "loaded broken — no exception, but some weights are wrong",
+    Verdict.UNKNOWN: "unknown — what happened could not be established",
+}
+HAPPENED = ("load", "explain")
 
 
 def _summary(report: Report) -> str:
@@ -61,7 +69,7 @@ def render_rich(report: Report, *, verbose: bool = False) -> Group:
                                                      f" {printable(report.target)}"),
                       style="bold"))
     head = Text("  verdict: ")
-    text = VERDICT_TEXT[verdict]
+    text = (HAPPENED_TEXT if report.command in HAPPENED else VERDICT_TEXT)[verdict]
     if report.resolved.get("how") == "file" and verdict is Verdict.LOADS:
         text = "loads — the file reads as a valid checkpoint"
     if machine:
@@ -86,7 +94,13 @@ def render_rich(report: Report, *, verbose: bool = False) -> Group:
             mark, style = marks.get(area["status"], ("?", "yellow"))
             grid.add_row(Text(mark, style=style), area["area"], printable(area["summary"]))
         lines.append(grid)
-    checked = {r.category for r in all_rules()} if not areas else set()
+    # check examines every category; the other commands answer only for what they saw
+    if areas:
+        checked: set[Category] = set()
+    elif report.command == "check":
+        checked = {r.category for r in all_rules()}
+    else:
+        checked = {f.category for f in report.findings}
     for category in Category:
         if category not in checked:
             continue
