@@ -122,3 +122,13 @@ def test_an_error_of_the_machine_is_named_through_the_knowledge_table(
     assert ended.value.code == 2
     err = capsys.readouterr().err
     assert "(WL541)" in err and "internal error" not in err
+
+
+def test_every_public_name_resolves_without_shadowing_a_package() -> None:
+    import whyload.env
+    import whyload.logs
+
+    for name in whyload.__all__:
+        assert getattr(whyload, name) is not None, name
+    assert callable(whyload.explain) and callable(whyload.verify) and callable(whyload.load)
+    assert callable(whyload.env.collect)  # the package, not a function named env

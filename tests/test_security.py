@@ -607,16 +607,12 @@ def test_check_reads_the_whole_corpus_as_hostile(corpus: tuple[Path, Path]) -> N
     assert flagged == {f"{p.name}.bin" for p in PAYLOADS} | {"pytorch_model.bin", "hidden.pt"}
 
 
-@pytest.mark.xfail(strict=True, reason="snapshot.py reads a protocol-0 pickle under a torch "
-                   "name only when its first 4 KB parse whole (see the report)")
 def test_short_protocol_0_payload_cut_short(tmp_path: Path, safetensors_model: Path) -> None:
     data = reduce_os_system(Path("/tmp/x"))[:-1] + b"(Vjunk"
     folder = _folder(tmp_path, safetensors_model / "config.json", "m", data)
     assert "WL600" in codes(whyload.check(str(folder)))
 
 
-@pytest.mark.xfail(strict=True, reason="snapshot.py does not read training-state files "
-                   "(training_args.bin, optimizer.pt, rng_state.pth): see the report")
 def test_payload_in_training_state(tmp_path: Path, safetensors_model: Path) -> None:
     folder = tmp_path / "m"
     shutil.copytree(safetensors_model, folder)

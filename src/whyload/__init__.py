@@ -27,7 +27,7 @@ from whyload.errors import (
     UsageError,
     WhyloadError,
 )
-from whyload.pipeline import check, env
+from whyload.pipeline import check
 from whyload.report import Category, Effect, Finding, Report, Severity, Verdict
 
 if TYPE_CHECKING:
@@ -81,7 +81,6 @@ __all__ = [
     "check",
     "diagnose_error",
     "diagnose_exception",
-    "env",
     "explain",
     "load",
     "lock",

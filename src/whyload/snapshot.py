@@ -281,13 +281,13 @@ def read_file(root: Path, entry: Entry) -> FileFacts:
 def _read_file(root: Path, entry: Entry) -> FileFacts:
     declared = declared_format(entry.name)
     kind = entry.kind
-    if declared == "torch" and kind in (Kind.TEXT, Kind.UNKNOWN) and _is_pickle(entry.head):
+    if kind in (Kind.TEXT, Kind.UNKNOWN) and _is_pickle(entry.head, declared == "torch"):
         kind = Kind.PICKLE  # protocol 0/1 pickles start without PROTO and look like text
     facts = FileFacts(entry, declared, kind)
     if kind is Kind.LFS_POINTER:
         return FileFacts(entry, declared, kind, lfs=parse_lfs_pointer(entry.head))
-    if kind not in WEIGHT_KINDS or is_training_state(entry.name):
-        return facts
+    if kind not in WEIGHT_KINDS:  # training state (optimizer.pt, training_args.bin) is read too:
+        return facts               # it is unpickled by Trainer's resume, so it is scanned
     try:
         with (root / entry.name).open("rb") as f:
             if kind is Kind.SAFETENSORS:
@@ -304,12 +304,17 @@ def _read_file(root: Path, entry: Entry) -> FileFacts:
     return facts
 
 
-def _is_pickle(head: bytes) -> bool:
+def _is_pickle(head: bytes, torch_name: bool) -> bool:
+    """A protocol 0/1 pickle. Under a torch name (.bin, .pt, .ckpt) a stream that names a global
+    or is cut at the end of the head counts, whatever follows; under any other name only a whole
+    stream that names a global, or any text starting `c...\n...\n` would."""
     from whyload.readers.pickle import walk_pickle_bytes
 
     stream = walk_pickle_bytes(head)
-    return stream.error is None or (stream.truncated and len(head) >= HEAD_BYTES
-                                    and stream.opcodes > 50)
+    if stream.globals and (stream.error is None or torch_name):
+        return True
+    return torch_name and (stream.error is None or (stream.truncated and len(head) >= HEAD_BYTES
+                                                    and stream.opcodes > 50))
 
 
 def read_index(name: str, path: Path, size: int) -> ShardIndex:
