@@ -621,7 +621,7 @@ def test_git_checkout_with_its_lfs_store(copy_of: Callable[[Path], Path],
     flip_byte(weights, tensor_data_offset(weights) + 11)
     f = only(integrity.verify(str(repo)), "WL170")
     assert f.evidence["expected"] == oid and f.evidence["source"] == "git-lfs"
-    assert f.fix.startswith("git checkout -- model.safetensors")
+    assert f.fix.startswith(f"git -C {repo.resolve()} checkout -- model.safetensors")
 
 
 def test_fix_uses_the_older_cli_when_only_it_is_installed(

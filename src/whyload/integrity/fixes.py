@@ -6,7 +6,7 @@ import importlib.metadata
 import shlex
 from functools import cache
 
-from whyload.integrity.references import Reference
+from whyload.integrity.references import Reference, cached_snapshot
 from whyload.resolve import Artifact
 
 
@@ -27,6 +27,12 @@ def redownload(artifact: Artifact, name: str, references: list[Reference]) -> st
         revision = artifact.cache.commit or artifact.cache.revision
         return (f"{hub_cli()} download {artifact.cache.repo_id} {quoted} "
                 f"--revision {revision} --force-download")
+    snapshot = cached_snapshot(artifact.root)
+    if snapshot is not None:
+        kind = "" if snapshot.repo_type == "model" else f" --repo-type {snapshot.repo_type}"
+        cache_dir = shlex.quote(str(artifact.root.parent.parent.parent))
+        return (f"{hub_cli()} download {snapshot.repo_id} {quoted}{kind} "
+                f"--revision {snapshot.commit} --cache-dir {cache_dir} --force-download")
     local = next((r for r in references if r.source == "hf-local-dir"), None)
     folder = shlex.quote(str(artifact.root))
     if local is not None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +30,8 @@ from whyload.errors import UsageError
 
 LOCK_NAME = "whyload.lock"
 LOCK_SCHEMA = "whyload.lock/1"
+LOCK_SCHEMA_VERSION = 1
+_SCHEMA = re.compile(r"^whyload\.lock/(\d+)$")
 MAX_LOCK_BYTES = 64 << 20
 LOCKED_PACKAGES = ("transformers", "torch", "tokenizers", "safetensors", "huggingface_hub")
 
@@ -58,7 +62,12 @@ class LockFile:
 
 
 class LockError(UsageError):
-    """A lock file that cannot be read as a whyload lock."""
+    """A lock file that cannot be read as a whyload lock; `newer` when a later whyload wrote
+    it."""
+
+    def __init__(self, message: str, *, hint: str = "", newer: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.newer = newer
 
 
 def installed_versions() -> dict[str, str | None]:
@@ -76,7 +85,10 @@ def installed_versions() -> dict[str, str | None]:
 def read_lock(path: Path) -> LockFile:
     """Parse a lock; anything that is not a whyload lock of a known schema is a LockError."""
     try:
-        with path.open("rb") as f:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise LockError(f"the lock {path} is not a regular file")
             raw = f.read(MAX_LOCK_BYTES + 1)
     except OSError as exc:
         raise LockError(f"cannot read the lock {path}: {exc.strerror or exc}") from None
@@ -91,6 +103,11 @@ def read_lock(path: Path) -> LockFile:
         raise LockError(f"{path} is not a whyload lock (a JSON {type(doc).__name__})")
     schema = doc.get("schema")
     if schema != LOCK_SCHEMA:
+        newer = _SCHEMA.match(schema) if isinstance(schema, str) else None
+        if newer and int(newer.group(1)) > LOCK_SCHEMA_VERSION:
+            raise LockError(f"{path} was written by a newer whyload (schema {schema!r}; this "
+                            f"one reads {LOCK_SCHEMA!r})",
+                            hint="upgrade whyload: pip install -U whyload", newer=True)
         raise LockError(f"{path} has schema {schema!r}; this whyload reads {LOCK_SCHEMA!r}",
                         hint="write it again with `whyload lock --force`")
     files = doc.get("files")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from whyload.checks import integrity as codes
+from whyload.errors import TargetError
 from whyload.integrity.fixes import redownload
 from whyload.integrity.hashing import FileDigest, HashRequest, ProgressCallback, hash_files
 from whyload.integrity.lockfile import LOCK_NAME, LockError, LockFile, installed_versions, read_lock
@@ -19,6 +20,7 @@ from whyload.integrity.references import (
     GIT_SHA1,
     SHA256,
     Reference,
+    cached_snapshot,
     find_references,
     parse_expected_sha256,
 )
@@ -83,7 +85,7 @@ def verify(
     artifact = resolve(str(target), revision)
     entries, unreadable = list_files(artifact)
     names = [e.name for e in entries]
-    expected = parse_expected_sha256(tuple(sha256), names)
+    expected = parse_expected_sha256(tuple(sha256), names, artifact.root)
     lock_file, lock_findings, lock_path = _find_lock(artifact, lock)
     inspection = inspect_files(artifact, entries, unreadable, expected=expected,
                                workers=workers, progress=progress, stop=stop)
@@ -121,12 +123,30 @@ def list_files(artifact: Artifact) -> tuple[list[Entry], list[Entry]]:
     entries = [e for e in inventory.entries if e.name != LOCK_NAME]
     if artifact.focus is not None:
         entries = [e for e in entries if e.name == artifact.focus]
-    elif artifact.how == "hub-cache" or (artifact.root / ".cache" / "huggingface").is_dir():
+    elif (artifact.how == "hub-cache" or cached_snapshot(artifact.root) is not None
+          or (artifact.root / ".cache" / "huggingface").is_dir()):
         entries.extend(read_entry(artifact.root, name) for name in _subfolder_files(
             artifact.root, limit=MAX_ENTRIES - len(entries)))
     readable = [e for e in entries if e.kind is not None and e.special is None]
     broken = [e for e in entries if e.kind is None or e.special is not None]
+    if not readable and not broken:
+        raise TargetError(artifact.target, f"{artifact.target}: no files to read",
+                          hint=_model_folders_below(artifact.root))
     return readable, broken
+
+
+def _model_folders_below(root: Path) -> str:
+    """Where the model is when the folder given holds none: its subfolders with a config.json
+    (a Trainer output folder's checkpoint-500/), else the general advice."""
+    try:
+        found = sorted(d.name for d in root.iterdir()
+                       if not d.name.startswith(".") and (d / "config.json").is_file())
+    except OSError:
+        found = []
+    if found:
+        return "the models are in subfolders: " + ", ".join(
+            shlex.quote(str(root / name)) for name in found[:5])
+    return "point whyload at the folder that holds config.json and the weights"
 
 
 def _subfolder_files(root: Path, *, limit: int) -> list[str]:
@@ -208,7 +228,7 @@ def digest_findings(artifact: Artifact, digest: FileDigest,
         out.append(stamp(codes.ZIP_UNREADABLE, Problem(
             title=f"{name}: zip CRCs not checked ({digest.zip.error})",
             severity=Severity.INFO, evidence={"file": name, "reason": digest.zip.error},
-            fix=f"whyload check {artifact.target}", file=name)))
+            fix=f"whyload check {shlex.quote(artifact.target)}", file=name)))
     if digest.sha256 is None:
         return out
     candidates = [r for r in refs if r.any_of]
@@ -224,8 +244,9 @@ def digest_findings(artifact: Artifact, digest: FileDigest,
                       "expected": expected[0] if len(expected) == 1 else expected,
                       "actual": digest.sha256, "source": first.source,
                       "reference": first.where, "size": digest.size},
-            fix=f"git checkout -- {shlex.quote(name)}  # in the checkout: the smudge filter "
-            "writes it again from the git-lfs store", effect=Effect.SILENT, file=name)))
+            fix=f"git -C {shlex.quote(str(artifact.root))} checkout -- {shlex.quote(name)}  "
+            "# the smudge filter writes it again from the git-lfs store",
+            effect=Effect.SILENT, file=name)))
     for ref in refs:
         if ref.any_of:
             continue
@@ -286,14 +307,16 @@ def compare_with_lock(lock: LockFile, inspection: Inspection, where: str) -> lis
                           "expected_size": locked.size, "size": digest.size, "lock": where},
                 fix="restore it: " + redownload(artifact, name,
                                                 inspection.references.get(name, []))
-                + f"; or, if the change is wanted: whyload lock {artifact.target} --force",
+                + "; or, if the change is wanted: whyload lock "
+                f"{shlex.quote(artifact.target)} --force",
                 effect=Effect.SILENT, file=name)))
     if focus is None:
         for name in sorted(present - set(lock.files)):
             out.append(stamp(codes.ADDED_SINCE_LOCK, Problem(
                 title=f"{name} is not in the lock", severity=Severity.INFO,
                 evidence={"file": name, "lock": where}, file=name,
-                fix=f"whyload lock {artifact.target} --force, if it belongs to the model")))
+                fix=f"whyload lock {shlex.quote(artifact.target)} --force  # if it belongs to "
+                "the model")))
     out.extend(version_drift(lock.versions, installed_versions()))
     return out
 
@@ -369,7 +392,9 @@ def _find_lock(artifact: Artifact, lock: str | Path | None
             return None, [stamp(codes.LOCK_UNREADABLE, Problem(
                 title=f"{path.name} cannot be used: {exc.message}", severity=Severity.WARNING,
                 effect=Effect.UNKNOWN, evidence={"lock": str(path)},
-                fix=f"whyload lock {artifact.target} --force  # from a copy you trust"))], None
+                fix="pip install -U whyload" if exc.newer else
+                f"whyload lock {shlex.quote(artifact.target)} --force  # from a copy you trust"
+                ))], None
         if artifact.cache is not None and found.target.get("repo_id") != artifact.cache.repo_id:
             continue
         return found, [], path
@@ -382,7 +407,8 @@ def _no_reference(artifact: Artifact, names: list[str]) -> Finding:
         severity=Severity.INFO, evidence={"files": names[:100]},
         detail="Zip CRCs were checked where there are any; sha256 needs a record of what the "
         "files should be.",
-        fix=f"whyload lock {artifact.target}  # record them now, verify later copies against it"))
+        fix=f"whyload lock {shlex.quote(artifact.target)}  # record them now, verify later "
+        "copies against it"))
 
 
 def _unreadable(entry: Entry) -> Finding:

@@ -5,6 +5,7 @@ no pickle, no torch. Nothing is written until RepairPlan.apply()."""
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,7 +38,8 @@ def plan(target: str, out: str | Path, *, force: bool = False, to_safetensors: b
     artifact = resolve(str(target))
     if artifact.focus is not None:
         raise UsageError(f"{target} is a single file; fix repairs a model folder",
-                         hint=f"whyload fix {artifact.root} --out {out}")
+                         hint=f"whyload fix {shlex.quote(str(artifact.root))} "
+                         f"--out {shlex.quote(str(out))}")
     source = artifact.root.resolve()
     dest = check_out(source, Path(out), force=force)
     snap = take_snapshot(artifact, Options(model_class=model_class))
@@ -73,9 +75,15 @@ def plan(target: str, out: str | Path, *, force: bool = False, to_safetensors: b
 
 def check_out(source: Path, out: Path, *, force: bool) -> Path:
     """The absolute output folder, or UsageError when writing there could touch the source."""
+    if not str(out).strip() or out.name in ("", ".", ".."):
+        raise UsageError(f"--out {str(out)!r}: name a new folder to write the repaired copy "
+                         "into", hint=f"e.g. --out {shlex.quote(str(source) + '-fixed')}")
     parent = out.expanduser().absolute().parent
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(f"--out {out}: {parent} is not a folder",
+                         hint=f"e.g. --out {shlex.quote(str(source) + '-fixed')}")
     if not parent.is_dir():
-        raise UsageError(f"{parent} does not exist", hint=f"mkdir -p {parent}")
+        raise UsageError(f"{parent} does not exist", hint=f"mkdir -p {shlex.quote(str(parent))}")
     dest = parent.resolve() / out.name
     if dest == source or source in dest.parents:
         raise UsageError(f"--out {out} is inside the model folder {source}",
