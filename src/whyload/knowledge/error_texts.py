@@ -116,6 +116,7 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          "safetensors read the header, and the file ends before the tensors it lists: a "
          "partial download or copy, or a full disk.",
          "download the file again (force_download=True); compare its size with the Hub's",
+         refined_by=WHAT_THE_BYTES_ARE,
          example="safetensors_rust.SafetensorError: Error while deserializing header: "
                  "MetadataIncompleteBuffer"),
     _row("WL115", r"HeaderTooLarge|header too large",
@@ -324,6 +325,13 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          "The folder has weights but no config.json, which from_pretrained needs first.",
          "copy config.json from the base model the weights were trained from",
          example="OSError: file ./model/config.json not found"),
+    _row("WL301", r"config file at '(?P<file>[^']+)' is not a valid JSON file",
+         "{file} is not valid JSON",
+         "transformers could not parse config.json: a cut download, a hand edit that left a "
+         "trailing comma or a missing brace, or an HTML page saved under its name.",
+         "`whyload check <model>` shows where the JSON breaks; fix the file or download it again",
+         example="OSError: It looks like the config file at './model/config.json' is not a valid "
+                 "JSON file."),
     _row("WL303", r"Unrecognized model in (?P<file>\S+?)\.? Should have a [`']?model_type",
          "config.json has no model_type (or there is no config.json)",
          "Auto classes pick the architecture from config.json's model_type; this folder's "
@@ -392,7 +400,8 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          "take ckpt['state_dict'], strip 'model.', then save_pretrained",
          example='Unexpected key(s) in state_dict: "model.roberta.embeddings.word_embeddings.'
                  'weight".'),
-    _row("WL430", r"trust_remote_code=True|No module named '(?P<module>transformers_modules[\w.]*)'"
+    _row("WL430", r"trust_remote_code=True|contains custom code which must be executed"
+         r"|No module named '(?P<module>transformers_modules[\w.]*)'"
          r"|Could not locate the (?P<file>\w+\.py) inside",
          "The model needs its own code (auto_map): trust_remote_code",
          "config.json's auto_map points at Python files in the repository (or another one); "
@@ -449,7 +458,7 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
     _row("WL500", r"DefaultCPUAllocator: can't allocate memory(?:: you tried to allocate "
          r"(?P<bytes>\d+) bytes)?|^\s*Killed\s*$|exit(?:ed with)? (?:code|status) 137\b"
          r"|killed by signal 9\b|died with <Signals\.SIGKILL: 9>|signal 9 \(SIGKILL\)"
-         r"|returncode=-9\b|Out of memory: Killed process|oom-kill|OOMKilled|MemoryError",
+         r"|returncode=-9\b|Out of memory: Killed process|oom-kill|OOMKilled|(?<!\w)MemoryError\b",
          "The process ran out of memory while loading",
          "The kernel (or the container's cgroup limit) killed the process, or an allocation "
          "failed: loading needs roughly 1-2x the model size in RAM. A reported allocation is "

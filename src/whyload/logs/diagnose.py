@@ -15,11 +15,15 @@ from whyload.logs.lines import Line, open_log, open_stdin, text_lines
 from whyload.logs.loading_report import loading_findings, read_loading_reports
 from whyload.logs.match import find_matches, findings_of
 from whyload.logs.targets import model_location, named_locations
-from whyload.report import Finding, JSONValue, Report, Skipped
+from whyload.readers.sniff import Kind
+from whyload.report import Finding, JSONValue, Report, Severity, Skipped
 
 MAX_CHECKED_TARGETS = 3
 MAX_TARGET_TRIES = 12
 _LOADING_RANK = len(ERROR_TEXTS)  # loading-report findings sort after the table's
+_MODEL_FILES = frozenset({Kind.SAFETENSORS, Kind.TORCH_ZIP, Kind.PICKLE, Kind.ZIP, Kind.HDF5,
+                          Kind.MSGPACK, Kind.GGUF, Kind.ONNX})
+_ARCHIVES = frozenset({Kind.GZIP, Kind.BZIP2, Kind.XZ, Kind.ZSTD, Kind.TAR})
 
 
 def diagnose_lines(lines: Sequence[Line]) -> tuple[Finding, ...]:
@@ -51,6 +55,7 @@ class _Collected:
     locations: dict[str, None] = dataclasses.field(default_factory=dict)
     incidents: int = 0
     lines: int = 0
+    training: bool = False
 
     def add(self, incident: Incident) -> None:
         self.incidents += 1
@@ -94,6 +99,7 @@ def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True) 
     else:
         name = str(getattr(source, "name", None) or "<stream>")
     if isinstance(source, (str, os.PathLike)) and source != "-":
+        _refuse_non_log(source)
         try:
             stream: TextIO = open_log(source)
         except OSError as exc:
@@ -110,6 +116,8 @@ def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True) 
     keys = sorted(collected.findings, key=lambda k: (-collected.findings[k].severity,
                                                      collected.rank[k]))
     findings = [_counted(collected.findings[k], collected.counts[k]) for k in keys]
+    if collected.training:
+        findings = [_trained_later(f) for f in findings]
     checked: list[dict[str, JSONValue]] = []
     if run_check:
         findings, checked = _merge_checks(findings, list(collected.locations))
@@ -132,11 +140,49 @@ def _counted(finding: Finding, occurrences: int) -> Finding:
     return dataclasses.replace(finding, evidence={**finding.evidence, "occurrences": occurrences})
 
 
+def _trained_later(finding: Finding) -> Finding:
+    """A head created at random in a log that goes on to train: the fine-tuning that fills it,
+    a note rather than a warning."""
+    if finding.code != "WL401":
+        return finding
+    return dataclasses.replace(
+        finding, severity=Severity.INFO,
+        detail=finding.detail + " The log goes on to train the model, which fills the head.",
+        evidence={**finding.evidence, "training_seen": True})
+
+
 def _scan(stream: TextIO, collected: _Collected) -> None:
     scanner = IncidentScanner()
     for incident in scanner.scan(stream):
         collected.add(incident)
     collected.lines = scanner.lines
+    collected.training = scanner.training
+
+
+def _refuse_non_log(path: str | os.PathLike[str]) -> None:
+    """Raise TargetError for what is plainly not a log: a folder, or a model or archive file
+    passed by mistake (its first bytes say so)."""
+    from whyload.errors import TargetError
+    from whyload.readers.sniff import HEAD_BYTES, sniff
+
+    name = os.fspath(path)
+    if os.path.isdir(name):
+        raise TargetError(name, f"cannot read the log {name!r}: it is a folder",
+                          hint=f"give a log file; for a model folder run `whyload check {name}`")
+    try:
+        with open(name, "rb") as file:
+            head = file.read(HEAD_BYTES)
+            size = os.fstat(file.fileno()).st_size
+    except OSError:
+        return  # open_log says why
+    kind = sniff(head, size, os.path.basename(name))
+    if kind in _ARCHIVES:
+        raise TargetError(name, f"{name!r} is a {kind.value} archive, not a log",
+                          hint=f"decompress it first: e.g. zcat {name} | whyload explain -")
+    if kind in _MODEL_FILES:
+        raise TargetError(name, f"{name!r} is a {kind.value} file, not a log",
+                          hint=f"explain reads logs and tracebacks; for a model file run "
+                               f"`whyload check {name}`")
 
 
 def _merge_checks(findings: list[Finding], locations: list[str]
@@ -190,6 +236,12 @@ def _merge_one(findings: list[Finding], from_check: Finding, target: str) -> lis
         merged_before = finding.evidence.get("checked")
         if finding.code == from_check.code and same_file and merged_before in (None, target):
             log = {f"log_{k}": v for k, v in finding.evidence.items() if k in ("line", "text")}
-            findings[i] = dataclasses.replace(from_check, evidence={**evidence, **log})
+            # the log saw it happen: check's milder prediction ('needs trust_remote_code') does
+            # not make a load that raised a warning
+            happened = finding.severity > from_check.severity
+            findings[i] = dataclasses.replace(
+                from_check, evidence={**evidence, **log},
+                severity=finding.severity if happened else from_check.severity,
+                effect=finding.effect if happened else from_check.effect)
             return findings
     return [*findings, dataclasses.replace(from_check, evidence=evidence)]

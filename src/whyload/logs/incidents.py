@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
-from whyload.logs.lines import MAX_LINE_CHARS, TRIGGER_WORDS, Line, clean
+from whyload.logs.lines import MAX_LINE_CHARS, TRAINING_MARKERS, TRIGGER_WORDS, Line, clean
 
 CONTEXT_BEFORE = 20  # the loading report table and log lines just before a traceback
 CONTEXT_AFTER = 12
@@ -39,10 +39,12 @@ class Incident:
 
 
 class IncidentScanner:
-    """Feeds a log's text through; yields incidents as they close. `lines` counts the log."""
+    """Feeds a log's text through; yields incidents as they close. `lines` counts the log;
+    `training` says whether it shows a model being trained (TRAINING_MARKERS)."""
 
     def __init__(self) -> None:
         self.lines = 0
+        self.training = False
         self._before: deque[Line] = deque(maxlen=CONTEXT_BEFORE)
         self._window: list[Line] = []
         self._remaining = 0
@@ -70,6 +72,8 @@ class IncidentScanner:
 
     def _block(self, block: str) -> Iterator[Incident]:
         lowered = block.lower()
+        if not self.training:
+            self.training = any(marker in lowered for marker in TRAINING_MARKERS)
         hits = _trigger_offsets(lowered)
         if not hits and not self._window and not self._in_traceback:
             self._skip(block)

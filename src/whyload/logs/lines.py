@@ -23,6 +23,11 @@ TRIGGER_WORDS = (
     "out of range", "died with", "not found", "no such file", "no space", "requires",
 )
 
+# Lower-case texts that show a model being trained (Trainer's loss dicts and banner, a training
+# loop's progress): a head created at random before them is the fine-tuning that trains it.
+TRAINING_MARKERS = ("{'loss':", '{"loss":', "***** running training *****", "train_runtime",
+                    "loss=", "train_loss")
+
 
 def is_trigger(text: str) -> bool:
     """Whether a line holds a trigger word."""

@@ -18,6 +18,13 @@ _EXCEPTION_HEADER = re.compile(
 _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt")
 _TRACEBACK_START = "Traceback (most recent call last):"
 MAX_EVIDENCE_TEXT = 400
+# an exception's message may go on for lines that hold no trigger word ("Please pass the
+# argument `trust_remote_code=True`"): they are read up to a blank line, at most this many
+MAX_MESSAGE_LINES = 20
+# a request that will be tried again (pip, huggingface_hub): a failure only if the last try fails,
+# and that one is reported on its own line
+_RETRY_NOTICE = re.compile(r"^\s*(?:WARNING: )?Retrying \(Retry\(|Retrying in [\d.]+ ?s\b"
+                           r"|' thrown while requesting (?:HEAD|GET|POST) ")
 
 
 @dataclass(frozen=True)
@@ -44,19 +51,23 @@ def find_matches(lines: Sequence[Line]) -> list[Match]:
     matches: list[Match] = []
     current: tuple[str, str] | None = None  # the exception whose message is being read
     in_frames = False  # between 'Traceback ...:' and the exception: frames and source code
+    message_left = 0  # lines of the current exception's message still to read
     for line in lines:
         text = line.text
         if text.startswith(_TRACEBACK_START):
-            current, in_frames = None, True
+            current, in_frames, message_left = None, True, 0
             continue
         if in_frames and text[:1] in (" ", "\t", ""):
             continue
         in_frames = False
-        if not line.trigger:  # an exception's header always holds a trigger word
+        message_left = message_left - 1 if text.strip() else 0
+        if not line.trigger and message_left <= 0:  # a header always holds a trigger word
+            continue
+        if _RETRY_NOTICE.search(text):
             continue
         header = exception_name(text)
         if header is not None:
-            current = header
+            current, message_left = header, MAX_MESSAGE_LINES
         for rank, row in enumerate(ERROR_TEXTS):
             if row.types and current is not None and current[0] not in row.types:
                 continue
