@@ -337,8 +337,11 @@ def test_hub_id_in_the_cache(tmp_path: Path, healthy: Path, monkeypatch: pytest.
     (cache / "models--acme--tiny-bert" / "refs").mkdir()
     (cache / "models--acme--tiny-bert" / "refs" / "main").write_text("a" * 40)
     snap.mkdir(parents=True)
-    for i, f in enumerate(sorted(model.iterdir())):
-        blob = cache / "models--acme--tiny-bert" / "blobs" / f"{i:064x}"
+    for f in sorted(model.iterdir()):  # named as huggingface_hub names them: sha256 or git sha1
+        data = f.read_bytes()
+        name = (hashlib.sha256(data).hexdigest() if f.suffix == ".bin" else
+                hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest())
+        blob = cache / "models--acme--tiny-bert" / "blobs" / name
         shutil.copy(f, blob)
         (snap / f.name).symlink_to(os.path.relpath(blob, snap))
     before = tree_hash(cache)

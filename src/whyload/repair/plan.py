@@ -13,6 +13,7 @@ from typing import Any
 
 from whyload.errors import UsageError
 from whyload.registry import run_checks
+from whyload.repair.byte_guard import damaged_inputs
 from whyload.repair.config_repair import plan_config
 from whyload.repair.index_repair import plan_index
 from whyload.repair.refusals import INVENTED
@@ -56,6 +57,9 @@ def plan(target: str, out: str | Path, *, force: bool = False, to_safetensors: b
     index, index_refused = plan_index(snap, findings) if not weights else ([], [])
     steps = [*config, *index, *weights]
     refused += [*weights_refused, *config_refused, *index_refused]
+    rewritten = [name for s in steps if s.action == "rewrite-weights" for name in s.reads]
+    if rewritten and not refused:
+        refused += damaged_inputs(artifact, rewritten)
     answered = {c for s in steps for c in s.answers} | {c for r in refused for c in r.codes}
     unanswered = tuple(f"{f.code}: {f.title}" + (f" — {f.fix}" if f.fix else "")
                        for f in findings
