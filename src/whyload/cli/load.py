@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 import typer
 
 from whyload.cli.common import Device, Dtype, FailOn, Format, app, emit, fail, out
 from whyload.report import Report, Verdict
+
+MIN_MEMORY_LIMIT = 64 << 20  # a child below it dies before it can import anything
 
 
 def _mb(n: Any) -> str:
@@ -59,12 +62,15 @@ def load(
     from whyload.probe.load import run_load
     from whyload.probe.sandbox import parse_size
 
-    if timeout <= 0:
-        fail("--timeout must be positive")
+    if not math.isfinite(timeout) or timeout <= 0:
+        fail(f"--timeout must be a positive number of seconds, not {timeout}")
     try:
-        limit = parse_size(memory_limit) if memory_limit else None
+        limit = parse_size(memory_limit) if memory_limit is not None else None
     except ValueError as exc:
         fail(f"--memory-limit: {exc}")
+    if limit is not None and limit < MIN_MEMORY_LIMIT:
+        fail(f"--memory-limit {memory_limit}: below the {MIN_MEMORY_LIMIT >> 20} MB that Python "
+             "and transformers need to start; give at least 256M")
     report = run_load(target, model_class=model_class, dtype=dtype.value if dtype else None,
                       device=device.value, device_map=device_map, timeout_s=timeout,
                       memory_limit=limit, trust_remote_code=trust_remote_code,

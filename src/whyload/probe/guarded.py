@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from whyload.errors import LoadFailed, PreflightRefused, RandomWeightsRefused
+from whyload.errors import LoadFailed, PreflightRefused, RandomWeightsRefused, UsageError
 from whyload.pipeline import check
 from whyload.probe.load import load_facts
 from whyload.probe.observed import observed_findings
@@ -63,6 +63,18 @@ def _model_class(transformers: Any, name: str) -> Any:
         # the same words as the load child, so the same finding (WL440) names it
         raise ValueError(f"transformers {transformers.__version__} has no model class {name!r}")
     return cls
+
+
+def _torch_dtype(torch: Any, dtype: Any) -> Any:
+    """A dtype given by name ('float16', 'torch.bfloat16', 'auto') as from_pretrained takes it;
+    UsageError for a name torch has no dtype for."""
+    if not isinstance(dtype, str) or dtype == "auto":
+        return dtype
+    value = getattr(torch, dtype.removeprefix("torch."), None)
+    if not isinstance(value, torch.dtype):
+        raise UsageError(f"dtype={dtype!r} is not a torch dtype",
+                         hint="use float32, float16, bfloat16 (or a torch.dtype, or 'auto')")
+    return value
 
 
 class GuardedLoad:
@@ -122,8 +134,7 @@ class GuardedLoad:
             cls = next((a for a in archs if hasattr(transformers, a)), "AutoModel")
         kwargs = {"trust_remote_code": False, **self.kwargs, "output_loading_info": True}
         if self.dtype is not None:
-            kwargs["dtype"] = getattr(torch, self.dtype) if isinstance(self.dtype, str) \
-                else self.dtype
+            kwargs["dtype"] = _torch_dtype(torch, self.dtype)
         try:
             model_cls: Any = _model_class(transformers, cls) if isinstance(cls, str) else cls
             model, info = model_cls.from_pretrained(path, **kwargs)

@@ -3,6 +3,7 @@ predicted. whyload's own process never imports torch or transformers here."""
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -25,7 +26,13 @@ def run_load(target: str, *, model_class: str | None = None, dtype: str | None =
     loaded, exception, killed_oom, signal, timeout), the keys transformers reported missing,
     unexpected or mismatched, its warnings, the peak RSS and wall time, and a finding for each
     cause. `check`'s static verdict is in facts["static"]. Raises TargetError when there is
-    nothing to load (as `check` does)."""
+    nothing to load (as `check` does), UsageError for a limit that is not a positive number."""
+    from whyload.errors import UsageError
+
+    if not (math.isfinite(timeout_s) and timeout_s > 0):
+        raise UsageError(f"timeout_s must be a positive number of seconds, not {timeout_s}")
+    if memory_limit is not None and memory_limit <= 0:
+        raise UsageError(f"memory_limit must be a positive number of bytes, not {memory_limit}")
     t0 = time.perf_counter()
     static = check(target, revision=revision, model_class=model_class, device=device,
                    dtype=dtype)

@@ -22,6 +22,8 @@ GB = 1e9
 
 
 def _gb(n: float) -> str:
+    if n < GB / 10:
+        return f"{n / 2**20:.1f} MB"
     return f"{n / GB:.2f} GB"
 
 
@@ -134,7 +136,7 @@ def end_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
             "dtype=torch.float16 or device_map='auto', or convert .bin weights to safetensors"))
     elif exit_.outcome == "timeout":
         yield stamp(loading.LOAD_TIMEOUT, Problem(
-            title=f"the load did not finish in {exit_.wall_s:.0f} s; it was killed",
+            title=f"the load did not finish in {exit_.wall_s:.3g} s; it was killed",
             detail="The child process group was killed with SIGKILL at the time limit.",
             evidence={"wall_s": exit_.wall_s, "peak_rss": exit_.peak_rss},
             fix="whyload load --timeout with a longer limit; check the disk (a network mount?) "
@@ -155,7 +157,7 @@ def exception_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
     message = str(exc.get("message") or "")
     versions: dict[str, Any] = exit_.result.get("versions") or {}
     if exit_.result.get("device_map") and "accelerate" in versions \
-            and versions["accelerate"] is None:
+            and versions["accelerate"] is None and "accelerate" in message:
         yield stamp(loading.DEVICE_MAP_NEEDS_ACCELERATE, Problem(
             title=f"device_map={exit_.result['device_map']!r} needs accelerate, which is not "
             "installed here",

@@ -74,7 +74,10 @@ def parse_size(text: str) -> int:
 def _address_space_cap(limit: int) -> Callable[[], None]:
     def apply() -> None:  # runs in the child between fork and exec
         cap = limit + ADDRESS_SPACE_MARGIN
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        # a cap beyond what the kernel takes, or above a hard limit set already, is left to the
+        # watch on resident memory
+        with contextlib.suppress(ValueError, OSError, OverflowError):
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
     return apply
 
