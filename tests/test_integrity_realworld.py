@@ -403,3 +403,25 @@ def test_fix_out_that_cannot_be_a_folder(out: str, message: str, tmp_path: Path,
                      cwd=tmp_path)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert tree_hash(tmp_path) == before
+
+
+def test_folder_names_huggingface_hub_rejects_as_hub_ids(tmp_path: Path,
+                                                         safetensors_model: Path) -> None:
+    """`bert--finetuned` is a fine folder name but not a valid hub id: huggingface_hub's
+    validation must not turn it into an internal error."""
+    shutil.copytree(safetensors_model, tmp_path / "bert--finetuned")
+    done = clean_run("verify", "bert--finetuned", cwd=tmp_path)
+    assert done.returncode == 0 and "read 2 of 2 files" in done.stdout, done.stderr
+    done = clean_run("lock", "bert--finetuned", cwd=tmp_path)
+    assert done.returncode == 0 and (tmp_path / "bert--finetuned" / "whyload.lock").is_file()
+    done = clean_run("fix", "bert--finetuned", "--out", "fixed", cwd=tmp_path)
+    assert done.returncode == 0 and "nothing to fix" in done.stdout
+    for command in (["verify"], ["lock"], ["fix", "--out", "fixed"]):
+        done = clean_run(command[0], "org--x/name", *command[1:], cwd=tmp_path)
+        assert done.returncode == 2 and "not a valid hub id" in done.stderr
+
+
+def test_cache_repo_folder_points_at_its_hub_id(cached_two_revisions: Path) -> None:
+    done = clean_run("verify", str(cached_two_revisions))
+    assert done.returncode == 2
+    assert f"whyload verify {REPO_ID}" in done.stderr

@@ -18,10 +18,11 @@ from whyload.integrity.lockfile import (
     refuse_overwrite,
     write_lock,
 )
+from whyload.integrity.targets import resolve_target
 from whyload.integrity.verification import inspect_files, list_files
 from whyload.registry import Problem, sort_findings, stamp
 from whyload.report import Report, Severity
-from whyload.resolve import Artifact, resolve
+from whyload.resolve import Artifact
 
 FORMAT_FACTS = ("format", "weights", "tensor_count", "parameter_count", "dtypes", "model_type",
                 "architectures", "transformers_version")
@@ -46,7 +47,7 @@ def lock(
     files are already known to be damaged (a failed zip CRC, a cache hash mismatch, an
     unreadable file, an interrupted read): the report says why (WL185)."""
     t0 = time.perf_counter()
-    artifact = resolve(str(target), revision)
+    artifact = resolve_target(str(target), revision)
     path = lock_path(artifact, out)
     if not force:  # before reading gigabytes
         refuse_overwrite(path)

@@ -24,6 +24,7 @@ from whyload.integrity.references import (
     find_references,
     parse_expected_sha256,
 )
+from whyload.integrity.targets import resolve_target
 from whyload.integrity.values import ValueScan
 from whyload.readers.inventory import (
     MAX_ENTRIES,
@@ -35,7 +36,7 @@ from whyload.readers.inventory import (
 from whyload.readers.sniff import Kind
 from whyload.registry import Problem, sort_findings, stamp
 from whyload.report import Effect, Finding, Report, Severity
-from whyload.resolve import Artifact, resolve
+from whyload.resolve import Artifact
 
 ZIP_KINDS = (Kind.ZIP, Kind.TORCH_ZIP)
 # files whose loss or change stops from_pretrained, rather than a README or a tokenizer extra
@@ -82,7 +83,7 @@ def verify(
     Raises TargetError or UsageError for a target, lock or `sha256` that cannot be used.
     """
     t0 = time.perf_counter()
-    artifact = resolve(str(target), revision)
+    artifact = resolve_target(str(target), revision)
     entries, unreadable = list_files(artifact)
     names = [e.name for e in entries]
     expected = parse_expected_sha256(tuple(sha256), names, artifact.root)
@@ -137,7 +138,12 @@ def list_files(artifact: Artifact) -> tuple[list[Entry], list[Entry]]:
 
 def _model_folders_below(root: Path) -> str:
     """Where the model is when the folder given holds none: its subfolders with a config.json
-    (a Trainer output folder's checkpoint-500/), else the general advice."""
+    (a Trainer output folder's checkpoint-500/), the hub id of an HF cache repo folder, else
+    the general advice."""
+    if root.name.startswith("models--") and (root / "snapshots").is_dir():
+        repo_id = root.name.removeprefix("models--").replace("--", "/")
+        return (f"this is the HF cache folder of {repo_id}: whyload verify {repo_id} "
+                f"(--revision for another one than main)")
     try:
         found = sorted(d.name for d in root.iterdir()
                        if not d.name.startswith(".") and (d / "config.json").is_file())
