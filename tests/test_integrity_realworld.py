@@ -425,3 +425,14 @@ def test_cache_repo_folder_points_at_its_hub_id(cached_two_revisions: Path) -> N
     done = clean_run("verify", str(cached_two_revisions))
     assert done.returncode == 2
     assert f"whyload verify {REPO_ID}" in done.stderr
+
+
+def test_sentence_transformers_modules_are_locked_too(copy_of: Callable[[Path], Path],
+                                                      st_model: Path) -> None:
+    folder = copy_of(st_model)
+    integrity.lock(str(folder))
+    locked = json.loads((folder / "whyload.lock").read_text())["files"]
+    assert "1_Pooling/config.json" in locked and "modules.json" in locked
+    (folder / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}')
+    f = only(integrity.verify(str(folder)), "WL173")
+    assert f.file == "1_Pooling/config.json"

@@ -40,6 +40,7 @@ from whyload.resolve import Artifact
 
 ZIP_KINDS = (Kind.ZIP, Kind.TORCH_ZIP)
 # files whose loss or change stops from_pretrained, rather than a README or a tokenizer extra
+SENTENCE_TRANSFORMERS_MODULES = "modules.json"  # its modules live in subfolders (1_Pooling/)
 LOAD_CRITICAL_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".index.json",
                           "config.json")
 
@@ -117,15 +118,16 @@ def verify(
 def list_files(artifact: Artifact) -> tuple[list[Entry], list[Entry]]:
     """The regular files to hash, and those that cannot be read (dangling, special,
     unreadable). A folder's top level is what from_pretrained reads; a downloaded repo (an HF
-    cache snapshot, an `hf download --local-dir` folder) is verified whole, subfolders too
-    (`1_Pooling/config.json`, `onnx/model.onnx`). whyload.lock itself is not part of the
-    model."""
+    cache snapshot, an `hf download --local-dir` folder) and a sentence-transformers folder
+    (modules.json) are verified whole, subfolders too (`1_Pooling/config.json`,
+    `onnx/model.onnx`). whyload.lock itself is not part of the model."""
     inventory = take_inventory(artifact.root)
     entries = [e for e in inventory.entries if e.name != LOCK_NAME]
     if artifact.focus is not None:
         entries = [e for e in entries if e.name == artifact.focus]
     elif (artifact.how == "hub-cache" or cached_snapshot(artifact.root) is not None
-          or (artifact.root / ".cache" / "huggingface").is_dir()):
+          or (artifact.root / ".cache" / "huggingface").is_dir()
+          or (artifact.root / SENTENCE_TRANSFORMERS_MODULES).is_file()):
         entries.extend(read_entry(artifact.root, name) for name in _subfolder_files(
             artifact.root, limit=MAX_ENTRIES - len(entries)))
     readable = [e for e in entries if e.kind is not None and e.special is None]
