@@ -436,3 +436,20 @@ def test_sentence_transformers_modules_are_locked_too(copy_of: Callable[[Path], 
     (folder / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}')
     f = only(integrity.verify(str(folder)), "WL173")
     assert f.file == "1_Pooling/config.json"
+
+
+def test_lock_of_a_snapshot_path_is_not_written_into_the_cache(
+        cached_two_revisions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    before = tree_hash(cached_two_revisions)
+    snapshot = cached_two_revisions / "snapshots" / NEW
+    report = integrity.lock(str(snapshot))
+    assert report.facts["written"] and report.facts["lock"] == str(work / "whyload.lock")
+    assert tree_hash(cached_two_revisions) == before
+    target = json.loads((work / "whyload.lock").read_text())["target"]
+    assert target["repo_id"] == REPO_ID and target["commit"] == NEW
+    for verified in (integrity.verify(REPO_ID), integrity.verify(str(snapshot))):
+        assert verified.facts["lock"] == str(work / "whyload.lock")
+        assert verified.findings == (), codes(verified)

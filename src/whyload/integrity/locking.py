@@ -18,6 +18,7 @@ from whyload.integrity.lockfile import (
     refuse_overwrite,
     write_lock,
 )
+from whyload.integrity.references import cached_repo_id, cached_snapshot
 from whyload.integrity.targets import resolve_target
 from whyload.integrity.verification import inspect_files, list_files
 from whyload.registry import Problem, sort_findings, stamp
@@ -42,10 +43,10 @@ def lock(
     whose facts say where the lock went (`facts["lock"]`, `facts["written"]`).
 
     The lock goes beside the files of a folder, to `out` when given (a file, or a folder to put
-    whyload.lock in), and to ./whyload.lock for a cached hub id (never into the cache). An
-    existing lock is replaced only with `force` (else UsageError). Nothing is written when the
-    files are already known to be damaged (a failed zip CRC, a cache hash mismatch, an
-    unreadable file, an interrupted read): the report says why (WL185)."""
+    whyload.lock in), and to ./whyload.lock for a cached hub id or snapshot folder (never into
+    the cache). An existing lock is replaced only with `force` (else UsageError). Nothing is
+    written when the files are already known to be damaged (a failed zip CRC, a cache hash
+    mismatch, an unreadable file, an interrupted read): the report says why (WL185)."""
     t0 = time.perf_counter()
     artifact = resolve_target(str(target), revision)
     path = lock_path(artifact, out)
@@ -69,8 +70,7 @@ def lock(
         record = LockFile(
             files={d.name: LockedFile(d.sha256 or "", d.size) for d in inspection.digests},
             versions=installed_versions(), format=format_facts(artifact),
-            target={k: v for k, v in artifact.describe().items()
-                    if k in ("how", "repo_id", "revision", "commit", "file")})
+            target=lock_target(artifact))
         write_lock(record, path, force=force)
         written = True
     return Report(
@@ -87,9 +87,20 @@ def lock_path(artifact: Artifact, out: str | Path | None) -> Path:
     if out is not None:
         path = Path(out).expanduser()
         return path / LOCK_NAME if path.is_dir() else path
-    if artifact.how == "hub-cache":
+    if cached_repo_id(artifact) is not None:  # never into the cache
         return Path.cwd() / LOCK_NAME
     return artifact.root / LOCK_NAME
+
+
+def lock_target(artifact: Artifact) -> dict[str, Any]:
+    """What the lock was written for: how it was found, the hub id and commit when it is in the
+    HF cache (by id, or a snapshot folder given as a path), the file of a single-file target."""
+    target = {k: v for k, v in artifact.describe().items()
+              if k in ("how", "repo_id", "revision", "commit", "file")}
+    snapshot = cached_snapshot(artifact.root)
+    if artifact.cache is None and snapshot is not None:
+        target.update(repo_id=snapshot.repo_id, commit=snapshot.commit)
+    return target
 
 
 def format_facts(artifact: Artifact) -> dict[str, Any]:

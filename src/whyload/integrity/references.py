@@ -71,6 +71,14 @@ def cached_snapshot(root: Path) -> CachedSnapshot | None:
     return None
 
 
+def cached_repo_id(artifact: Artifact) -> str | None:
+    """The hub id of a target that lives in the HF cache (by id or by snapshot path)."""
+    if artifact.cache is not None:
+        return artifact.cache.repo_id
+    snapshot = cached_snapshot(artifact.root)
+    return snapshot.repo_id if snapshot is not None else None
+
+
 def algorithm_of(digest: str) -> str | None:
     if _HEX64.match(digest):
         return SHA256

@@ -20,6 +20,7 @@ from whyload.integrity.references import (
     GIT_SHA1,
     SHA256,
     Reference,
+    cached_repo_id,
     cached_snapshot,
     find_references,
     parse_expected_sha256,
@@ -388,8 +389,9 @@ def _find_lock(artifact: Artifact, lock: str | Path | None
     if lock is not None:
         path = Path(lock).expanduser()
         return read_lock(path), [], path
+    repo_id = cached_repo_id(artifact)
     candidates = [artifact.root / LOCK_NAME]
-    if artifact.cache is not None:
+    if repo_id is not None:  # a lock is never written into the cache
         candidates = [Path.cwd() / LOCK_NAME]
     for path in candidates:
         if not path.is_file():
@@ -403,7 +405,7 @@ def _find_lock(artifact: Artifact, lock: str | Path | None
                 fix="pip install -U whyload" if exc.newer else
                 f"whyload lock {shlex.quote(artifact.target)} --force  # from a copy you trust"
                 ))], None
-        if artifact.cache is not None and found.target.get("repo_id") != artifact.cache.repo_id:
+        if repo_id is not None and found.target.get("repo_id") != repo_id:
             continue
         return found, [], path
     return None, [], None
