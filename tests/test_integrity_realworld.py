@@ -453,3 +453,10 @@ def test_lock_of_a_snapshot_path_is_not_written_into_the_cache(
     for verified in (integrity.verify(REPO_ID), integrity.verify(str(snapshot))):
         assert verified.facts["lock"] == str(work / "whyload.lock")
         assert verified.findings == (), codes(verified)
+
+
+def test_deep_on_minilm_says_nothing_of_its_integer_buffer(minilm: Path) -> None:
+    """embeddings.position_ids is int64: it cannot hold NaN, so it is not 'not scanned'."""
+    report = integrity.verify(str(minilm), deep=True)
+    assert codes(report) == ["WL182"], codes(report)
+    assert report.facts["values_scanned"] > 100

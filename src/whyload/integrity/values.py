@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 SLICE_ELEMENTS = 1 << 24
 FLOATS = {"F16": "float16", "F32": "float32", "F64": "float64"}  # numpy, imported when used
+# integers and booleans hold no NaN or infinity: nothing to scan, nothing to report unscanned
+NO_NAN = frozenset({"BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64"})
 BF16 = "BF16"  # numpy has no bfloat16: read as uint16 and test the bits
 
 
@@ -79,7 +81,8 @@ def _scan_safetensors(path: Path, name: str) -> ValueScan:
         begin = int(raw[tensor]["data_offsets"][0])
         found = _scan_span(path, base + begin, info.dtype, info.numel)
         if found is None:
-            skipped.append((tensor, f"dtype {info.dtype}"))
+            if info.dtype not in NO_NAN:
+                skipped.append((tensor, f"dtype {info.dtype}"))
             continue
         scanned += 1
         nan, inf, zero = found
@@ -111,7 +114,8 @@ def _scan_torch_zip(path: Path, name: str, layout: ZipLayout) -> ValueScan:
         bits = {"F16": 16, "BF16": 16, "F32": 32, "F64": 64}.get(dtype)
         found = _scan_span(path, span.start, dtype, span.size * 8 // bits) if bits else None
         if found is None:
-            skipped.append((label, f"dtype {dtype}"))
+            if dtype not in NO_NAN:
+                skipped.append((label, f"dtype {dtype}"))
             continue
         scanned += 1
         nan, inf, zero = found
