@@ -320,3 +320,41 @@ def test_a_misleading_wrapper_does_not_hide_the_root_cause(safetensors_model: Pa
     log = tmp_path / "err.log"
     log.write_text(run.stdout)
     assert codes(explain(log))[0] == "WL110"
+
+
+def test_a_named_pipe_is_read_once_not_sniffed_away(tmp_path: Path) -> None:
+    """`whyload explain <(python train.py 2>&1)` hands over a pipe: its bytes come once."""
+    import threading
+
+    fifo = tmp_path / "train.fifo"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with fifo.open("w") as pipe:
+            pipe.write("step 1\nOSError: [Errno 28] No space left on device\n")
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    report = explain(fifo, run_check=False)
+    writer.join(timeout=10)
+    assert codes(report) == ["WL541"]
+
+
+def test_a_warning_repeated_at_every_step_meets_the_table_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log in which every line holds a trigger word (12 MB of them took 26 s): each distinct
+    text is matched against the table once per incident."""
+    from whyload.logs import match
+
+    calls = []
+    first_row = match._first_row
+    monkeypatch.setattr(match, "_first_row", lambda *a: calls.append(1) or first_row(*a))
+    path = tmp_path / "noisy.log"
+    step = ("UserWarning: error-feedback missing for step {}; unexpected loss scale\n"
+            "ERROR: retry budget warning exceeded, continuing\n")
+    path.write_text("".join(step.format(i % 7) for i in range(60_000))
+                    + "OSError: [Errno 28] No space left on device\n")
+    report = explain(path, run_check=False)
+    assert codes(report) == ["WL541"]
+    incidents = report.facts["incidents"]
+    assert isinstance(incidents, int) and len(calls) <= 16 * incidents, (len(calls), incidents)

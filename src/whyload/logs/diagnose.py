@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import time
 import traceback
 from collections.abc import Sequence
@@ -170,6 +171,8 @@ def _refuse_non_log(path: str | os.PathLike[str]) -> None:
         raise TargetError(name, f"cannot read the log {name!r}: it is a folder",
                           hint=f"give a log file; for a model folder run `whyload check {name}`")
     try:
+        if not stat.S_ISREG(os.stat(name).st_mode):
+            return  # a pipe (`<(python train.py 2>&1)`) is read once, by the scan
         with open(name, "rb") as file:
             head = file.read(HEAD_BYTES)
             size = os.fstat(file.fileno()).st_size

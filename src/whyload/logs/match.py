@@ -21,6 +21,7 @@ MAX_EVIDENCE_TEXT = 400
 # an exception's message may go on for lines that hold no trigger word ("Please pass the
 # argument `trust_remote_code=True`"): they are read up to a blank line, at most this many
 MAX_MESSAGE_LINES = 20
+MAX_REMEMBERED_TEXTS = 4_096  # distinct (line, exception) pairs whose row is remembered
 # a request that will be tried again (pip, huggingface_hub): a failure only if the last try fails,
 # and that one is reported on its own line
 _RETRY_NOTICE = re.compile(r"^\s*(?:WARNING: )?Retrying \(Retry\(|Retrying in [\d.]+ ?s\b"
@@ -52,6 +53,8 @@ def find_matches(lines: Sequence[Line]) -> list[Match]:
     current: tuple[str, str] | None = None  # the exception whose message is being read
     in_frames = False  # between 'Traceback ...:' and the exception: frames and source code
     message_left = 0  # lines of the current exception's message still to read
+    remembered: dict[tuple[str, str | None], tuple[int, dict[str, str]] | None] = {}
+    in_context: dict[int, bool] = {}
     for line in lines:
         text = line.text
         if text.startswith(_TRACEBACK_START):
@@ -68,17 +71,39 @@ def find_matches(lines: Sequence[Line]) -> list[Match]:
         header = exception_name(text)
         if header is not None:
             current, message_left = header, MAX_MESSAGE_LINES
-        for rank, row in enumerate(ERROR_TEXTS):
-            if row.types and current is not None and current[0] not in row.types:
-                continue
-            found = row.pattern.search(text)
-            if found is not None and _in_context(row, lines):
-                groups = {k: v for k, v in found.groupdict().items() if v is not None}
-                matches.append(Match(rank, row, line, current[1] if current else None, groups))
-                break
+        # a warning repeated at every step is matched once: the row depends only on the text,
+        # the exception it belongs to, and (fixed for `lines`) the context
+        key = (text, current[0] if current else None)
+        if key in remembered:
+            hit = remembered[key]
+        else:
+            hit = _first_row(text, current, lines, in_context)
+            if len(remembered) < MAX_REMEMBERED_TEXTS:
+                remembered[key] = hit
+        if hit is not None:
+            rank, groups = hit
+            matches.append(Match(rank, ERROR_TEXTS[rank], line, current[1] if current else None,
+                                 dict(groups)))
     if any(not m.row.fallback for m in matches):
         matches = [m for m in matches if not m.row.fallback]
     return sorted(matches, key=lambda m: (m.rank, m.line.number))
+
+
+def _first_row(text: str, current: tuple[str, str] | None, lines: Sequence[Line],
+               in_context: dict[int, bool]) -> tuple[int, dict[str, str]] | None:
+    """The most specific row that recognises `text` (read as part of `current`'s message), with
+    its named groups; `in_context` remembers, per row, whether `lines` hold its context."""
+    for rank, row in enumerate(ERROR_TEXTS):
+        if row.types and current is not None and current[0] not in row.types:
+            continue
+        found = row.pattern.search(text)
+        if found is None:
+            continue
+        if rank not in in_context:
+            in_context[rank] = _in_context(row, lines)
+        if in_context[rank]:
+            return rank, {k: v for k, v in found.groupdict().items() if v is not None}
+    return None
 
 
 def _in_context(row: ErrorText, lines: Sequence[Line]) -> bool:
