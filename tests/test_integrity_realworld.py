@@ -460,3 +460,21 @@ def test_deep_on_minilm_says_nothing_of_its_integer_buffer(minilm: Path) -> None
     report = integrity.verify(str(minilm), deep=True)
     assert codes(report) == ["WL182"], codes(report)
     assert report.facts["values_scanned"] > 100
+
+
+def test_lfs_pointer_and_error_page_are_not_verified_weights(
+        copy_of: Callable[[Path], Path], safetensors_model: Path) -> None:
+    """A clone without git-lfs, a download that saved an error page: hashing them proves
+    nothing, and a lock must not record them as the healthy model."""
+    folder = copy_of(safetensors_model)
+    weights = folder / "model.safetensors"
+    oid, size = sha256_of(weights), weights.stat().st_size
+    weights.write_text(f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\n"
+                       f"size {size}\n")
+    f = only(integrity.verify(str(folder)), "WL110")
+    assert f.severity is Severity.ERROR and f.fix.endswith("--include model.safetensors")
+    done = clean_run("lock", str(folder))
+    assert done.returncode == 1 and "WL185" in done.stdout
+    assert not (folder / "whyload.lock").exists()
+    weights.write_text("<!DOCTYPE html><html><head><title>429 Too Many Requests</title>")
+    assert "WL111" in codes(integrity.verify(str(folder)))

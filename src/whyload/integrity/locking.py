@@ -20,7 +20,7 @@ from whyload.integrity.lockfile import (
 )
 from whyload.integrity.references import cached_repo_id, cached_snapshot
 from whyload.integrity.targets import resolve_target
-from whyload.integrity.verification import inspect_files, list_files
+from whyload.integrity.verification import inspect_files, list_files, not_weights
 from whyload.registry import Problem, sort_findings, stamp
 from whyload.report import Report, Severity
 from whyload.resolve import Artifact
@@ -55,7 +55,7 @@ def lock(
     entries, unreadable = list_files(artifact)
     inspection = inspect_files(artifact, entries, unreadable, workers=workers,
                                progress=progress, stop=stop)
-    findings = list(inspection.findings)
+    findings = [*inspection.findings, *not_weights(artifact, [e.name for e in entries])]
     damaged = [f for f in findings if f.severity is not Severity.INFO] or (
         [] if not inspection.interrupted else findings)
     written = False

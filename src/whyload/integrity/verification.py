@@ -18,6 +18,7 @@ from whyload.integrity.hashing import FileDigest, HashRequest, ProgressCallback,
 from whyload.integrity.lockfile import LOCK_NAME, LockError, LockFile, installed_versions, read_lock
 from whyload.integrity.references import (
     GIT_SHA1,
+    POINTER_SUFFIXES,
     SHA256,
     Reference,
     cached_repo_id,
@@ -92,7 +93,7 @@ def verify(
     lock_file, lock_findings, lock_path = _find_lock(artifact, lock)
     inspection = inspect_files(artifact, entries, unreadable, expected=expected,
                                workers=workers, progress=progress, stop=stop)
-    findings = [*inspection.findings, *lock_findings]
+    findings = [*inspection.findings, *not_weights(artifact, names), *lock_findings]
     if lock_file is not None:
         findings.extend(compare_with_lock(lock_file, inspection, str(lock_path)))
     elif not any(inspection.references.get(n) for n in names) and not expected \
@@ -114,6 +115,20 @@ def verify(
         facts=_facts(inspection, lock_path if lock_file is not None else None, scans, deep),
         timings={"hash_s": round(inspection.seconds, 6), "total_s": round(t1 - t0, 6)},
     )
+
+
+def not_weights(artifact: Artifact, names: Sequence[str]) -> list[Finding]:
+    """check's findings on files whose bytes are not weights at all (a Git LFS pointer, an
+    error page, a cut file), from the headers alone: a hash says nothing about those, and a
+    lock must not record them as healthy."""
+    from whyload.registry import run_checks
+    from whyload.snapshot import take_snapshot
+
+    findings, _ = run_checks(take_snapshot(artifact))
+    present = set(names)
+    references = {f"{name}{suffix}" for name in present for suffix in POINTER_SUFFIXES}
+    return [f for f in findings if f.code in codes.BYTES_NOT_WEIGHTS and f.file in present
+            and f.file not in references]  # model.safetensors.lfs beside the file: a record
 
 
 def list_files(artifact: Artifact) -> tuple[list[Entry], list[Entry]]:
