@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import run_cli
 from whyload.repair import plan
+from whyload.report import Severity
 
 REPO_ID = "acme/tiny-bert"
 COMMIT = "e" * 40
@@ -94,3 +95,24 @@ def test_damaged_cache_blob_is_not_rewritten(tmp_path: Path, safetensors_model: 
     assert (f"hf download {REPO_ID} model.safetensors --revision {COMMIT} --force-download"
             in refusal.next_step)
     assert not damaged.applicable
+
+
+def test_a_lock_of_the_broken_files_is_not_carried_into_the_repair(
+        tmp_path: Path, safetensors_model: Path) -> None:
+    """whyload.lock records the files before the repair: copied, it would make verify call
+    the repaired config.json changed."""
+    import json
+
+    from whyload import integrity
+
+    source = tmp_path / "model"
+    shutil.copytree(safetensors_model, source)
+    integrity.lock(str(source))
+    config = json.loads((source / "config.json").read_text())
+    (source / "config.json").write_text(json.dumps({**config, "hidden_size": 64}))
+    repair = plan(str(source), tmp_path / "fixed")
+    assert "whyload.lock" not in repair.copies
+    assert any(n.startswith("whyload.lock is not copied") for n in repair.notes)
+    result = repair.apply(prove=False)
+    assert not (result.out / "whyload.lock").exists()
+    assert integrity.verify(str(result.out)).worst is Severity.INFO

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from whyload.errors import UsageError
+from whyload.integrity.lockfile import LOCK_NAME
 from whyload.integrity.targets import resolve_target
 from whyload.registry import run_checks
 from whyload.repair.byte_guard import damaged_inputs
@@ -66,7 +67,10 @@ def plan(target: str, out: str | Path, *, force: bool = False, to_safetensors: b
                        if f.severity is Severity.ERROR and f.code not in answered)
     replaced = {name for s in steps if s.action == "rewrite-weights" for name in s.reads}
     written = {name for s in steps for name in s.writes}
-    copies, notes = files_to_copy(source, replaced | written)
+    copies, notes = files_to_copy(source, replaced | written | {LOCK_NAME})
+    if steps and (source / LOCK_NAME).is_file():
+        notes.append(f"{LOCK_NAME} is not copied: it records the files before the repair; "
+                     f"whyload lock {shlex.quote(str(dest))} records the repaired ones")
     notes += [f"{f.code}: {f.title} — fix does not invent weights; {f.fix}".rstrip("; ")
               for f in findings if f.code in INVENTED and f.severity is not Severity.ERROR]
     if any(s.action == "rewrite-weights" for s in steps):
