@@ -358,3 +358,45 @@ def test_a_warning_repeated_at_every_step_meets_the_table_once(
     assert codes(report) == ["WL541"]
     incidents = report.facts["incidents"]
     assert isinstance(incidents, int) and len(calls) <= 16 * incidents, (len(calls), incidents)
+
+
+def _failing_load(folder: Path, tmp_path: Path, call: str) -> str:
+    run = _run_python(f"""
+        import transformers
+        transformers.{call}.from_pretrained({str(folder)!r})
+    """, tmp_path)
+    assert run.returncode == 1, run.stdout[-2000:]
+    return run.stdout
+
+
+@pytest.mark.parametrize(("change", "code"), [({"hidden_size": "32"}, "WL304"),
+                                              ({"num_attention_heads": 5}, "WL320")],
+                         ids=["string-hidden-size", "heads-do-not-divide"])
+def test_config_values_transformers_rejects_are_named_as_check_names_them(
+        change: dict[str, object], code: str, safetensors_model: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(safetensors_model, folder)
+    edit_config(folder, **change)
+    assert code in whyload.check(str(folder)).codes()
+    output = _failing_load(folder, tmp_path, "AutoModelForSequenceClassification")
+    assert [f.code for f in diagnose_error(output)] == [code], output[-1500:]
+    log = tmp_path / "err.log"
+    log.write_text(output)
+    assert code in _errors(explain(log))
+
+
+@pytest.mark.parametrize("content", ['{"version": "1.0", "truncated', "<html>404</html>"],
+                         ids=["cut-short", "html-page"])
+def test_a_tokenizer_json_that_does_not_parse(content: str, minilm: Path, tmp_path: Path
+                                              ) -> None:
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(minilm, folder)
+    (folder / "tokenizer.json").write_text(content)
+    output = _failing_load(folder, tmp_path, "AutoTokenizer")
+    assert "JSONDecodeError" in output
+    [finding] = diagnose_error(output)
+    assert finding.code == "WL352" and finding.severity is Severity.ERROR

@@ -332,6 +332,35 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          "`whyload check <model>` shows where the JSON breaks; fix the file or download it again",
          example="OSError: It looks like the config file at './model/config.json' is not a valid "
                  "JSON file."),
+    _row("WL304", r"Field '(?P<field>\w+)' expected (?P<expected>[\w\[\], |]+?), got "
+         r"(?P<got>\w+)",
+         "config.json's {field} is a {got}, where transformers expects {expected}",
+         "transformers 5 validates config values by type: a number written as a string "
+         "(\"hidden_size\": \"768\"), a float layer count, or a list where one value belongs.",
+         "write {field} in config.json as {expected} (for a number: no quotes)",
+         example="    TypeError: Field 'hidden_size' expected int, got str (value: '32')"),
+    _row("WL320", r"hidden size \((?P<hidden_size>\d+)\) is not a multiple of the number of "
+         r"attention heads \((?P<heads>\d+)\)",
+         "hidden_size {hidden_size} is not a multiple of num_attention_heads {heads}",
+         "Each attention head gets hidden_size / num_attention_heads dimensions; config.json's "
+         "values do not divide, so the model cannot be built (a config from another model, or "
+         "an edit to one of the two).",
+         "take config.json from the checkpoint the weights come from; `whyload check <model>` "
+         "shows which value the weights support",
+         example="ValueError: The hidden size (32) is not a multiple of the number of attention "
+                 "heads (5)"),
+    _row("WL352", r"(?:Expecting (?:value|property name|',' delimiter|':' delimiter)|"
+         r"Unterminated string|Extra data|expected value|EOF while parsing)"
+         r"[^\n]*line \d+ column \d+",
+         "A tokenizer file is not valid JSON",
+         "tokenizer.json (or tokenizer_config.json) does not parse: cut short, an LFS pointer "
+         "or an HTML page saved under its name, or a broken hand edit.",
+         "download the tokenizer files again: hf download <repo id> --include 'tokenizer*'",
+         types=("JSONDecodeError", "Exception"),
+         context=r"tokenization_\w+\.py|tokenizer(?:_config)?\.json|Tokenizer\.from_file",
+         example="  File \"transformers/tokenization_utils_base.py\", line 1947, in "
+                 "_from_pretrained\njson.decoder.JSONDecodeError: Expecting value: line 1 "
+                 "column 1 (char 0)"),
     _row("WL303", r"Unrecognized model in (?P<file>\S+?)\.? Should have a [`']?model_type",
          "config.json has no model_type (or there is no config.json)",
          "Auto classes pick the architecture from config.json's model_type; this folder's "
