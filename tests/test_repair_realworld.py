@@ -116,3 +116,30 @@ def test_a_lock_of_the_broken_files_is_not_carried_into_the_repair(
     result = repair.apply(prove=False)
     assert not (result.out / "whyload.lock").exists()
     assert integrity.verify(str(result.out)).worst is Severity.INFO
+
+
+def test_download_records_of_repaired_files_are_not_copied(tmp_path: Path,
+                                                           safetensors_model: Path) -> None:
+    """An `hf download --local-dir` folder: the record of config.json describes the broken
+    bytes, so the repaired copy keeps only the records of the files copied unchanged."""
+    import json
+
+    from huggingface_hub._local_folder import write_download_metadata
+
+    from whyload import integrity
+
+    source = tmp_path / "model"
+    shutil.copytree(safetensors_model, source)
+    config = json.loads((source / "config.json").read_text())
+    (source / "config.json").write_text(json.dumps({**config, "hidden_size": 64}))
+    for f in sorted(source.iterdir()):
+        data = f.read_bytes()
+        etag = (hashlib.sha256(data).hexdigest() if f.suffix == ".safetensors" else
+                hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest())
+        write_download_metadata(source, f.name, COMMIT, etag)
+    result = plan(str(source), tmp_path / "fixed").apply(prove=False)
+    records = result.out / ".cache" / "huggingface" / "download"
+    assert (records / "model.safetensors.metadata").is_file()
+    assert not (records / "config.json.metadata").exists()
+    report = integrity.verify(str(result.out))
+    assert report.findings == (), [f.code for f in report.findings]

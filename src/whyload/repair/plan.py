@@ -26,6 +26,7 @@ from whyload.report import Report, Severity
 from whyload.snapshot import Options, take_snapshot
 
 SKIPPED_DIRS = frozenset({".git"})  # a clone's history is not part of the model
+DOWNLOAD_RECORDS = ".cache/huggingface/download"  # what `hf download --local-dir` recorded
 MAX_COPIED_FILES = 10_000
 
 
@@ -67,7 +68,9 @@ def plan(target: str, out: str | Path, *, force: bool = False, to_safetensors: b
                        if f.severity is Severity.ERROR and f.code not in answered)
     replaced = {name for s in steps if s.action == "rewrite-weights" for name in s.reads}
     written = {name for s in steps for name in s.writes}
-    copies, notes = files_to_copy(source, replaced | written | {LOCK_NAME})
+    records = {f"{DOWNLOAD_RECORDS}/{name}.{ext}" for name in replaced | written
+               for ext in ("metadata", "lock")}  # they describe the bytes before the repair
+    copies, notes = files_to_copy(source, replaced | written | records | {LOCK_NAME})
     if steps and (source / LOCK_NAME).is_file():
         notes.append(f"{LOCK_NAME} is not copied: it records the files before the repair; "
                      f"whyload lock {shlex.quote(str(dest))} records the repaired ones")
