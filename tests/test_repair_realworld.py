@@ -143,3 +143,28 @@ def test_download_records_of_repaired_files_are_not_copied(tmp_path: Path,
     assert not (records / "config.json.metadata").exists()
     report = integrity.verify(str(result.out))
     assert report.findings == (), [f.code for f in report.findings]
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("num_attention_heads=abc", "num_attention_heads is an integer"),
+    ("num_attention_heads=true", "num_attention_heads is an integer"),
+    ("hidden_size=1e400", "not a finite number"),
+    ("hidden_size=64", "contradicts the weights, which determine hidden_size = 32"),
+])
+def test_set_values_fix_must_not_write(setting: str, message: str, tmp_path: Path,
+                                       safetensors_model: Path) -> None:
+    """A word where a count goes, Infinity (not JSON), a size the weights contradict: each
+    would be written into config.json and reported as repaired."""
+    import json
+
+    source = tmp_path / "model"
+    shutil.copytree(safetensors_model, source)
+    config = json.loads((source / "config.json").read_text())
+    (source / "config.json").write_text(json.dumps({**config, "hidden_size": 64}))
+    done = run_cli("fix", str(source), "--out", str(tmp_path / "fixed"), "--apply",
+                   "--no-load", "--set", setting)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "fixed").exists()
+    ok = run_cli("fix", str(source), "--out", str(tmp_path / "fixed"), "--apply", "--no-load",
+                 "--set", "num_attention_heads=4", "--set", "hidden_size=32")
+    assert ok.returncode == 0 and "repaired" in ok.stdout, ok.stdout

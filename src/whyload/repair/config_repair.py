@@ -6,11 +6,13 @@ user (--set) or a documented default, and config.json says which under `_whyload
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from whyload.checks.model import model_view
+from whyload.errors import UsageError
 from whyload.knowledge.families import class_spec, families, predict_loading
 from whyload.readers.jsonfile import read_json
 from whyload.repair.types import Refusal, Step
@@ -65,6 +67,8 @@ def plan_config(snap: Snapshot, findings: tuple[Finding, ...],
                 changes["id2label"] = None
                 changes["label2id"] = None
             answers.append(code)
+    current = snap.document(base) if base else None
+    check_overrides(overrides, changes, current if isinstance(current, dict) else {})
     for key, value in overrides.items():
         changes[key] = value
         inferred[key] = "given with --set"
@@ -75,6 +79,26 @@ def plan_config(snap: Snapshot, findings: tuple[Finding, ...],
     return [Step(action="write-config", writes=("config.json",),
                  reads=(base,) if base else (), why=why, answers=tuple(dict.fromkeys(answers)),
                  spec={"base": base, "set": changes, "inferred": inferred})], []
+
+
+def check_overrides(overrides: Mapping[str, Any], from_weights: Mapping[str, Any],
+                    config: Mapping[str, Any]) -> None:
+    """UsageError for a --set value fix must not write: not finite (config.json would not be
+    JSON), another type than the config's own value (a word where a count goes), or a value
+    that contradicts a size the weights determine (model_type and architectures are read from
+    names, so --set may correct them)."""
+    for key, value in overrides.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"--set {key}={value}: not a finite number")
+        known = from_weights.get(key, config.get(key))
+        if isinstance(known, int) and not isinstance(known, bool) and (
+                not isinstance(value, int) or isinstance(value, bool)):
+            raise UsageError(f"--set {key}={json.dumps(value)}: {key} is an integer "
+                             f"(config.json has {json.dumps(known)})")
+        if isinstance(from_weights.get(key), int) and value != from_weights[key]:
+            raise UsageError(f"--set {key}={json.dumps(value)} contradicts the weights, which "
+                             f"determine {key} = {json.dumps(from_weights[key])}",
+                             hint=f"leave {key} to fix: it writes what the weights hold")
 
 
 def _generate(snap: Snapshot, finding: Finding,
@@ -111,6 +135,7 @@ def _generate(snap: Snapshot, finding: Finding,
         inferred[heads] = (f"documented default of {model_type} ({default}); not in the "
                            "weights: confirm it against the base model, or pass --set")
         notes.append(f"{heads}={default} is the documented default, not read from the weights")
+    check_overrides(overrides, {k: v for k, v in draft.items() if k != heads}, draft)
     for key, value in overrides.items():
         draft[key] = value
         inferred[key] = "given with --set"
