@@ -168,3 +168,23 @@ def test_set_values_fix_must_not_write(setting: str, message: str, tmp_path: Pat
     ok = run_cli("fix", str(source), "--out", str(tmp_path / "fixed"), "--apply", "--no-load",
                  "--set", "num_attention_heads=4", "--set", "hidden_size=32")
     assert ok.returncode == 0 and "repaired" in ok.stdout, ok.stdout
+
+
+def test_a_class_transformers_does_not_have_is_a_clear_failed_load(
+        tmp_path: Path, safetensors_model: Path) -> None:
+    import json
+
+    from whyload.repair.load_child import load
+
+    source = tmp_path / "model"
+    shutil.copytree(safetensors_model, source)
+    config = json.loads((source / "config.json").read_text())
+    (source / "config.json").write_text(json.dumps({**config, "hidden_size": 64}))
+    done = run_cli("fix", str(source), "--out", str(tmp_path / "fixed"), "--apply",
+                   "--class", "NoSuchModel")
+    assert done.returncode == 1
+    assert "failed: ValueError: transformers" in done.stdout and "'NoSuchModel'" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert f"--out {tmp_path / 'fixed-2'}" in done.stdout  # the next command, exactly
+    answer = load(str(safetensors_model), "NoSuchModel")
+    assert answer["loaded"] is False and "has no model class 'NoSuchModel'" in answer["error"]

@@ -11,8 +11,11 @@ from typing import Any
 def load(path: str, model_class: str | None) -> dict[str, Any]:
     import transformers
 
-    cls = getattr(transformers, model_class, None) if model_class else None
-    cls = cls or transformers.AutoModel
+    cls = getattr(transformers, model_class, None) if model_class else transformers.AutoModel
+    if not isinstance(cls, type) or not hasattr(cls, "from_pretrained"):
+        return {"class": model_class, "loaded": False,
+                "error": f"transformers {transformers.__version__} has no model class "
+                f"{model_class!r}"}
     try:
         _, info = cls.from_pretrained(path, output_loading_info=True)
     except Exception as exc:  # the result to report, not a crash

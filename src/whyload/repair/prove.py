@@ -39,8 +39,18 @@ def prove_load(folder: Path, after: Report,
                      missing=tuple(map(str, facts.get("missing_keys") or ())),
                      unexpected=tuple(map(str, facts.get("unexpected_keys") or ())),
                      mismatched=tuple(map(str, facts.get("mismatched_keys") or ())),
-                     error=json.dumps(exc)[:500] if exc else None,
+                     error=_exception_line(exc),
                      how="whyload load (child process)"), None
+
+
+def _exception_line(exc: object) -> str | None:
+    """`Type: message` from the exception the load child reports (its traceback stays in the
+    JSON report of `whyload load`)."""
+    if not exc:
+        return None
+    if isinstance(exc, dict) and exc.get("message") is not None:
+        return f"{exc.get('type') or 'Exception'}: {exc['message']}"[:500]
+    return json.dumps(exc)[:500]
 
 
 def _model_class(after: Report) -> str | None:

@@ -3,6 +3,8 @@ fix refuses, and the check before and after."""
 
 from __future__ import annotations
 
+import shlex
+
 from whyload.repair.types import ApplyResult, RepairPlan
 from whyload.report import Report
 
@@ -65,6 +67,8 @@ def render_result(result: ApplyResult) -> str:
     if result.ok:
         lines.append("  repaired")
     else:
+        again = shlex.quote(str(result.out.with_name(result.out.name + "-2")))
         lines.append("  still broken: see the findings above (a repair can uncover the next "
-                     f"problem: whyload fix {result.out} --out ... shows what fix can do)")
+                     f"problem: whyload fix {shlex.quote(str(result.out))} --out {again} shows "
+                     "what fix can do)")
     return "\n".join(lines)
