@@ -139,3 +139,54 @@ def test_the_guarded_loader_refuses_a_dtype_torch_lacks(safetensors_model: Path)
     with pytest.raises(UsageError, match="not a torch dtype"), \
             whyload.load(str(safetensors_model), dtype="odd"):
         pass
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_stopping_whyload_stops_the_load_it_started(sig: str, safetensors_model: Path) -> None:
+    """The child runs in a session of its own (the timeout kills its whole group), so Ctrl-C in
+    the terminal reaches only whyload: the load must end with it, not hold memory alone."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "whyload", "load", str(safetensors_model)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 60
+    children: list[psutil.Process] = []
+    while not children and time.monotonic() < deadline and parent.poll() is None:
+        children = [c for c in psutil.Process(parent.pid).children(recursive=True)
+                    if "whyload.probe.child" in " ".join(_cmdline(c))]
+        time.sleep(0.05)
+    assert children, "the load child never started"
+    time.sleep(1)  # past its start: importing torch and loading take seconds more
+    parent.send_signal(getattr(signal, sig))
+    _, stderr = parent.communicate(timeout=60)
+    _clean(stderr.decode())
+    _, alive = psutil.wait_procs(children, timeout=2)
+    alive = [p for p in alive if _status(p) not in (psutil.STATUS_ZOMBIE, None)]
+    for process in alive:
+        process.kill()
+    assert not alive, f"{len(alive)} load processes outlived whyload"
+
+
+def _cmdline(process: object) -> list[str]:
+    import psutil
+
+    try:
+        return list(process.cmdline())  # type: ignore[attr-defined]
+    except psutil.Error:
+        return []
+
+
+def _status(process: object) -> str | None:
+    import psutil
+
+    try:
+        return str(process.status())  # type: ignore[attr-defined]
+    except psutil.Error:
+        return None

@@ -24,6 +24,7 @@ import logging
 import os
 import resource
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -35,6 +36,7 @@ from typing import Any
 MAX_TEXT = 20_000  # characters kept of a message or a traceback
 MAX_RECORDS = 200  # warnings and log records kept
 MAX_KEYS = 500  # keys kept per list of the loading report
+EXIT_ORPHANED = 3  # the parent went away: nobody reads the result
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,7 +197,21 @@ def load(request: LoadRequest) -> dict[str, Any]:
     return result
 
 
+def _exit_with_parent(poll_s: float = 0.5) -> None:
+    """End this process once whyload, its parent, is gone (SIGTERM, SIGKILL): it runs in a
+    session of its own, so nothing else would stop a load that nobody waits for."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, name="whyload-parent-watch", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
+    _exit_with_parent()
     request = LoadRequest.from_json(Path(argv[0]).read_text())
     result = load(request)
     target = Path(argv[1])

@@ -139,18 +139,25 @@ def _watch(proc: subprocess.Popen[bytes], timeout_s: float,
     watched = psutil.Process(proc.pid)
     peak = 0
     killed_for: str | None = None
-    while proc.poll() is None:
-        rss = _tree_rss(watched)
-        peak = max(peak, rss)
-        if memory_limit is not None and rss > memory_limit:
-            killed_for = "memory"
-        elif time.monotonic() > deadline:
-            killed_for = "timeout"
-        if killed_for:
-            _kill_group(proc.pid)
-            proc.wait()
-            break
-        time.sleep(POLL_S)
+    try:
+        while proc.poll() is None:
+            rss = _tree_rss(watched)
+            peak = max(peak, rss)
+            if memory_limit is not None and rss > memory_limit:
+                killed_for = "memory"
+            elif time.monotonic() > deadline:
+                killed_for = "timeout"
+            if killed_for:
+                _kill_group(proc.pid)
+                proc.wait()
+                break
+            time.sleep(POLL_S)
+    except BaseException:
+        # Ctrl-C (or any error) in whyload: the child runs in its own session, so the terminal's
+        # SIGINT never reaches it; it must not go on loading on its own
+        _kill_group(proc.pid)
+        proc.wait()
+        raise
     _kill_group(proc.pid)  # anything the child left behind in its group
     return killed_for, peak
 
