@@ -190,3 +190,20 @@ def _status(process: object) -> str | None:
         return str(process.status())  # type: ignore[attr-defined]
     except psutil.Error:
         return None
+
+
+def test_a_file_that_is_not_the_model_is_refused_not_its_folder_loaded(
+        safetensors_model: Path, tmp_path: Path) -> None:
+    """`whyload load notes.txt` beside a model would have loaded the folder and said 'loaded'."""
+    import whyload
+
+    folder = tmp_path / "model"
+    shutil.copytree(safetensors_model, folder)
+    notes = folder / "train.log"
+    notes.write_text("step 1 loss=0.7\n")
+    run = run_cli("load", str(notes))
+    assert run.returncode == 2 and "not a weights file" in run.stderr, run.stderr
+    assert run.stdout == ""
+    _clean(run.stderr)
+    with pytest.raises(whyload.errors.TargetError), whyload.load(str(notes)):
+        pass

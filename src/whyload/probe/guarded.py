@@ -33,7 +33,7 @@ from typing import Any
 
 from whyload.errors import LoadFailed, PreflightRefused, RandomWeightsRefused, UsageError
 from whyload.pipeline import check
-from whyload.probe.load import load_facts
+from whyload.probe.load import load_facts, refuse_a_file_that_is_not_the_model
 from whyload.probe.observed import observed_findings
 from whyload.probe.sandbox import ChildExit
 from whyload.registry import sort_findings
@@ -105,6 +105,7 @@ class GuardedLoad:
         t0 = time.perf_counter()
         static = check(self.path, model_class=self._class_name(), device=self.device,
                        dtype=self._dtype_name())
+        refuse_a_file_that_is_not_the_model(static)
         if static.verdict is Verdict.FAILS:
             first = next(f for f in static.findings if f.effect.value == "raises")
             raise PreflightRefused(f"{self.path}: refused before loading: {first.title}",

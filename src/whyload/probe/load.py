@@ -14,6 +14,8 @@ from whyload.probe.sandbox import ChildExit, run_child
 from whyload.registry import sort_findings
 from whyload.report import Report
 
+MODEL_FILE_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack",
+                       ".index.json")
 FACT_KEYS = ("class", "model_class", "dtype", "parameters", "load_s", "versions")
 
 
@@ -36,6 +38,7 @@ def run_load(target: str, *, model_class: str | None = None, dtype: str | None =
     t0 = time.perf_counter()
     static = check(target, revision=revision, model_class=model_class, device=device,
                    dtype=dtype)
+    refuse_a_file_that_is_not_the_model(static)
     t1 = time.perf_counter()
     request = LoadRequest(path=str(static.resolved.get("path", target)), model_class=model_class,
                           dtype=dtype, device=device, device_map=device_map,
@@ -52,6 +55,21 @@ def run_load(target: str, *, model_class: str | None = None, dtype: str | None =
         timings={"check_s": round(t1 - t0, 6), "load_s": round(t2 - t1, 6),
                  "total_s": round(t2 - t0, 6)},
     )
+
+
+def refuse_a_file_that_is_not_the_model(static: Report) -> None:
+    """from_pretrained reads a folder: for a file target the folder around it is loaded, which
+    is the user's model only when the file is its weights, config or shard index."""
+    from whyload.errors import TargetError
+
+    name = str(static.resolved.get("file") or "")
+    if static.resolved.get("how") != "file" or not name or \
+            name.endswith(MODEL_FILE_SUFFIXES) or name == "config.json":
+        return
+    folder = str(static.resolved.get("path", ""))
+    raise TargetError(name, f"{name} is not a weights file or config.json: loading it would load "
+                      f"whatever model the folder {folder} holds",
+                      hint=f"give the model folder (whyload load {folder}) or its weights file")
 
 
 def load_facts(ended: ChildExit, static: Report) -> dict[str, Any]:
