@@ -400,3 +400,19 @@ def test_a_tokenizer_json_that_does_not_parse(content: str, minilm: Path, tmp_pa
     assert "JSONDecodeError" in output
     [finding] = diagnose_error(output)
     assert finding.code == "WL352" and finding.severity is Severity.ERROR
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"], ids=["powershell-utf16", "utf8-bom"])
+def test_a_log_written_by_windows_tools_is_read(encoding: str, tmp_path: Path) -> None:
+    """PowerShell's `python train.py > log.txt` writes UTF-16 with a byte-order mark."""
+    text = ("step 1\r\nTraceback (most recent call last):\r\n  File \"t.py\", line 1, in "
+            "<module>\r\nOSError: [Errno 28] No space left on device\r\n")
+    path = tmp_path / "log.txt"
+    path.write_bytes(text.encode(encoding))
+    [finding] = explain(path, run_check=False).findings
+    assert finding.code == "WL541" and finding.evidence["line"] == 4
+    assert finding.evidence["text"] == "OSError: [Errno 28] No space left on device"
+    piped = subprocess.run([sys.executable, "-m", "whyload", "explain", "-", "--no-check",
+                            "--format", "json"], input=text.encode(encoding),
+                           capture_output=True, timeout=60)
+    assert json.loads(piped.stdout)["findings"][0]["code"] == "WL541"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import re
@@ -65,12 +66,27 @@ def text_lines(text: str) -> list[Line]:
             for number, line in enumerate(map(clean, parts), start=1)]
 
 
+def encoding_of(start: bytes) -> str:
+    """The encoding a log's first bytes announce: UTF-16 with its byte-order mark (what Windows
+    PowerShell's `>` writes), else UTF-8 (its mark, when there is one, dropped)."""
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return "utf-8-sig"
+
+
 def open_stdin() -> TextIO:
     """Standard input, read like a log file."""
-    return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="")
+    buffer = sys.stdin.buffer
+    start = buffer.peek(4)[:4] if isinstance(buffer, io.BufferedReader) else b""
+    return io.TextIOWrapper(buffer, encoding=encoding_of(start), errors="replace", newline="")
 
 
 def open_log(source: str | os.PathLike[str]) -> TextIO:
     """A log file opened for streaming: undecodable bytes replaced; lines end at \\n only, so
     line numbers are the ones grep and editors show."""
-    return Path(source).open("r", encoding="utf-8", errors="replace", newline="")
+    binary = Path(source).open("rb")  # noqa: SIM115  (the caller closes the stream)
+    try:
+        start = binary.peek(4)[:4]
+    except OSError:
+        start = b""
+    return io.TextIOWrapper(binary, encoding=encoding_of(start), errors="replace", newline="")
