@@ -416,3 +416,19 @@ def test_a_log_written_by_windows_tools_is_read(encoding: str, tmp_path: Path) -
                             "--format", "json"], input=text.encode(encoding),
                            capture_output=True, timeout=60)
     assert json.loads(piped.stdout)["findings"][0]["code"] == "WL541"
+
+
+@pytest.mark.parametrize("prefix", ["2026-11-28T12:00:01.123456789Z stderr F ",
+                                    "2026-11-28T12:00:01.123Z ", "[rank0]: ", "[default0]:"],
+                         ids=["kubernetes", "docker-logs-t", "rank", "torchrun"])
+def test_lines_behind_a_collector_prefix_are_read(prefix: str, training_logs: dict[str, Path],
+                                                  tmp_path: Path) -> None:
+    """kubectl logs, docker logs -t and torchrun put a timestamp or a rank before every line:
+    the loading report's rows and a bare `Killed` must still be seen."""
+    lines = training_logs["inference"].read_bytes().decode().split("\n")
+    path = tmp_path / "pod.log"
+    path.write_text("\n".join(prefix + line for line in lines) + f"\n{prefix}Killed\n")
+    report = explain(path, run_check=False)
+    assert "WL401" in codes(report) and "WL500" in codes(report), codes(report)
+    head = report.by_code("WL401")[0]
+    assert set(head.evidence["missing"]) == {"classifier.weight", "classifier.bias"}

@@ -20,7 +20,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
-from whyload.logs.lines import MAX_LINE_CHARS, TRAINING_MARKERS, TRIGGER_WORDS, Line, clean
+from whyload.logs.lines import (
+    MAX_LINE_CHARS,
+    TRAINING_MARKERS,
+    TRIGGER_WORDS,
+    Line,
+    clean,
+    without_prefix,
+)
 
 CONTEXT_BEFORE = 20  # the loading report table and log lines just before a traceback
 CONTEXT_AFTER = 12
@@ -110,7 +117,7 @@ class IncidentScanner:
         self.lines += count
 
     def _line(self, line: Line) -> Iterator[Incident]:
-        text, triggered = line.text, line.trigger
+        text, triggered = without_prefix(line.text), line.trigger
         if text.startswith("Traceback (most recent call last)"):
             self._in_traceback = True
         elif self._in_traceback and not _TRACEBACK_BODY.match(text):

@@ -29,6 +29,21 @@ TRIGGER_WORDS = (
 TRAINING_MARKERS = ("{'loss':", '{"loss":', "***** running training *****", "train_runtime",
                     "loss=", "train_loss")
 
+# what log collectors put before each line: ISO timestamps (docker logs -t; Kubernetes' CRI
+# format adds the stream and a full/partial flag) and torchrun's rank labels
+_COLLECTOR_PREFIX = re.compile(
+    r"^(?:\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\s"
+    r"(?:(?:stdout|stderr) [FP] )?|\[(?:rank|default)?\d+\]:\s?)+")
+
+
+def without_prefix(text: str) -> str:
+    """A line without the timestamp or rank label a log collector put before it."""
+    if text[:1].isdigit() or text[:1] == "[":
+        found = _COLLECTOR_PREFIX.match(text)
+        if found is not None:
+            return text[found.end():]
+    return text
+
 
 def is_trigger(text: str) -> bool:
     """Whether a line holds a trigger word."""

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import whyload.checks  # noqa: F401  (registers every code the table names)
-from whyload.logs.lines import Line
+from whyload.logs.lines import Line, without_prefix
 from whyload.registry import Problem, stamp
 from whyload.report import Effect, Finding, JSONValue, Severity
 
@@ -64,7 +64,7 @@ def read_loading_reports(lines: Iterable[Line]) -> list[LoadingReport]:
     current: LoadingReport | None = None
     in_shape_list = False
     for line in lines:
-        text = line.text
+        text = without_prefix(line.text)
         if not (line.trigger or "|" in text or text.startswith("- ")):
             in_shape_list = False
             continue

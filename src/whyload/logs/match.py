@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import whyload.checks  # noqa: F401  (registers every code the table names)
 from whyload.knowledge.error_texts import ERROR_TEXTS, ErrorText
-from whyload.logs.lines import Line
+from whyload.logs.lines import Line, without_prefix
 from whyload.registry import Problem, stamp
 from whyload.report import Finding, JSONValue
 
@@ -56,7 +56,7 @@ def find_matches(lines: Sequence[Line]) -> list[Match]:
     remembered: dict[tuple[str, str | None], tuple[int, dict[str, str]] | None] = {}
     in_context: dict[int, bool] = {}
     for line in lines:
-        text = line.text
+        text = without_prefix(line.text)
         if text.startswith(_TRACEBACK_START):
             current, in_frames, message_left = None, True, 0
             continue
