@@ -207,3 +207,18 @@ def test_a_file_that_is_not_the_model_is_refused_not_its_folder_loaded(
     _clean(run.stderr)
     with pytest.raises(whyload.errors.TargetError), whyload.load(str(notes)):
         pass
+
+
+@pytest.mark.parametrize("name", ["BertTokenizer", "AutoConfig"])
+def test_a_class_that_is_not_a_model_is_named_before_from_pretrained(
+        name: str, safetensors_model: Path) -> None:
+    """Both have from_pretrained: they used to 'load' and fail unpacking the result (WL441)."""
+    import whyload
+
+    report = run_load(str(safetensors_model), model_class=name)
+    assert [f.code for f in report.findings] == ["WL440"], report.codes()
+    assert "is not a model" in report.findings[0].title
+    with pytest.raises(whyload.errors.LoadFailed) as refused, \
+            whyload.load(str(safetensors_model), cls=name):
+        pass
+    assert refused.value.report.codes() == ["WL440"]

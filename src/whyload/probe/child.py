@@ -129,7 +129,16 @@ def _model_class(request: LoadRequest, transformers: Any) -> Any:
     cls = getattr(transformers, name, None)
     if cls is None or not hasattr(cls, "from_pretrained"):
         raise ValueError(f"transformers {transformers.__version__} has no model class {name!r}")
+    if not is_model_class(cls, transformers):
+        raise ValueError(f"transformers {transformers.__version__} has no model class {name!r}: "
+                         f"{name} is not a model (a tokenizer, config or processor class?)")
     return cls
+
+
+def is_model_class(cls: Any, transformers: Any) -> bool:
+    """Whether `cls` builds a model: a PreTrainedModel, or an AutoModel* class."""
+    return isinstance(cls, type) and (issubclass(cls, transformers.PreTrainedModel)
+                                      or cls.__name__.startswith("AutoModel"))
 
 
 def load(request: LoadRequest) -> dict[str, Any]:

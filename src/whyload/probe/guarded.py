@@ -58,10 +58,15 @@ def _free_heap() -> None:
 
 
 def _model_class(transformers: Any, name: str) -> Any:
+    from whyload.probe.child import is_model_class
+
     cls = getattr(transformers, name, None)
     if cls is None or not hasattr(cls, "from_pretrained"):
         # the same words as the load child, so the same finding (WL440) names it
         raise ValueError(f"transformers {transformers.__version__} has no model class {name!r}")
+    if not is_model_class(cls, transformers):
+        raise ValueError(f"transformers {transformers.__version__} has no model class {name!r}: "
+                         f"{name} is not a model (a tokenizer, config or processor class?)")
     return cls
 
 
