@@ -432,3 +432,15 @@ def test_lines_behind_a_collector_prefix_are_read(prefix: str, training_logs: di
     assert "WL401" in codes(report) and "WL500" in codes(report), codes(report)
     head = report.by_code("WL401")[0]
     assert set(head.evidence["missing"]) == {"classifier.weight", "classifier.bias"}
+
+
+def test_a_device_that_never_ends_is_refused_and_dev_null_is_empty() -> None:
+    run = run_cli("explain", "/dev/zero", timeout=30)
+    assert run.returncode == 2 and "is a device" in run.stderr
+    _no_traceback(run.stderr)
+    empty = run_cli("explain", os.devnull, "--format", "json", timeout=30)
+    assert empty.returncode == 0 and json.loads(empty.stdout)["verdict"] == "unknown"
+
+
+def _no_traceback(stderr: str) -> None:
+    assert "Traceback" not in stderr and "internal error" not in stderr, stderr[-2000:]

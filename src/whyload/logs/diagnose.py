@@ -171,7 +171,12 @@ def _refuse_non_log(path: str | os.PathLike[str]) -> None:
         raise TargetError(name, f"cannot read the log {name!r}: it is a folder",
                           hint=f"give a log file; for a model folder run `whyload check {name}`")
     try:
-        if not stat.S_ISREG(os.stat(name).st_mode):
+        mode = os.stat(name).st_mode
+        if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) and \
+                os.path.realpath(name) != os.devnull:  # /dev/zero would be read forever
+            raise TargetError(name, f"{name!r} is a device, not a log file",
+                              hint="give a log file, or pipe the log in with '-'")
+        if not stat.S_ISREG(mode):
             return  # a pipe (`<(python train.py 2>&1)`) is read once, by the scan
         with open(name, "rb") as file:
             head = file.read(HEAD_BYTES)
