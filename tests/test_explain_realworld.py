@@ -444,3 +444,18 @@ def test_a_device_that_never_ends_is_refused_and_dev_null_is_empty() -> None:
 
 def _no_traceback(stderr: str) -> None:
     assert "Traceback" not in stderr and "internal error" not in stderr, stderr[-2000:]
+
+
+@pytest.mark.parametrize(("exitcode", "code"), [(-9, "WL500"), (-11, "WL577")],
+                         ids=["sigkill-is-oom", "sigsegv-is-a-crash"])
+def test_torchrun_s_failure_summary_is_read(exitcode: int, code: str) -> None:
+    """torchrun prints `exitcode  : -9` and `Signal 9 (SIGKILL) received by PID`, with a
+    capital S and no exception line; the summary is made here by torch's own class."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+
+    failure = ProcessFailure(local_rank=0, pid=4242, exitcode=exitcode,
+                             error_file="/nonexistent")
+    summary = ChildFailedError("train.py", {0: failure}).format_msg()
+    report = explain(_stream("step 7 loss=0.4\n" + summary + "\n"), run_check=False)
+    assert codes(report) == [code], summary
+    assert report.verdict is Verdict.FAILS

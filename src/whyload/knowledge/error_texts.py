@@ -487,7 +487,8 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
     _row("WL500", r"DefaultCPUAllocator: can't allocate memory(?:: you tried to allocate "
          r"(?P<bytes>\d+) bytes)?|^\s*Killed\s*$|exit(?:ed with)? (?:code|status) 137\b"
          r"|killed by signal 9\b|died with <Signals\.SIGKILL: 9>|signal 9 \(SIGKILL\)"
-         r"|returncode=-9\b|Out of memory: Killed process|oom-kill|OOMKilled|(?<!\w)MemoryError\b",
+         r"|returncode=-9\b|Out of memory: Killed process|oom-kill|OOMKilled|(?<!\w)MemoryError\b"
+         r"|Signal 9 \(SIGKILL\) received by PID|exitcode\s*: -9\b",
          "The process ran out of memory while loading",
          "The kernel (or the container's cgroup limit) killed the process, or an allocation "
          "failed: loading needs roughly 1-2x the model size in RAM. A reported allocation is "
@@ -497,7 +498,9 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
                  "can't allocate memory: you tried to allocate 268435456 bytes. Error code 12 "
                  "(Cannot allocate memory)"),
     _row("WL577", r"killed by signal (?P<signal>\d+)|Segmentation fault|core dumped"
-         r"|Bus error|exit(?:ed with)? (?:code|status) 13[49]\b",
+         r"|Bus error|exit(?:ed with)? (?:code|status) 13[49]\b"
+         r"|Signal (?P<signal_number>\d+) \((?P<signal_name>SIG[A-Z]+)\) received by PID"
+         r"|exitcode\s*: -(?P<exit_signal>[1-8]|1[0-5])\b",
          "The process died from a signal during loading",
          "Native code crashed: a torch or driver build that does not match, a file truncated "
          "under an mmap (SIGBUS), or conflicting OpenMP runtimes.",

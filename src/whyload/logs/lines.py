@@ -18,7 +18,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # (tests/test_explain.py checks each row's example), tracebacks, transformers' loading report.
 TRIGGER_WORDS = (
     "error", "exception", "traceback", "warning", "killed", "exit code", "exit status",
-    "returncode", "signal", "segmentation fault", "core dumped", "oom", "out of memory",
+    "returncode", "exitcode", "signal", "segmentation fault", "core dumped", "oom", "out of memory",
     "load report", "some weights", "weights of", "missing", "unexpected", "mismatch",
     "state_dict", "unsupported", "renamed", "symlinks", "sentence-transformers",
     "out of range", "died with", "not found", "no such file", "no space", "requires",
