@@ -645,3 +645,11 @@ def test_random_weights_file_never_raises(name: str, data: bytes, fuzz_dir: Path
     report = _check_with(fuzz_dir, name, data)
     assert report.verdict is not Verdict.LOADS, (data[:40], report.codes())
 
+
+
+@pytest.mark.parametrize("target", ["a--b/c", "my--model"])
+def test_a_name_that_is_no_hub_id_and_no_path_is_a_clear_error(target: str,
+                                                                tmp_path: Path) -> None:
+    done = run_cli("check", target, cwd=tmp_path)
+    assert done.returncode == 2 and "nor a valid hub id" in done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr

@@ -230,3 +230,17 @@ def test_distilbert_question_answering_needs_two_labels(tmp_path: Path) -> None:
         DistilBertForQuestionAnswering.from_pretrained(model)
     f = only(whyload.check(str(model)), "WL322")
     assert f.evidence == {"num_labels": 3}
+
+
+def test_a_config_too_large_to_be_one_is_named_not_called_invalid(
+        tmp_path: Path, safetensors_model: Path) -> None:
+    shutil.copy(safetensors_model / "model.safetensors", tmp_path)
+    with (tmp_path / "config.json").open("wb") as f:  # sparse in the middle
+        f.write(b'{"model_type": "bert", "weights": [')
+        f.seek((300 << 20) - 2)
+        f.write(b"]}")
+    report = whyload.check(str(tmp_path))
+    finding = only(report, "WL301")
+    assert finding.severity is Severity.WARNING and "too large" in finding.title
+    assert finding.evidence["size"] == 300 << 20 and "json.tool" not in finding.fix
+    assert report.verdict is Verdict.UNKNOWN

@@ -9,6 +9,7 @@ from typing import Any
 
 from whyload.checks.model import model_view
 from whyload.knowledge.families import effective_config, families
+from whyload.readers.jsonfile import MAX_JSON_BYTES
 from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
 from whyload.snapshot import Snapshot
@@ -79,6 +80,17 @@ def config_invalid(snap: Snapshot) -> Iterator[Problem]:
         yield Problem(title=f"{name} is a JSON {type(doc.value).__name__}, not an object",
                       evidence={"file": name}, fix=f"restore {name} from the model's source",
                       file=name)
+        return
+    if doc.size > MAX_JSON_BYTES:  # not read at all: what it holds is unknown
+        yield Problem(
+            title=f"{name} is {doc.size:,} bytes, too large to be a model config",
+            severity=Severity.WARNING, effect=Effect.UNKNOWN,
+            detail=f"Real configs are a few kB; whyload reads at most {MAX_JSON_BYTES:,} bytes "
+            "of JSON, so the rest of the config checks could not run. Something else was "
+            "probably saved under this name.",
+            evidence={"file": name, "size": doc.size, "read_limit": MAX_JSON_BYTES},
+            fix=f"head -c 300 {name}  # see what it is; restore {name} from the model's source",
+            file=name)
         return
     where = f" at line {doc.line}, column {doc.column}" if doc.line else ""
     yield Problem(

@@ -24,20 +24,30 @@ def hub_cache_dir() -> Path:
     return Path(constants.HF_HUB_CACHE)
 
 
-def cached_repo_dir(repo_id: str, cache_dir: str) -> Path | None:
-    """The cache folder of repo_id when it holds a snapshot, else None."""
+def _repo_folder(cache_dir: Path, repo_id: str) -> Path | None:
+    """models--org--name, or None when repo_id is not a valid hub id (`a--b/c`, `my--model`)."""
+    from huggingface_hub.errors import HFValidationError
     from huggingface_hub.file_download import repo_folder_name
 
-    repo_dir = Path(cache_dir) / repo_folder_name(repo_id=repo_id, repo_type="model")
-    return repo_dir if (repo_dir / "snapshots").is_dir() else None
+    try:
+        return cache_dir / repo_folder_name(repo_id=repo_id, repo_type="model")
+    except HFValidationError:
+        return None
+
+
+def cached_repo_dir(repo_id: str, cache_dir: str) -> Path | None:
+    """The cache folder of repo_id when it holds a snapshot, else None."""
+    repo_dir = _repo_folder(Path(cache_dir), repo_id)
+    return repo_dir if repo_dir and (repo_dir / "snapshots").is_dir() else None
 
 
 def resolve_cached(repo_id: str, revision: str | None) -> Artifact:
-    from huggingface_hub.file_download import repo_folder_name
-
     cache_dir = hub_cache_dir()
     revision = revision or "main"
-    repo_dir = cache_dir / repo_folder_name(repo_id=repo_id, repo_type="model")
+    repo_dir = _repo_folder(cache_dir, repo_id)
+    if repo_dir is None:
+        raise TargetError(repo_id, f"{repo_id!r} is neither a local path nor a valid hub id",
+                          hint="a hub id is org/name (letters, digits, '-', '_', '.'; no '--')")
     if not repo_dir.is_dir():
         raise TargetError(
             repo_id,
@@ -51,8 +61,9 @@ def resolve_cached(repo_id: str, revision: str | None) -> Artifact:
         try:
             commit = ref.read_text(encoding="ascii", errors="replace").strip()[:64] or None
         except OSError:
-            known = sorted(p.name for p in (repo_dir / "refs").glob("*")) if (
-                repo_dir / "refs").is_dir() else []
+            refs = repo_dir / "refs"
+            known = sorted(p.relative_to(refs).as_posix() for p in refs.rglob("*")
+                           if p.is_file()) if refs.is_dir() else []
             raise TargetError(
                 repo_id, f"revision {revision!r} of {repo_id} is not in the cache"
                 + (f" (cached refs: {', '.join(known)})" if known else ""),
