@@ -459,3 +459,22 @@ def test_torchrun_s_failure_summary_is_read(exitcode: int, code: str) -> None:
     report = explain(_stream("step 7 loss=0.4\n" + summary + "\n"), run_check=False)
     assert codes(report) == [code], summary
     assert report.verdict is Verdict.FAILS
+
+
+def test_a_caught_exception_and_a_pasted_traceback_are_explained(remote_code_model: Path
+                                                                 ) -> None:
+    """In a notebook: diagnose_exception on the real exception, and explain on its text."""
+    import traceback
+
+    import transformers
+
+    from whyload.logs import diagnose_exception
+
+    try:
+        transformers.AutoModel.from_pretrained(str(remote_code_model))
+    except ValueError as exc:
+        caught = exc
+    assert not (remote_code_model / "CODE_RAN").exists()
+    assert [f.code for f in diagnose_exception(caught)] == ["WL430"]
+    report = whyload.explain("".join(traceback.format_exception(caught)), run_check=False)
+    assert report.target == "<text>" and codes(report) == ["WL430"]

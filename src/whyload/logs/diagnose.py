@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import stat
 import time
@@ -84,8 +85,9 @@ def _rank_of(code: str, order: int) -> int:
 
 
 def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True) -> Report:
-    """Find the failures in a log or traceback (a path, '-' for stdin, or an open text stream),
-    read line by line in bounded memory, and explain each: cause, evidence line, fix.
+    """Find the failures in a log or traceback (a path, '-' for stdin, an open text stream, or
+    the text itself when it spans lines), read line by line in bounded memory, and explain each:
+    cause, evidence line, fix.
 
     When the log names a local model folder or a cached hub id that exists here and `run_check`
     is true, `whyload.check` runs on it and its findings are merged in (one per code and file).
@@ -93,6 +95,9 @@ def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True) 
     """
     from whyload.errors import TargetError
 
+    if isinstance(source, str) and "\n" in source:  # a traceback pasted in a notebook
+        source = io.StringIO(source)
+        source.name = "<text>"
     t0 = time.perf_counter()
     collected = _Collected()
     if isinstance(source, (str, os.PathLike)):
