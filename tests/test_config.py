@@ -241,6 +241,6 @@ def test_a_config_too_large_to_be_one_is_named_not_called_invalid(
         f.write(b"]}")
     report = whyload.check(str(tmp_path))
     finding = only(report, "WL301")
-    assert finding.severity is Severity.WARNING and "too large" in finding.title
+    assert finding.severity is Severity.ERROR and "too large" in finding.title
     assert finding.evidence["size"] == 300 << 20 and "json.tool" not in finding.fix
-    assert report.verdict is Verdict.UNKNOWN
+    assert report.verdict is Verdict.FAILS

@@ -81,13 +81,12 @@ def config_invalid(snap: Snapshot) -> Iterator[Problem]:
                       evidence={"file": name}, fix=f"restore {name} from the model's source",
                       file=name)
         return
-    if doc.size > MAX_JSON_BYTES:  # not read at all: what it holds is unknown
+    if doc.size > MAX_JSON_BYTES:  # not read: no real config comes near the limit
         yield Problem(
             title=f"{name} is {doc.size:,} bytes, too large to be a model config",
-            severity=Severity.WARNING, effect=Effect.UNKNOWN,
-            detail=f"Real configs are a few kB; whyload reads at most {MAX_JSON_BYTES:,} bytes "
-            "of JSON, so the rest of the config checks could not run. Something else was "
-            "probably saved under this name.",
+            detail=f"Real configs are a few kB (whyload reads at most {MAX_JSON_BYTES:,} bytes "
+            "of JSON). Something else was saved under this name; from_pretrained would read it "
+            "all into memory and fail to parse it as a config.",
             evidence={"file": name, "size": doc.size, "read_limit": MAX_JSON_BYTES},
             fix=f"head -c 300 {name}  # see what it is; restore {name} from the model's source",
             file=name)
