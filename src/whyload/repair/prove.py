@@ -1,13 +1,10 @@
-"""Proof that a repaired folder loads: a real from_pretrained, in a child process, when torch and
-transformers are installed. `whyload load`'s run_load does it when present; otherwise a small
-child of our own (whyload.repair.load_child) reports transformers' loading info."""
+"""Proof that a repaired folder loads: a real from_pretrained, in a child process (`whyload
+load`'s run_load), when torch and transformers are installed."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +24,8 @@ def prove_load(folder: Path, after: Report,
     if after.verdict.value == "fails":
         return None, "check says it still fails: no real load"
     model_class = model_class or _model_class(after)
-    try:
-        from whyload.probe.load import run_load
-    except ImportError:
-        return _own_child(folder, model_class), None
+    from whyload.probe.load import run_load
+
     report = run_load(str(folder), model_class=model_class)
     facts: dict[str, Any] = dict(report.facts)
     exc = facts.get("exception")
@@ -56,26 +51,3 @@ def _exception_line(exc: object) -> str | None:
 def _model_class(after: Report) -> str | None:
     archs = after.facts.get("architectures")
     return str(archs[0]) if isinstance(archs, list) and archs else None
-
-
-def _own_child(folder: Path, model_class: str | None) -> LoadProof:
-    request = json.dumps({"path": str(folder), "model_class": model_class})
-    try:
-        done = subprocess.run([sys.executable, "-m", "whyload.repair.load_child"],
-                              input=request, capture_output=True, text=True,
-                              timeout=LOAD_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
-        return LoadProof(model_class=model_class or "AutoModel", loaded=False,
-                         error=f"no answer in {LOAD_TIMEOUT_S} s")
-    lines = done.stdout.strip().splitlines()
-    try:
-        result = json.loads(lines[-1]) if lines else {}
-    except json.JSONDecodeError:
-        result = {}
-    if not result:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return LoadProof(model_class=model_class or "AutoModel", loaded=False, error=tail)
-    return LoadProof(model_class=str(result.get("class")), loaded=bool(result.get("loaded")),
-                     missing=tuple(result.get("missing", ())),
-                     unexpected=tuple(result.get("unexpected", ())),
-                     mismatched=tuple(result.get("mismatched", ())), error=result.get("error"))
