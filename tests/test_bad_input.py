@@ -653,3 +653,16 @@ def test_a_name_that_is_no_hub_id_and_no_path_is_a_clear_error(target: str,
     done = run_cli("check", target, cwd=tmp_path)
     assert done.returncode == 2 and "nor a valid hub id" in done.stderr
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("name", "data", "hint"), [
+    ("train.log", b"epoch 1 loss 0.3\n", "whyload explain"),
+    ("notes.bin.txt", b"", "model folder"),
+    ("blob.dat", bytes(range(256)) * 4, "model folder"),
+])
+def test_a_file_that_is_no_model_file_is_not_said_to_load(
+        tmp_path: Path, name: str, data: bytes, hint: str) -> None:
+    (tmp_path / name).write_bytes(data)
+    done = run_cli("check", str(tmp_path / name))
+    assert done.returncode == 2 and "is not a model file" in done.stderr, done.stderr
+    assert hint in done.stderr and "verdict" not in done.stdout

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from whyload.env import Environment, collect
 from whyload.env.summary import environment_facts, summarize
+from whyload.errors import TargetError
 from whyload.readers.inventory import Inventory
+from whyload.readers.sniff import Kind
 from whyload.registry import run_checks, validate_patterns
 from whyload.report import Finding, Report, Severity
 from whyload.resolve import Artifact, resolve
-from whyload.snapshot import LoadPlan, Options, Snapshot, take_snapshot
+from whyload.snapshot import LoadPlan, Options, Snapshot, declared_format, take_snapshot
 
 
 def check(
@@ -43,6 +45,7 @@ def check(
     t1 = time.perf_counter()
     snapshot = take_snapshot(artifact, Options(model_class=model_class, deep=deep,
                                                device=device, dtype=dtype), environment)
+    _refuse_a_file_that_is_no_model_file(artifact, snapshot)
     t2 = time.perf_counter()
     findings, skipped = run_checks(snapshot, select=select, ignore=ignore)
     t3 = time.perf_counter()
@@ -56,6 +59,21 @@ def check(
         timings={"resolve_s": round(t1 - t0, 6), "read_s": round(t2 - t1, 6),
                  "checks_s": round(t3 - t2, 6), "total_s": round(t3 - t0, 6)},
     )
+
+
+def _refuse_a_file_that_is_no_model_file(artifact: Artifact, snapshot: Snapshot) -> None:
+    """A single file named like no model file whose bytes are no model format either (a log,
+    notes, a script) is not a target: saying "loads" about it would be wrong."""
+    if artifact.how != "file" or not artifact.focus:
+        return
+    facts = snapshot.file(artifact.focus)
+    if facts is None or declared_format(artifact.focus) is not None or facts.kind not in (
+            Kind.TEXT, Kind.UNKNOWN, Kind.EMPTY, Kind.ZEROS):
+        return
+    hint = (f"a log? whyload explain {artifact.target}" if facts.kind is Kind.TEXT else
+            "point whyload at the model folder or its weights file")
+    raise TargetError(artifact.target, f"{artifact.target} is not a model file (weights, "
+                      "config.json or a shard index)", hint=hint)
 
 
 # `whyload env`: one line per area, then the findings; codes in each area's range set its mark

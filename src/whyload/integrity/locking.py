@@ -19,11 +19,10 @@ from whyload.integrity.lockfile import (
     write_lock,
 )
 from whyload.integrity.references import cached_repo_id, cached_snapshot
-from whyload.integrity.targets import resolve_target
 from whyload.integrity.verification import inspect_files, list_files, not_weights
 from whyload.registry import Problem, sort_findings, stamp
 from whyload.report import Report, Severity
-from whyload.resolve import Artifact
+from whyload.resolve import Artifact, resolve
 
 FORMAT_FACTS = ("format", "weights", "tensor_count", "parameter_count", "dtypes", "model_type",
                 "architectures", "transformers_version")
@@ -48,7 +47,7 @@ def lock(
     written when the files are already known to be damaged (a failed zip CRC, a cache hash
     mismatch, an unreadable file, an interrupted read): the report says why (WL185)."""
     t0 = time.perf_counter()
-    artifact = resolve_target(str(target), revision)
+    artifact = resolve(str(target), revision)
     path = lock_path(artifact, out)
     if not force:  # before reading gigabytes
         refuse_overwrite(path)

@@ -26,7 +26,6 @@ from whyload.integrity.references import (
     find_references,
     parse_expected_sha256,
 )
-from whyload.integrity.targets import resolve_target
 from whyload.integrity.values import ValueScan
 from whyload.readers.inventory import (
     MAX_ENTRIES,
@@ -38,7 +37,7 @@ from whyload.readers.inventory import (
 from whyload.readers.sniff import Kind
 from whyload.registry import Problem, sort_findings, stamp
 from whyload.report import Effect, Finding, Report, Severity
-from whyload.resolve import Artifact
+from whyload.resolve import Artifact, resolve
 
 ZIP_KINDS = (Kind.ZIP, Kind.TORCH_ZIP)
 # files whose loss or change stops from_pretrained, rather than a README or a tokenizer extra
@@ -86,7 +85,7 @@ def verify(
     Raises TargetError or UsageError for a target, lock or `sha256` that cannot be used.
     """
     t0 = time.perf_counter()
-    artifact = resolve_target(str(target), revision)
+    artifact = resolve(str(target), revision)
     entries, unreadable = list_files(artifact)
     names = [e.name for e in entries]
     expected = parse_expected_sha256(tuple(sha256), names, artifact.root)

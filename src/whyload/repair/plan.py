@@ -13,7 +13,6 @@ from typing import Any
 
 from whyload.errors import UsageError
 from whyload.integrity.lockfile import LOCK_NAME
-from whyload.integrity.targets import resolve_target
 from whyload.registry import run_checks
 from whyload.repair.byte_guard import damaged_inputs
 from whyload.repair.config_repair import plan_config
@@ -23,6 +22,7 @@ from whyload.repair.refusals import refusals as find_refusals
 from whyload.repair.types import RepairPlan, Step
 from whyload.repair.weights_repair import plan_weights
 from whyload.report import Report, Severity
+from whyload.resolve import resolve
 from whyload.snapshot import Options, take_snapshot
 
 SKIPPED_DIRS = frozenset({".git"})  # a clone's history is not part of the model
@@ -38,7 +38,7 @@ def plan(target: str, out: str | Path, *, force: bool = False, to_safetensors: b
     `max_shard_bytes` re-shards; `overrides` sets config values the weights do not determine
     (num_attention_heads). Raises UsageError when `out` cannot be written safely."""
     t0 = time.perf_counter()
-    artifact = resolve_target(str(target))
+    artifact = resolve(str(target))
     if artifact.focus is not None:
         raise UsageError(f"{target} is a single file; fix repairs a model folder",
                          hint=f"whyload fix {shlex.quote(str(artifact.root))} "
