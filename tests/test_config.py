@@ -244,3 +244,19 @@ def test_a_config_too_large_to_be_one_is_named_not_called_invalid(
     assert finding.severity is Severity.ERROR and "too large" in finding.title
     assert finding.evidence["size"] == 300 << 20 and "json.tool" not in finding.fix
     assert report.verdict is Verdict.FAILS
+
+
+@pytest.mark.parametrize("name", ["tokenizer.json", "tokenizer_config.json"])
+def test_a_tokenizer_file_cut_short_is_named(name: str, minilm: Path,
+                                              copy_of: Callable[[Path], Path]) -> None:
+    folder = copy_of(minilm)
+    text = (folder / name).read_bytes()
+    (folder / name).write_bytes(text[: len(text) // 2])
+    from transformers import AutoTokenizer
+
+    with pytest.raises(Exception):  # noqa: B017 - what the user meets: the tokenizer raises
+        AutoTokenizer.from_pretrained(str(folder))
+    report = whyload.check(str(folder))
+    finding = only(report, "WL352")
+    assert finding.severity is Severity.WARNING and finding.file == name
+    assert finding.evidence["line"] is not None and report.verdict is Verdict.LOADS

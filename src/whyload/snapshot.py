@@ -238,7 +238,10 @@ def take_snapshot(artifact: Artifact, options: Options | None = None,
     }
     plan = plan_load(files, indexes, artifact.focus)
     readable = {n: f.size for n, f in files.items() if f.kind is not Kind.LFS_POINTER}
-    tokenizer = read_tokenizer(artifact.root, readable) if artifact.focus is None else None
+    tokenizer, broken_tokenizer = (read_tokenizer(artifact.root, readable)
+                                   if artifact.focus is None else (None, None))
+    if broken_tokenizer is not None:  # kept for the check that names it; valid ones are not
+        documents["tokenizer.json"] = broken_tokenizer
     code = {n: read_code(artifact.root, n, f.size) for n, f in sorted(files.items())
             if n.endswith(".py") and f.kind is not Kind.LFS_POINTER}
     options = options or Options()

@@ -102,6 +102,32 @@ def config_invalid(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
+@check("WL352", "tokenizer-file-invalid-json", CONFIG, requires=["WL110", "WL111", "WL112",
+                                                                  "WL113"])
+def tokenizer_file_invalid(snap: Snapshot) -> Iterator[Problem]:
+    """tokenizer.json (or tokenizer_config.json) is not valid JSON
+
+    A download cut short or a hand edit that broke the syntax: AutoTokenizer.from_pretrained
+    raises ("Expecting value …", "data did not match any variant of untagged enum
+    ModelWrapper"), although the model's weights may load fine.
+    """
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        doc = snap.documents.get(name)
+        if doc is None or (doc.ok and isinstance(doc.value, dict)):
+            continue
+        where = f" at line {doc.line}, column {doc.column}" if doc.line else ""
+        error = doc.error or f"a JSON {type(doc.value).__name__}, not an object"
+        yield Problem(
+            title=f"{name} is not valid JSON: {error}{where}",
+            severity=Severity.WARNING,
+            detail="The model loads; its tokenizer does not: AutoTokenizer.from_pretrained "
+            "raises on this file.",
+            evidence={"file": name, "error": error, "line": doc.line, "column": doc.column},
+            fix=f"download {name} again from the model's source (hf download <repo id> "
+            f"{name}), or fix it{where}",
+            file=name)
+
+
 @check("WL302", "bert-config-only", CONFIG)
 def bert_config_only(snap: Snapshot) -> Iterator[Problem]:
     """bert_config.json instead of config.json

@@ -88,14 +88,6 @@ TOKENIZER_FILE_NONE = declare("WL351", "tokenizer-file-not-found", Category.CONF
     the files belong to (set tokenizer_class in tokenizer_config.json).
     """, command="explain")
 
-TOKENIZER_FILE_INVALID = declare("WL352", "tokenizer-file-invalid-json", Category.CONFIG, """
-    tokenizer.json (or tokenizer_config.json) is not valid JSON
-
-    A download cut short, a Git LFS pointer or an HTML error page saved under its name, or a hand
-    edit that broke the syntax: the tokenizer cannot be built, although the model's weights may be
-    fine. Fix: download the tokenizer files again (hf download <repo id> --include 'tokenizer*').
-    """, command="explain")
-
 ST_MEAN_POOLING = declare("WL450", "sentence-transformers-mean-pooling", Category.ARCHITECTURE,
                           """
     sentence-transformers built a new model with mean pooling instead of the saved one

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from whyload.readers.jsonfile import read_json
+from whyload.readers.jsonfile import JsonDoc, read_json
 
 MAX_VOCAB_TXT = 64 << 20
 
@@ -21,23 +21,28 @@ class TokenizerFacts:
     merges_as_pairs: bool | None = None  # BPE merges written as [a, b] (tokenizers >= 0.20)
 
 
-def read_tokenizer(root: Path, sizes: dict[str, int]) -> TokenizerFacts | None:
+def read_tokenizer(root: Path, sizes: dict[str, int]) -> tuple[TokenizerFacts | None,
+                                                                JsonDoc | None]:
+    """The tokenizer's numbers (from tokenizer.json, else vocab.txt), and tokenizer.json's
+    document when it is not valid JSON."""
+    broken = None
     if "tokenizer.json" in sizes:
-        facts = _from_tokenizer_json(root / "tokenizer.json", sizes["tokenizer.json"])
+        doc = read_json(root / "tokenizer.json", sizes["tokenizer.json"])
+        facts = _from_tokenizer_json(doc)
         if facts is not None:
-            return facts
+            return facts, None
+        broken = None if doc.ok else doc
     if "vocab.txt" in sizes and sizes["vocab.txt"] <= MAX_VOCAB_TXT:
         try:
             with (root / "vocab.txt").open("rb") as f:
                 lines = sum(1 for _ in f)
         except OSError:
-            return None
-        return TokenizerFacts("vocab.txt", lines, lines, model="WordPiece")
-    return None
+            return None, broken
+        return TokenizerFacts("vocab.txt", lines, lines, model="WordPiece"), broken
+    return None, broken
 
 
-def _from_tokenizer_json(path: Path, size: int) -> TokenizerFacts | None:
-    doc = read_json(path, size)
+def _from_tokenizer_json(doc: JsonDoc) -> TokenizerFacts | None:
     if not doc.ok or not isinstance(doc.value, dict):
         return None
     model = doc.value.get("model")
