@@ -152,3 +152,15 @@ def load_report(folder: Path, class_name: str | None = None) -> dict:
     cls = getattr(transformers, class_name) if class_name else transformers.AutoModel
     _, info = cls.from_pretrained(folder, output_loading_info=True)
     return info
+
+
+@pytest.fixture
+def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty HF hub cache in tmp_path, where huggingface_hub and whyload will look."""
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    return cache

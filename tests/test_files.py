@@ -602,17 +602,6 @@ def _cache_repo(cache: Path, repo_id: str, src: Path, commit: str = "a" * 40) ->
     return repo
 
 
-@pytest.fixture
-def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    cache = tmp_path / "hub"
-    cache.mkdir()
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    import huggingface_hub.constants as constants
-
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    return cache
-
-
 def test_hub_id_resolves_in_the_cache(hf_cache: Path, safetensors_model: Path) -> None:
     _cache_repo(hf_cache, "acme/tiny-bert", safetensors_model)
     report = whyload.check("acme/tiny-bert")

@@ -68,17 +68,6 @@ def worst(report: Report) -> Severity | None:
 # --- an HF cache with real blob names -------------------------------------------------------------
 
 
-@pytest.fixture
-def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    cache = tmp_path / "hub"
-    cache.mkdir()
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    import huggingface_hub.constants as constants
-
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    return cache
-
-
 def cache_repo(cache: Path, src: Path, repo_id: str = REPO_ID) -> Path:
     """Lay a model out as huggingface_hub does: LFS files under their sha256, small files under
     their git blob sha1, snapshots/<commit>/<file> relative links into blobs/. Returns the

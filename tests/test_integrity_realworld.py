@@ -138,17 +138,6 @@ HEALTHY = ["safetensors_model", "bin_model", "legacy_bin_model", "sharded_model"
            "st_model", "trainer_output", "old_bin_save"]
 
 
-@pytest.fixture
-def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    cache = tmp_path / "hub"
-    cache.mkdir()
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    import huggingface_hub.constants as constants
-
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    return cache
-
-
 def cache_revisions(cache: Path, revisions: dict[str, Path], repo_id: str = REPO_ID) -> Path:
     """Lay out several revisions as huggingface_hub does: blobs under sha256 (LFS) or git blob
     sha1 (small files) shared between snapshots, relative links, refs/main at the last one,
