@@ -126,6 +126,12 @@ def _model_class(request: LoadRequest, transformers: Any) -> Any:
                                             trust_remote_code=request.trust_remote_code)
         archs = getattr(config, "architectures", None) or []
         name = next((a for a in archs if hasattr(transformers, a)), "AutoModel")
+    return model_class_named(transformers, name)
+
+
+def model_class_named(transformers: Any, name: str) -> Any:
+    """transformers' model class `name`; ValueError (in words the knowledge table names WL440)
+    when there is none or it builds no model."""
     cls = getattr(transformers, name, None)
     if cls is None or not hasattr(cls, "from_pretrained"):
         raise ValueError(f"transformers {transformers.__version__} has no model class {name!r}")

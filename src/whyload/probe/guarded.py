@@ -33,6 +33,7 @@ from typing import Any
 
 from whyload.errors import LoadFailed, PreflightRefused, RandomWeightsRefused, UsageError
 from whyload.pipeline import check
+from whyload.probe.child import model_class_named
 from whyload.probe.load import load_facts, refuse_a_file_that_is_not_the_model
 from whyload.probe.observed import observed_findings
 from whyload.probe.sandbox import ChildExit
@@ -55,19 +56,6 @@ def _free_heap() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
-
-
-def _model_class(transformers: Any, name: str) -> Any:
-    from whyload.probe.child import is_model_class
-
-    cls = getattr(transformers, name, None)
-    if cls is None or not hasattr(cls, "from_pretrained"):
-        # the same words as the load child, so the same finding (WL440) names it
-        raise ValueError(f"transformers {transformers.__version__} has no model class {name!r}")
-    if not is_model_class(cls, transformers):
-        raise ValueError(f"transformers {transformers.__version__} has no model class {name!r}: "
-                         f"{name} is not a model (a tokenizer, config or processor class?)")
-    return cls
 
 
 def _torch_dtype(torch: Any, dtype: Any) -> Any:
@@ -142,7 +130,7 @@ class GuardedLoad:
         if self.dtype is not None:
             kwargs["dtype"] = _torch_dtype(torch, self.dtype)
         try:
-            model_cls: Any = _model_class(transformers, cls) if isinstance(cls, str) else cls
+            model_cls: Any = model_class_named(transformers, cls) if isinstance(cls, str) else cls
             model, info = model_cls.from_pretrained(path, **kwargs)
             self.model = model if self.device == "cpu" else model.to(self.device)
         except Exception as exc:
