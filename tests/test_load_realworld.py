@@ -192,17 +192,24 @@ def _status(process: object) -> str | None:
         return None
 
 
+@pytest.mark.parametrize(("name", "said"), [
+    ("train.log", "is not a model file"),  # check refuses it already
+    ("backup.dat", "is not a weights file"),  # weights by its bytes, but not what loading reads
+])
 def test_a_file_that_is_not_the_model_is_refused_not_its_folder_loaded(
-        safetensors_model: Path, tmp_path: Path) -> None:
+        safetensors_model: Path, tmp_path: Path, name: str, said: str) -> None:
     """`whyload load notes.txt` beside a model would have loaded the folder and said 'loaded'."""
     import whyload
 
     folder = tmp_path / "model"
     shutil.copytree(safetensors_model, folder)
-    notes = folder / "train.log"
-    notes.write_text("step 1 loss=0.7\n")
+    notes = folder / name
+    if name.endswith(".log"):
+        notes.write_text("step 1 loss=0.7\n")
+    else:
+        shutil.copy(folder / "model.safetensors", notes)
     run = run_cli("load", str(notes))
-    assert run.returncode == 2 and "not a weights file" in run.stderr, run.stderr
+    assert run.returncode == 2 and said in run.stderr, run.stderr
     assert run.stdout == ""
     _clean(run.stderr)
     with pytest.raises(whyload.errors.TargetError), whyload.load(str(notes)):
