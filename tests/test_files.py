@@ -720,3 +720,11 @@ def test_a_reader_that_fails_makes_the_verdict_unknown(copy_of: Copy, safetensor
     f = only(report, "WL161")
     assert f.effect is Effect.UNKNOWN and "RecursionError" in f.evidence["error"]
     assert report.verdict is Verdict.UNKNOWN
+
+
+def test_a_weights_file_under_a_name_that_says_nothing_is_read_by_its_bytes(
+        tmp_path: Path, safetensors_model: Path) -> None:
+    shutil.copy(safetensors_model / "model.safetensors", tmp_path / "weights.dat")
+    report = whyload.check(str(tmp_path / "weights.dat"))
+    assert report.facts["format"] == "safetensors" and report.facts["tensor_count"] > 0
+    assert report.verdict is Verdict.LOADS

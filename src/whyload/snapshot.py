@@ -345,6 +345,8 @@ def plan_load(
     if focus is not None:
         f = files.get(focus)
         fmt = f.declared if f else None
+        if f is not None and fmt is None and f.kind is Kind.SAFETENSORS:
+            fmt = "safetensors"  # a name that says nothing (weights.dat): the bytes do
         if focus in indexes:
             return LoadPlan("safetensors" if "safetensors" in focus else "pytorch",
                             tuple(indexes[focus].shards), focus)
