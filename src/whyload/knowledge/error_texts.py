@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from whyload.knowledge.fix_commands import load_on_cpu
 from whyload.report import Effect, Severity
 
 
@@ -225,7 +226,7 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          example="OSError: [Errno 28] No space left on device"),
     # --- version -----------------------------------------------------------------------------
     _row("WL210", r"Unsupported global: GLOBAL (?P<global_name>[\w.]+)",
-         "torch.load(weights_only=True) refuses the global {global_name}",
+         "torch.load with weights_only=True refuses the global {global_name}",
          "Since torch 2.6 torch.load defaults to weights_only=True, which only rebuilds tensors "
          "and plain containers; this pickle also holds {global_name} (a whole pickled model, "
          "TrainingArguments, numpy RNG state).",
@@ -235,7 +236,7 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
                  "Unsupported global: GLOBAL belt_nlp.bert.BertNN was not an allowed global by "
                  "default."),
     _row("WL210", r"Weights only load failed",
-         "torch.load(weights_only=True) refuses this pickle",
+         "torch.load with weights_only=True refuses this pickle",
          "Since torch 2.6 torch.load defaults to weights_only=True, and this pickle holds "
          "something other than tensors.",
          "for a file you trust: weights_only=False; better, re-save the state_dict as "
@@ -509,7 +510,7 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
     _row("WL516", r"Attempting to deserialize object on (?:a )?CUDA device",
          "Tensors saved on a GPU, loaded on a machine without one",
          "The pickle stores 'cuda:N' locations and this torch sees no GPU.",
-         "torch.load(path, map_location='cpu')",
+         load_on_cpu("<weights file>"),
          example="RuntimeError: Attempting to deserialize object on a CUDA device but "
                  "torch.cuda.is_available() is False. If you are running on a CPU-only machine, "
                  "please use torch.load with map_location=torch.device('cpu')"),
