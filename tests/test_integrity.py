@@ -632,3 +632,38 @@ def test_fix_uses_the_older_cli_when_only_it_is_installed(
         assert f.fix.startswith(f"huggingface-cli download {REPO_ID} model.safetensors")
     finally:
         fixes.hub_cli.cache_clear()
+
+
+def _zip_member(path: Path, suffix: str) -> zipfile.ZipInfo:
+    with zipfile.ZipFile(path) as z:
+        return next(i for i in z.infolist() if i.filename.endswith(suffix))
+
+
+def test_a_member_header_that_is_not_there_is_damage(copy_of: Callable[[Path], Path],
+                                                      bin_model: Path) -> None:
+    """check reads the directory and data.pkl, both intact; torch.load fails on the member."""
+    import torch
+
+    folder = copy_of(bin_model)
+    weights = folder / "pytorch_model.bin"
+    member = _zip_member(weights, "/data/3")
+    with weights.open("r+b") as f:
+        f.seek(member.header_offset)
+        f.write(b"\0\0\0\0")
+    with pytest.raises(RuntimeError, match="invalid header or archive is corrupted"):
+        torch.load(weights, weights_only=True)
+    report = integrity.verify(str(folder))
+    finding = only(report, "WL184")
+    assert finding.severity is Severity.ERROR and finding.effect is Effect.RAISES
+    assert finding.evidence["member"] == member.filename and "damaged" in finding.title
+
+
+def test_a_cut_zip_is_named_once_by_check_s_code(copy_of: Callable[[Path], Path],
+                                                  bin_model: Path) -> None:
+    folder = copy_of(bin_model)
+    weights = folder / "pytorch_model.bin"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) - 200])  # the zip directory is gone
+    report = integrity.verify(str(folder))
+    assert only(report, "WL130").severity is Severity.ERROR
+    assert "WL184" not in codes(report)

@@ -87,8 +87,11 @@ LOCK_UNREADABLE = declare("WL183", "lock-unreadable", FILES, """
     with it. Fix: write it again with `whyload lock --force` from a copy you trust.
     """, command="verify")
 ZIP_UNREADABLE = declare("WL184", "zip-crcs-unchecked", FILES, """
-    A zip checkpoint's directory could not be read, so its CRCs were not checked
-    `whyload check` says what is wrong with the file's structure.
+    A zip checkpoint whose members could not all be found, so its CRCs were not checked
+    A member whose local header is not where the zip's directory says is damage: torch.load
+    fails reading it ("PytorchStreamReader failed reading file data/3: invalid header"), and
+    the headers `whyload check` reads may still look fine; re-download the file. A directory
+    that is missing or too large is what `whyload check` explains (WL130).
     """, command="verify")
 LOCK_REFUSED = declare("WL185", "lock-refused", FILES, """
     No lock was written: the files are already known to be damaged

@@ -92,7 +92,11 @@ def verify(
     lock_file, lock_findings, lock_path = _find_lock(artifact, lock)
     inspection = inspect_files(artifact, entries, unreadable, expected=expected,
                                workers=workers, progress=progress, stop=stop)
-    findings = [*inspection.findings, *not_weights(artifact, names), *lock_findings]
+    broken = not_weights(artifact, names)
+    explained = {f.file for f in broken}  # check named what is wrong: its echo is noise
+    findings = [*(f for f in inspection.findings
+                  if not (f.code == codes.ZIP_UNREADABLE and f.severity is Severity.INFO
+                          and f.file in explained)), *broken, *lock_findings]
     if lock_file is not None:
         findings.extend(compare_with_lock(lock_file, inspection, str(lock_path)))
     elif not any(inspection.references.get(n) for n in names) and not expected \
@@ -247,10 +251,18 @@ def digest_findings(artifact: Artifact, digest: FileDigest,
                       "expected_crc32": f"{mismatch.expected:08x}",
                       "actual_crc32": f"{mismatch.actual:08x}"},
             fix=redownload(artifact, name, refs), effect=Effect.SILENT, file=name)))
-    if digest.zip is not None and digest.zip.error is not None:
+    layout = digest.zip
+    if layout is not None and layout.damaged_member is not None:
         out.append(stamp(codes.ZIP_UNREADABLE, Problem(
-            title=f"{name}: zip CRCs not checked ({digest.zip.error})",
-            severity=Severity.INFO, evidence={"file": name, "reason": digest.zip.error},
+            title=f"{name} is damaged: {layout.error}",
+            detail=f"torch.load fails reading {layout.damaged_member}; its CRC and those of the "
+            "members after it could not be checked.",
+            evidence={"file": name, "member": layout.damaged_member, "reason": layout.error},
+            fix=redownload(artifact, name, refs), file=name)))
+    elif layout is not None and layout.error is not None:
+        out.append(stamp(codes.ZIP_UNREADABLE, Problem(
+            title=f"{name}: zip CRCs not checked ({layout.error})",
+            severity=Severity.INFO, evidence={"file": name, "reason": layout.error},
             fix=f"whyload check {shlex.quote(artifact.target)}", file=name)))
     if digest.sha256 is None:
         return out

@@ -39,6 +39,7 @@ class ZipLayout:
     spans: tuple[MemberSpan, ...] = ()
     compressed: tuple[str, ...] = ()  # members whose CRC is of inflated bytes: not checked
     error: str | None = None  # the directory could not be read: no CRC was checked
+    damaged_member: str | None = None  # a member whose local header is not where it should be
 
 
 def read_zip_layout(f: BinaryIO, file_size: int) -> ZipLayout:
@@ -65,11 +66,12 @@ def read_zip_layout(f: BinaryIO, file_size: int) -> ZipLayout:
             f.seek(info.header_offset)
             raw = f.read(LOCAL_HEADER.size)
             if len(raw) < LOCAL_HEADER.size:
-                return ZipLayout(error=f"the local header of {info.filename} is past the end")
+                return ZipLayout(error=f"the local header of {info.filename} is past the end",
+                                 damaged_member=info.filename)
             signature, name_len, extra_len = LOCAL_HEADER.unpack(raw)
             if signature != b"PK\x03\x04":
                 return ZipLayout(error=f"no local header where {info.filename} should start "
-                                 f"(byte {info.header_offset:,})")
+                                 f"(byte {info.header_offset:,})", damaged_member=info.filename)
             start = info.header_offset + LOCAL_HEADER.size + name_len + extra_len
             spans.append(MemberSpan(info.filename, start, info.compress_size, info.CRC))
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
