@@ -1,18 +1,26 @@
 # Set-up is part of every target: a fresh machine goes from nothing to green with `make test`.
+#
+# requirements.lock pins every package the tests and benchmarks use, torch, pip and setuptools
+# included, so a fresh clone installs exactly what was tested whatever the registry published
+# since. `make lock` refreshes it on purpose; `make test-latest` and `make test-min` try the
+# newest and the lowest versions pyproject.toml allows, each in a venv of its own.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LOCK := requirements.lock
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test bench lint docs clean
+.PHONY: demo test bench lint docs lock test-latest test-min clean
 
-$(STAMP): pyproject.toml
+# torch is named with the lock: the CPU wheel of the locked version, never a CUDA build pulled in
+# by a range. setuptools comes from the lock too (no build isolation), so the editable install of
+# whyload itself is reproducible.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	# torch first and pinned: the CPU wheel on disk, never a CUDA build pulled in by a range.
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]' torch==2.13.0
+	$(BIN)/pip install -q -c $(LOCK) pip setuptools wheel
+	$(BIN)/pip install -q -c $(LOCK) torch
+	$(BIN)/pip install -q -c $(LOCK) --no-build-isolation -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -26,12 +34,13 @@ lint: $(STAMP)
 	$(BIN)/mypy src
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e '.[bench]' torch==2.13.0
+	$(BIN)/pip install -q -c $(LOCK) --no-build-isolation -e '.[bench]'
 	touch $(BENCH_STAMP)
 
 # Every benchmark, side by side with what a user would otherwise run (~30 minutes); each writes
 # its docs/benchmarks*.md and exits 1 when it misses a target.
 bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/verify.py
 	$(BIN)/python benchmarks/explain.py
@@ -41,5 +50,34 @@ bench: $(BENCH_STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m whyload rules --format markdown > docs/findings.md
 
+# Resolve the newest versions pyproject.toml allows (every extra) in a scratch venv and pin them.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q --upgrade pip setuptools wheel
+	.venv-lock/bin/pip install -q 'torch==2.13.0'
+	.venv-lock/bin/pip install -q -e '.[bench]' 'torch==2.13.0'
+	.venv-lock/bin/python scripts/write_lock.py .venv-lock/bin/python > $(LOCK)
+	rm -rf .venv-lock
+	@echo "wrote $(LOCK): review the diff, then run make clean test"
+
+# Not in CI: the newest versions the registry has today, to see drift before the lock moves.
+test-latest:
+	rm -rf .venv-latest
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/pip install -q --upgrade pip
+	.venv-latest/bin/pip install -q 'torch==2.13.0'
+	.venv-latest/bin/pip install -q --upgrade -e '.[test]' 'torch==2.13.0'
+	.venv-latest/bin/python -m pytest -q
+
+# The lowest versions pyproject.toml declares, to keep its lower bounds honest.
+test-min:
+	rm -rf .venv-min
+	$(PYTHON) -m venv .venv-min
+	.venv-min/bin/pip install -q --upgrade pip
+	$(PYTHON) scripts/lowest_constraints.py pyproject.toml test > .venv-min/lowest.txt
+	.venv-min/bin/pip install -q -c .venv-min/lowest.txt 'torch==2.13.0' -e '.[test]'
+	.venv-min/bin/python -m pytest -q
+
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) .venv-lock .venv-latest .venv-min build *.egg-info src/*.egg-info

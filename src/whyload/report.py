@@ -96,13 +96,23 @@ class Skipped:
     reason: str
 
 
-def decide_verdict(findings: tuple[Finding, ...], skipped: tuple[Skipped, ...]) -> Verdict:
+# what decides whether from_pretrained loads: a "loads" needs the files and at least one of the
+# other two assessed; otherwise nothing that decides loading was looked at
+DECISIVE = (Category.FILES, Category.CONFIG, Category.ARCHITECTURE)
+
+
+def decide_verdict(findings: tuple[Finding, ...], skipped: tuple[Skipped, ...],
+                   not_checked: Mapping[str, str] | None = None) -> Verdict:
     effects = {f.effect for f in findings if f.severity is Severity.ERROR}
     if Effect.RAISES in effects:
         return Verdict.FAILS
     if Effect.SILENT in effects:
         return Verdict.LOADS_BROKEN
     if skipped or any(f.effect is Effect.UNKNOWN for f in findings):
+        return Verdict.UNKNOWN
+    unassessed = set(not_checked or ())
+    if Category.FILES.value in unassessed or all(
+            c.value in unassessed for c in DECISIVE[1:]):
         return Verdict.UNKNOWN
     return Verdict.LOADS
 
@@ -118,10 +128,13 @@ class Report:
     skipped: tuple[Skipped, ...] = ()
     facts: Mapping[str, JSONValue] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
+    # the categories this command examines that were not assessed for this target, and why
+    # (category value -> reason): shown as "not checked", never as a clean ✓
+    not_checked: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def verdict(self) -> Verdict:
-        return decide_verdict(self.findings, self.skipped)
+        return decide_verdict(self.findings, self.skipped, self.not_checked)
 
     @property
     def worst(self) -> Severity | None:
@@ -145,6 +158,7 @@ class Report:
             "verdict": self.verdict.value,
             "findings": [f.to_dict() for f in self.findings],
             "skipped": [{"code": s.code, "reason": s.reason} for s in self.skipped],
+            "not_checked": dict(self.not_checked),
             "facts": dict(self.facts),
             "timings": dict(self.timings),
         }
