@@ -28,6 +28,7 @@ def check(
     device: str = "cpu",
     dtype: str | None = None,
     environment: Environment | None = None,
+    python: str | None = None,
 ) -> Report:
     """Diagnose a model folder, weights file or cached hub id without loading it.
 
@@ -35,7 +36,8 @@ def check(
     `model_class` is the class the model will be loaded into (default: the config's
     `architectures`, else AutoModel). `deep` asks transformers itself, on the meta device in a
     child process, what classes outside the BERT-family spec expect. `device` and `dtype` say
-    how it will be loaded; `environment` replaces this machine's facts (whyload.env.collect).
+    how it will be loaded; `python` is the interpreter that will load it (default: this one);
+    `environment` replaces this machine's facts (whyload.env.collect).
     Raises TargetError when there is nothing to examine; every problem with the model itself is
     a Finding in the returned Report.
     """
@@ -44,7 +46,8 @@ def check(
     artifact = resolve(str(target), revision)
     t1 = time.perf_counter()
     snapshot = take_snapshot(artifact, Options(model_class=model_class, deep=deep,
-                                               device=device, dtype=dtype), environment)
+                                               device=device, dtype=dtype, python=python),
+                             environment)
     _refuse_a_file_that_is_no_model_file(artifact, snapshot)
     t2 = time.perf_counter()
     findings, skipped = run_checks(snapshot, select=select, ignore=ignore)
@@ -83,11 +86,11 @@ AREAS = (("runtime", ("WL540",)), ("torch", ("WL510", "WL515")),
 
 
 def env(*, device: str = "cpu", probe: bool = True,
-        environment: Environment | None = None) -> Report:
+        environment: Environment | None = None, python: str | None = None) -> Report:
     """Diagnose this machine alone: versions, torch (imported in a child process), GPUs,
     memory and cgroup limits, the HF cache, containers."""
     t0 = time.perf_counter()
-    machine = environment or collect(gpus=True, probe=probe)
+    machine = environment or collect(gpus=True, probe=probe, python=python)
     artifact = Artifact(target="this machine", root=Path.cwd(), how="machine")
     snapshot = Snapshot(artifact, Inventory(()), {}, {}, LoadPlan(None), env=machine,
                         options=Options(device=device))

@@ -116,6 +116,7 @@ class Options:
     dtype: str | None = None  # the dtype it will be loaded in (None: as stored)
     deep: bool = False  # ask transformers itself (meta device, child process) for the classes
     # the BERT-family spec does not cover
+    python: str | None = None  # the interpreter that will load it (None: this one)
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,8 @@ def take_snapshot(artifact: Artifact, options: Options | None = None,
 
         deep_spec, deep_error = expected_by_transformers(artifact.root, config,
                                                          options.model_class)
-    env = environment or collect(gpus=options.device == "cuda", model_dir=str(artifact.root))
+    env = environment or collect(gpus=options.device == "cuda", model_dir=str(artifact.root),
+                                 python=options.python)
     return Snapshot(artifact, inventory, files, indexes, plan, documents, tokenizer, code,
                     options, deep_spec, deep_error, env)
 

@@ -38,7 +38,7 @@ class Environment:
 
 
 def collect(src: Sources | None = None, *, gpus: bool = False, probe: bool = False,
-            model_dir: str | None = None) -> Environment:
+            model_dir: str | None = None, python: str | None = None) -> Environment:
     src = src or Sources()
     return Environment(
         python=sys.version.split()[0],

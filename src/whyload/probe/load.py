@@ -22,7 +22,7 @@ FACT_KEYS = ("class", "model_class", "dtype", "parameters", "load_s", "versions"
 def run_load(target: str, *, model_class: str | None = None, dtype: str | None = None,
              device: str = "cpu", device_map: str | None = None, timeout_s: float = 600.0,
              memory_limit: int | None = None, trust_remote_code: bool = False,
-             revision: str | None = None) -> Report:
+             revision: str | None = None, python: str | None = None) -> Report:
     """Load `target` for real in a child process capped at `memory_limit` bytes of resident
     memory and `timeout_s` seconds, and report what happened: how the child ended ("outcome":
     loaded, exception, killed_oom, signal, timeout), the keys transformers reported missing,
@@ -37,7 +37,7 @@ def run_load(target: str, *, model_class: str | None = None, dtype: str | None =
         raise UsageError(f"memory_limit must be a positive number of bytes, not {memory_limit}")
     t0 = time.perf_counter()
     static = check(target, revision=revision, model_class=model_class, device=device,
-                   dtype=dtype)
+                   dtype=dtype, python=python)
     refuse_a_file_that_is_not_the_model(static)
     t1 = time.perf_counter()
     request = LoadRequest(path=str(static.resolved.get("path", target)), model_class=model_class,
