@@ -392,6 +392,33 @@ def test_safetensors_shape_that_overflows_is_a_finding(model_copy: Path) -> None
     assert_well_formed(report)
 
 
+@pytest.mark.parametrize("dtype, shape", [
+    ("F32", [2**61]),            # 2**61 elements fit a u64; 2**61 x 32 bits do not
+    ("U8", [2**61]),             # 2**64 bits: one past the largest u64
+    ("F32", [2**40, 2**40, 0]),  # the element count overflows before the 0
+    ("F32", [2**59]),            # exactly 2**64 bits: overflow
+    ("F32", [2**58]),            # 2**63 bits fit: a size mismatch, not an overflow
+    ("BOOL", [2**60, 15]),       # 15 * 2**63 bits: overflow
+])
+def test_safetensors_overflow_agrees_with_the_library(tmp_path: Path, dtype: str,
+                                                      shape: list[int]) -> None:
+    """The size bound is elements x bits (the library's), not elements x 8: what the library
+    rejects as ValidationOverflow, the reader names the same way, and nothing else."""
+    from safetensors import safe_open
+
+    header = json.dumps({"w": {"dtype": dtype, "shape": shape,
+                               "data_offsets": [0, 0]}}).encode()
+    data = struct.pack("<Q", len(header)) + header
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(data)
+    with pytest.raises(Exception) as raised:  # noqa: PT011  (the library's own error type)
+        safe_open(str(path), framework="numpy")
+    library_says_overflow = "overflow" in str(raised.value).lower()
+    ours = read_safetensors_header(io.BytesIO(data), len(data))
+    assert (ours.error is HeaderError.OVERFLOW) == library_says_overflow, str(raised.value)
+    assert ours.error is not None
+
+
 def test_pickle_declaring_a_1_gb_string_is_not_allocated(model_copy: Path) -> None:
     (model_copy / "model.safetensors").unlink()
     (model_copy / "pytorch_model.bin").write_bytes(

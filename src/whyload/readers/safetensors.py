@@ -142,11 +142,17 @@ def parse_header(raw: bytes, file_size: int) -> SafetensorsHeader:
             return fail(HeaderError.INVALID_OFFSET,
                         f"tensor {name!r} spans [{s}, {e}) but the previous one ends at {start}")
         start = e
-        nbits = DTYPE_BITS[dtype]
+        # as the library: the element count, folded dimension by dimension, then times the
+        # dtype's bits, must each fit a u64 (an overflow midway counts, even before a 0)
+        elements = 1
         for dim in shape:
-            nbits *= dim
-        if nbits > USIZE_MAX * 8:
-            return fail(HeaderError.OVERFLOW, f"tensor {name!r}: shape {list(shape)} overflows")
+            elements *= dim
+            if elements > USIZE_MAX:
+                break
+        nbits = elements * DTYPE_BITS[dtype]
+        if elements > USIZE_MAX or nbits > USIZE_MAX:
+            return fail(HeaderError.OVERFLOW, f"tensor {name!r}: shape {list(shape)} x {dtype} "
+                        "overflows a 64-bit size")
         if nbits % 8:
             return fail(HeaderError.MISALIGNED,
                         f"tensor {name!r}: {list(shape)} x {dtype} is not a whole number of bytes")
