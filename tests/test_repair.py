@@ -563,10 +563,41 @@ def test_output_that_would_touch_the_source(tmp_path: Path, broken: Path, where:
     assert tree_hash(broken) == before
 
 
-def test_output_parent_must_exist(tmp_path: Path, broken: Path) -> None:
-    with pytest.raises(UsageError, match="does not exist"):
-        plan(str(broken), tmp_path / "no" / "such" / "fixed")
+def test_missing_output_parents_are_made_when_applied(tmp_path: Path, broken: Path) -> None:
+    """--out a/b/fixed where a does not exist: the plan writes nothing, apply makes the parents."""
+    before = tree_hash(broken)
+    repair_plan = plan(str(broken), tmp_path / "no" / "such" / "fixed")
     assert not (tmp_path / "no").exists()
+    assert repair_plan.out == tmp_path.resolve() / "no" / "such" / "fixed"
+    result = repair_plan.apply(prove=False)
+    assert result.out.is_dir() and (result.out / "config.json").is_file()
+    assert result.after.verdict.value == "loads"
+    assert tree_hash(broken) == before
+
+
+def test_missing_output_parents_are_removed_when_the_build_fails(
+        tmp_path: Path, broken: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(*_: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(apply_module, "sync_tree", full_disk)
+    with pytest.raises(UsageError, match="nothing was written"):
+        plan(str(broken), tmp_path / "no" / "such" / "fixed").apply(prove=False)
+    assert not (tmp_path / "no").exists()
+
+
+def test_output_under_a_file_is_refused(tmp_path: Path, broken: Path) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(UsageError, match="is not a folder"):
+        plan(str(broken), tmp_path / "notes.txt" / "sub" / "fixed")
+
+
+def test_output_whose_missing_parents_are_inside_the_source_is_refused(
+        broken: Path) -> None:
+    before = tree_hash(broken)
+    with pytest.raises(UsageError, match="inside the model folder"):
+        plan(str(broken), broken / "new" / "fixed")
+    assert tree_hash(broken) == before and not (broken / "new").exists()
 
 
 def test_findings_point_at_whyload_fix(tmp_path: Path, healthy: Path,

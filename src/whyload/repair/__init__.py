@@ -7,7 +7,7 @@ beside the output, renames it into place when complete, then checks it and loads
 
 from __future__ import annotations
 
-from whyload.repair.plan import plan
-from whyload.repair.types import ApplyResult, LoadProof, Refusal, RepairPlan, Step
+from whyload.repair.plan import RepairPlan, plan
+from whyload.repair.types import ApplyResult, LoadProof, Refusal, Step
 
 __all__ = ["ApplyResult", "LoadProof", "Refusal", "RepairPlan", "Step", "plan"]

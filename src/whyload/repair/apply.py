@@ -10,6 +10,7 @@ dies, Ctrl-C — removes the temporary folder and leaves no output; the source i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,12 +18,16 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from whyload.errors import UsageError
 from whyload.repair.config_repair import write_config
 from whyload.repair.index_repair import write_index
 from whyload.repair.prove import prove_load
-from whyload.repair.types import ApplyResult, RepairPlan, Step
+from whyload.repair.types import ApplyResult, Step
+
+if TYPE_CHECKING:
+    from whyload.repair.plan import RepairPlan
 
 CONVERT_TIMEOUT_S = 3600
 
@@ -41,6 +46,7 @@ def apply_plan(plan: RepairPlan, *, force: bool = False, prove: bool = True) -> 
     if (dest.exists() or dest.is_symlink()) and not force:
         raise UsageError(f"{dest} already exists", hint="--force replaces it")
     check_free_space(plan)
+    made = make_parents(dest)  # --out a/b where a is new: removed again if the build fails
     build = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".whyload-tmp",
                                   dir=dest.parent))
     try:
@@ -53,6 +59,9 @@ def apply_plan(plan: RepairPlan, *, force: bool = False, prove: bool = True) -> 
         swap_into_place(build, dest)
     except BaseException as exc:
         shutil.rmtree(build, ignore_errors=True)
+        for folder in made:  # deepest first; only the folders this run created, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         if isinstance(exc, OSError):
             raise RepairFailed(f"writing the repaired copy failed: {exc}; nothing was written "
                                f"to {dest}", hint="free space or fix permissions, then run "
@@ -64,6 +73,13 @@ def apply_plan(plan: RepairPlan, *, force: bool = False, prove: bool = True) -> 
     load, why_not = prove_load(dest, after, plan.model_class) if prove else (None, "--no-load")
     return ApplyResult(out=dest, written=tuple(written), copied=tuple(copied),
                        before=plan.before, after=after, load=load, load_skipped=why_not)
+
+
+def make_parents(dest: Path) -> list[Path]:
+    """Create dest's missing parent folders; the ones created, deepest first."""
+    missing = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return missing
 
 
 def current_umask() -> int:
@@ -78,9 +94,10 @@ def check_free_space(plan: RepairPlan) -> None:
     needed = sum(_size(plan.source / rel) for rel in plan.copies)
     needed += sum(_size(plan.source / name) for step in plan.steps
                   if step.action == "rewrite-weights" for name in step.reads)
-    free = shutil.disk_usage(plan.out.parent).free
+    where = next(p for p in (plan.out.parent, *plan.out.parents) if p.exists())
+    free = shutil.disk_usage(where).free
     if needed > free:
-        raise RepairFailed(f"the repaired copy needs about {needed:,} bytes; {plan.out.parent} "
+        raise RepairFailed(f"the repaired copy needs about {needed:,} bytes; {where} "
                            f"has {free:,} free", hint="free space, or write --out elsewhere")
 
 

@@ -6,24 +6,25 @@ from __future__ import annotations
 
 import os
 import shlex
-import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from whyload.errors import UsageError
 from whyload.integrity.lockfile import LOCK_NAME
-from whyload.registry import run_checks
+from whyload.pipeline import examine
+from whyload.repair.apply import apply_plan
 from whyload.repair.byte_guard import damaged_inputs
 from whyload.repair.config_repair import plan_config
 from whyload.repair.index_repair import plan_index
 from whyload.repair.refusals import INVENTED
 from whyload.repair.refusals import refusals as find_refusals
-from whyload.repair.types import RepairPlan, Step
+from whyload.repair.types import ApplyResult, Refusal, Step, summary
 from whyload.repair.weights_repair import plan_weights
 from whyload.report import Report, Severity
 from whyload.resolve import resolve
-from whyload.snapshot import Options, take_snapshot
+from whyload.snapshot import Options, Snapshot
 
 SKIPPED_DIRS = frozenset({".git"})  # a clone's history is not part of the model
 DOWNLOAD_RECORDS = ".cache/huggingface/download"  # what `hf download --local-dir` recorded
@@ -37,7 +38,6 @@ def plan(target: str, out: str | Path, *, force: bool = False, to_safetensors: b
     `out`. `to_safetensors` converts .bin weights even when nothing else needs it;
     `max_shard_bytes` re-shards; `overrides` sets config values the weights do not determine
     (num_attention_heads). Raises UsageError when `out` cannot be written safely."""
-    t0 = time.perf_counter()
     artifact = resolve(str(target))
     if artifact.focus is not None:
         raise UsageError(f"{target} is a single file; fix repairs a model folder",
@@ -45,11 +45,9 @@ def plan(target: str, out: str | Path, *, force: bool = False, to_safetensors: b
                          f"--out {shlex.quote(str(out))}")
     source = artifact.root.resolve()
     dest = check_out(source, Path(out), force=force)
-    snap = take_snapshot(artifact, Options(model_class=model_class))
-    findings, skipped = run_checks(snap)
-    before = Report(command="check", target=str(target), resolved=artifact.describe(),
-                    findings=findings, skipped=skipped, facts=snap.facts(),
-                    timings={"total_s": round(time.perf_counter() - t0, 6)})
+    examination = examine(artifact, options=Options(model_class=model_class))
+    snap, findings = examination.snapshot, examination.findings
+    before = examination.report(str(target))
     planned = frozenset([*snap.plan.files, *([snap.plan.index] if snap.plan.index else [])])
     refused = find_refusals(findings, planned)
     steps: list[Step] = []
@@ -93,9 +91,12 @@ def check_out(source: Path, out: Path, *, force: bool) -> Path:
     if parent.exists() and not parent.is_dir():
         raise UsageError(f"--out {out}: {parent} is not a folder",
                          hint=f"e.g. --out {shlex.quote(str(source) + '-fixed')}")
-    if not parent.is_dir():
-        raise UsageError(f"{parent} does not exist", hint=f"mkdir -p {shlex.quote(str(parent))}")
-    dest = parent.resolve() / out.name
+    existing = next(p for p in (parent, *parent.parents) if p.exists())
+    if not existing.is_dir():
+        raise UsageError(f"--out {out}: {existing} is not a folder",
+                         hint=f"e.g. --out {shlex.quote(str(source) + '-fixed')}")
+    # the folders still missing are made when the plan is applied (never inside the source)
+    dest = existing.resolve() / parent.relative_to(existing) / out.name
     if dest == source or source in dest.parents:
         raise UsageError(f"--out {out} is inside the model folder {source}",
                          hint="write the repaired copy beside it, e.g. --out "
@@ -134,3 +135,43 @@ def files_to_copy(source: Path, skip: set[str]) -> tuple[list[str], list[str]]:
                 raise UsageError(f"{source} holds more than {MAX_COPIED_FILES:,} files",
                                  hint="point fix at the model folder itself")
     return copies, notes
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepairPlan:
+    """What `whyload fix` would write into `out`, from what and why; `apply()` writes it."""
+
+    source: Path
+    out: Path
+    before: Report
+    steps: tuple[Step, ...]
+    copies: tuple[str, ...]  # files taken over unchanged
+    refusals: tuple[Refusal, ...] = ()
+    unanswered: tuple[str, ...] = ()  # error findings no step answers (their own fix applies)
+    notes: tuple[str, ...] = ()
+    model_class: str | None = None  # the class the load proof uses (None: architectures)
+    snapshot: Snapshot | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def nothing_to_fix(self) -> bool:
+        return not self.steps and not self.refusals
+
+    @property
+    def applicable(self) -> bool:
+        return bool(self.steps) and not self.refusals
+
+    def answered(self) -> list[str]:
+        return sorted({code for step in self.steps for code in step.answers})
+
+    def apply(self, *, force: bool = False, prove: bool = True) -> ApplyResult:
+        """Write the repaired folder (atomically), then check it and, when torch and
+        transformers are installed, load it for real in a child process."""
+        return apply_plan(self, force=force, prove=prove)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": str(self.source), "out": str(self.out),
+                "before": summary(self.before),
+                "steps": [s.to_dict() for s in self.steps], "copies": list(self.copies),
+                "refusals": [r.to_dict() for r in self.refusals],
+                "unanswered": list(self.unanswered), "notes": list(self.notes),
+                "nothing_to_fix": self.nothing_to_fix}

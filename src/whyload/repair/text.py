@@ -4,9 +4,13 @@ fix refuses, and the check before and after."""
 from __future__ import annotations
 
 import shlex
+from typing import TYPE_CHECKING
 
-from whyload.repair.types import ApplyResult, RepairPlan
+from whyload.repair.types import ApplyResult
 from whyload.report import Report
+
+if TYPE_CHECKING:
+    from whyload.repair.plan import RepairPlan
 
 ACTIONS = {"write-config": "write", "rebuild-index": "rebuild", "rewrite-weights": "write"}
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from whyload.report import JSONValue, Report, Severity
 
 if TYPE_CHECKING:
-    from whyload.snapshot import Snapshot
+    pass
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,52 +90,10 @@ class ApplyResult:
 
     def to_dict(self) -> dict[str, JSONValue]:
         return {"out": str(self.out), "written": list(self.written), "copied": list(self.copied),
-                "before": _summary(self.before), "after": _summary(self.after),
+                "before": summary(self.before), "after": summary(self.after),
                 "load": self.load.to_dict() if self.load else None,
                 "load_skipped": self.load_skipped, "ok": self.ok}
 
 
-def _summary(report: Report) -> dict[str, JSONValue]:
+def summary(report: Report) -> dict[str, JSONValue]:
     return {"verdict": report.verdict.value, "codes": report.codes()}
-
-
-@dataclass(frozen=True, kw_only=True)
-class RepairPlan:
-    """What `whyload fix` would write into `out`, from what and why; `apply()` writes it."""
-
-    source: Path
-    out: Path
-    before: Report
-    steps: tuple[Step, ...]
-    copies: tuple[str, ...]  # files taken over unchanged
-    refusals: tuple[Refusal, ...] = ()
-    unanswered: tuple[str, ...] = ()  # error findings no step answers (their own fix applies)
-    notes: tuple[str, ...] = ()
-    model_class: str | None = None  # the class the load proof uses (None: architectures)
-    snapshot: Snapshot | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def nothing_to_fix(self) -> bool:
-        return not self.steps and not self.refusals
-
-    @property
-    def applicable(self) -> bool:
-        return bool(self.steps) and not self.refusals
-
-    def answered(self) -> list[str]:
-        return sorted({code for step in self.steps for code in step.answers})
-
-    def apply(self, *, force: bool = False, prove: bool = True) -> ApplyResult:
-        """Write the repaired folder (atomically), then check it and, when torch and
-        transformers are installed, load it for real in a child process."""
-        from whyload.repair.apply import apply_plan
-
-        return apply_plan(self, force=force, prove=prove)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"source": str(self.source), "out": str(self.out),
-                "before": _summary(self.before),
-                "steps": [s.to_dict() for s in self.steps], "copies": list(self.copies),
-                "refusals": [r.to_dict() for r in self.refusals],
-                "unanswered": list(self.unanswered), "notes": list(self.notes),
-                "nothing_to_fix": self.nothing_to_fix}
