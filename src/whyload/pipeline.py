@@ -1,20 +1,70 @@
-"""resolve -> read -> checks -> report: the one path every check command takes."""
+"""resolve -> read -> checks -> report: the one path every command that reads a model takes.
+
+`examine` is that path; `check` reports what it found, and verify, lock and fix start from it
+(one snapshot each: the headers are read once).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from whyload.checks.model import ModelView
 from whyload.env import Environment, collect
 from whyload.env.summary import environment_facts, summarize
 from whyload.errors import TargetError
 from whyload.readers.inventory import Inventory
 from whyload.readers.sniff import Kind
-from whyload.registry import run_checks, validate_patterns
-from whyload.report import Finding, Report, Severity
+from whyload.registry import all_rules, matches, run_checks, validate_patterns
+from whyload.report import Category, Finding, Report, Severity, Skipped
 from whyload.resolve import Artifact, resolve
-from whyload.snapshot import LoadPlan, Options, Snapshot, declared_format, take_snapshot
+from whyload.snapshot import LoadPlan, Options, Snapshot, is_model_file, take_snapshot
+
+
+@dataclass(frozen=True)
+class Examination:
+    """What resolving, reading and checking one target found."""
+
+    artifact: Artifact
+    snapshot: Snapshot
+    findings: tuple[Finding, ...]
+    skipped: tuple[Skipped, ...]
+    not_checked: Mapping[str, str] = field(default_factory=dict)
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    def report(self, target: str, command: str = "check") -> Report:
+        return Report(command=command, target=target, resolved=self.artifact.describe(),
+                      findings=self.findings, skipped=self.skipped,
+                      facts=self.snapshot.facts(), timings=self.timings,
+                      not_checked=self.not_checked)
+
+
+def examine(
+    target: str | Artifact,
+    *,
+    revision: str | None = None,
+    options: Options | None = None,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    environment: Environment | None = None,
+) -> Examination:
+    """resolve -> snapshot -> checks for one target (a path, a hub id, or an Artifact already
+    resolved). Raises TargetError when there is nothing to examine."""
+    validate_patterns([*select, *ignore])
+    t0 = time.perf_counter()
+    artifact = target if isinstance(target, Artifact) else resolve(str(target), revision)
+    t1 = time.perf_counter()
+    snapshot = take_snapshot(artifact, options or Options(), environment)
+    _refuse_a_file_that_is_no_model_file(artifact, snapshot)
+    t2 = time.perf_counter()
+    findings, skipped = run_checks(snapshot, select=select, ignore=ignore)
+    t3 = time.perf_counter()
+    return Examination(
+        artifact, snapshot, findings, skipped, not_checked(snapshot, select, ignore),
+        {"resolve_s": round(t1 - t0, 6), "read_s": round(t2 - t1, 6),
+         "checks_s": round(t3 - t2, 6), "total_s": round(t3 - t0, 6)})
 
 
 def check(
@@ -41,36 +91,64 @@ def check(
     Raises TargetError when there is nothing to examine; every problem with the model itself is
     a Finding in the returned Report.
     """
-    validate_patterns([*select, *ignore])
-    t0 = time.perf_counter()
-    artifact = resolve(str(target), revision)
-    t1 = time.perf_counter()
-    snapshot = take_snapshot(artifact, Options(model_class=model_class, deep=deep,
-                                               device=device, dtype=dtype, python=python),
-                             environment)
-    _refuse_a_file_that_is_no_model_file(artifact, snapshot)
-    t2 = time.perf_counter()
-    findings, skipped = run_checks(snapshot, select=select, ignore=ignore)
-    t3 = time.perf_counter()
-    return Report(
-        command="check",
-        target=str(target),
-        resolved=artifact.describe(),
-        findings=findings,
-        skipped=skipped,
-        facts=snapshot.facts(),
-        timings={"resolve_s": round(t1 - t0, 6), "read_s": round(t2 - t1, 6),
-                 "checks_s": round(t3 - t2, 6), "total_s": round(t3 - t0, 6)},
-    )
+    options = Options(model_class=model_class, deep=deep, device=device, dtype=dtype,
+                      python=python)
+    return examine(target, revision=revision, options=options, select=select, ignore=ignore,
+                   environment=environment).report(str(target))
+
+
+# the categories `check` examines: each is assessed, or named in the report as not checked
+CHECKED = (Category.FILES, Category.VERSION, Category.CONFIG, Category.ARCHITECTURE,
+           Category.ENVIRONMENT, Category.SECURITY)
+
+
+def not_checked(snap: Snapshot, select: Sequence[str] = (),
+                ignore: Sequence[str] = ()) -> dict[str, str]:
+    """The categories this examination did not assess, and why: deselected by --select /
+    --ignore, or without what they compare (no config.json, no readable weights, no key spec
+    for the class being loaded)."""
+    from whyload.checks.model import model_view
+
+    selected = {r.category for r in all_rules() if r.func is not None
+                and (not select or matches(r.code, select)) and not matches(r.code, ignore)}
+    out = {c.value: "not selected (--select / --ignore)" for c in CHECKED if c not in selected}
+    view = model_view(snap)
+    if snap.artifact.how == "machine":
+        return out
+    if not view.checkpoint:
+        reason = "no weights could be read"
+        for category in (Category.CONFIG, Category.ARCHITECTURE):
+            out.setdefault(category.value, f"not compared with the weights: {reason}")
+    if snap.config is None:
+        where = "beside the file" if snap.artifact.focus else "in the folder"
+        out.setdefault(Category.CONFIG.value, f"no config.json {where}")
+        out.setdefault(Category.ARCHITECTURE.value, f"no config.json {where} names the class")
+    if view.prediction is None and Category.ARCHITECTURE.value not in out:
+        out[Category.ARCHITECTURE.value] = _why_not_predicted(snap, view)
+    return out
+
+
+def _why_not_predicted(snap: Snapshot, view: ModelView) -> str:
+    if view.wrapper:
+        return f"the weight names carry the wrapper prefix {view.wrapper!r}"
+    if snap.plan.adapter:
+        return "PEFT adapter weights: the keys depend on the base model"
+    if snap.deep_error:
+        return f"--deep could not build the model: {snap.deep_error}"
+    if snap.deep_spec is not None and snap.deep_spec.renames_on_load:
+        return f"transformers renames {snap.deep_spec.name}'s weights on load"
+    what = view.target_class or f"model_type {view.model_type!r}"
+    return (f"no key spec for {what}" + ("" if snap.options.deep else
+                                        "; --deep asks transformers"))
 
 
 def _refuse_a_file_that_is_no_model_file(artifact: Artifact, snapshot: Snapshot) -> None:
-    """A single file named like no model file whose bytes are no model format either (a log,
-    notes, a script) is not a target: saying "loads" about it would be wrong."""
+    """A single file that is no model file by name or bytes (a log, notes, a script) is not a
+    target: saying "loads" about it would be wrong."""
     if artifact.how != "file" or not artifact.focus:
         return
     facts = snapshot.file(artifact.focus)
-    if facts is None or declared_format(artifact.focus) is not None or facts.kind not in (
+    if facts is None or is_model_file(artifact.focus, facts.kind) or facts.kind not in (
             Kind.TEXT, Kind.UNKNOWN, Kind.EMPTY, Kind.ZEROS):
         return
     hint = (f"a log? whyload explain {artifact.target}" if facts.kind is Kind.TEXT else

@@ -17,7 +17,7 @@ from whyload.readers.inventory import Entry, Inventory, is_training_state, take_
 from whyload.readers.jsonfile import JsonDoc, read_json
 from whyload.readers.lfs import LfsPointer, parse_lfs_pointer
 from whyload.readers.safetensors import SafetensorsHeader, read_safetensors_header
-from whyload.readers.sniff import HEAD_BYTES, Kind
+from whyload.readers.sniff import HEAD_BYTES, MODEL_KINDS, Kind
 from whyload.readers.tensors import TensorInfo
 from whyload.readers.tokenizer import TokenizerFacts, read_tokenizer
 from whyload.readers.torch import TorchCheckpoint, read_legacy_torch, read_torch_zip
@@ -259,6 +259,24 @@ def take_snapshot(artifact: Artifact, options: Options | None = None,
                                  python=options.python)
     return Snapshot(artifact, inventory, files, indexes, plan, documents, tokenizer, code,
                     options, deep_spec, deep_error, env)
+
+
+# the names from_pretrained reads in a model folder (weights, their shard indexes, config.json)
+LOADED_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack",
+                   ".index.json")
+
+
+def is_model_file(name: str, kind: Kind | None) -> bool:
+    """A model file by its name (weights, config.json, a shard index) or by its bytes (a
+    weights format): what whyload examines, rather than a log or notes."""
+    return (declared_format(name) is not None or name.endswith(LOADED_SUFFIXES)
+            or name == "config.json" or kind in MODEL_KINDS)
+
+
+def read_by_from_pretrained(name: str) -> bool:
+    """Whether from_pretrained, given the folder, reads a file so named: a file target is the
+    user's model only then (weights.dat is not read; the folder's model.safetensors is)."""
+    return name.endswith(LOADED_SUFFIXES) or name == "config.json"
 
 
 def declared_format(name: str) -> str | None:

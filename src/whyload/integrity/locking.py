@@ -20,6 +20,7 @@ from whyload.integrity.lockfile import (
 )
 from whyload.integrity.references import cached_repo_id, cached_snapshot
 from whyload.integrity.verification import inspect_files, list_files, not_weights
+from whyload.pipeline import Examination, examine
 from whyload.registry import Problem, sort_findings, stamp
 from whyload.report import Report, Severity
 from whyload.resolve import Artifact, resolve
@@ -54,7 +55,8 @@ def lock(
     entries, unreadable = list_files(artifact)
     inspection = inspect_files(artifact, entries, unreadable, workers=workers,
                                progress=progress, stop=stop)
-    findings = [*inspection.findings, *not_weights(artifact, [e.name for e in entries])]
+    examination = examine(artifact)
+    findings = [*inspection.findings, *not_weights(examination, [e.name for e in entries])]
     damaged = [f for f in findings if f.severity is not Severity.INFO] or (
         [] if not inspection.interrupted else findings)
     written = False
@@ -68,7 +70,7 @@ def lock(
     else:
         record = LockFile(
             files={d.name: LockedFile(d.sha256 or "", d.size) for d in inspection.digests},
-            versions=installed_versions(), format=format_facts(artifact),
+            versions=installed_versions(), format=format_facts(examination),
             target=lock_target(artifact))
         write_lock(record, path, force=force)
         written = True
@@ -102,9 +104,7 @@ def lock_target(artifact: Artifact) -> dict[str, Any]:
     return target
 
 
-def format_facts(artifact: Artifact) -> dict[str, Any]:
+def format_facts(examination: Examination) -> dict[str, Any]:
     """Tensor count, dtypes, parameter count and the like, from the headers `check` reads."""
-    from whyload.snapshot import take_snapshot
-
-    facts = take_snapshot(artifact).facts()
+    facts = examination.snapshot.facts()
     return {k: facts[k] for k in FORMAT_FACTS if k in facts}

@@ -27,6 +27,7 @@ from whyload.integrity.references import (
     parse_expected_sha256,
 )
 from whyload.integrity.values import ValueScan
+from whyload.pipeline import Examination, examine
 from whyload.readers.inventory import (
     MAX_ENTRIES,
     Entry,
@@ -92,7 +93,7 @@ def verify(
     lock_file, lock_findings, lock_path = _find_lock(artifact, lock)
     inspection = inspect_files(artifact, entries, unreadable, expected=expected,
                                workers=workers, progress=progress, stop=stop)
-    broken = not_weights(artifact, names)
+    broken = not_weights(examine(artifact), names)
     explained = {f.file for f in broken}  # check named what is wrong: its echo is noise
     findings = [*(f for f in inspection.findings
                   if not (f.code == codes.ZIP_UNREADABLE and f.severity is Severity.INFO
@@ -120,14 +121,11 @@ def verify(
     )
 
 
-def not_weights(artifact: Artifact, names: Sequence[str]) -> list[Finding]:
+def not_weights(examination: Examination, names: Sequence[str]) -> list[Finding]:
     """check's findings on files whose bytes are not weights at all (a Git LFS pointer, an
     error page, a cut file), from the headers alone: a hash says nothing about those, and a
     lock must not record them as healthy."""
-    from whyload.registry import run_checks
-    from whyload.snapshot import take_snapshot
-
-    findings, _ = run_checks(take_snapshot(artifact))
+    findings = examination.findings
     present = set(names)
     references = {f"{name}{suffix}" for name in present for suffix in POINTER_SUFFIXES}
     return [f for f in findings if f.code in codes.BYTES_NOT_WEIGHTS and f.file in present

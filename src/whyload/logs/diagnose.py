@@ -17,15 +17,12 @@ from whyload.logs.lines import Line, open_log, open_stdin, text_lines
 from whyload.logs.loading_report import loading_findings, read_loading_reports
 from whyload.logs.match import find_matches, findings_of
 from whyload.logs.targets import model_location, named_locations
-from whyload.readers.sniff import Kind
+from whyload.readers.sniff import ARCHIVES, MODEL_KINDS
 from whyload.report import Finding, JSONValue, Report, Severity, Skipped
 
 MAX_CHECKED_TARGETS = 3
 MAX_TARGET_TRIES = 12
 _LOADING_RANK = len(ERROR_TEXTS)  # loading-report findings sort after the table's
-_MODEL_FILES = frozenset({Kind.SAFETENSORS, Kind.TORCH_ZIP, Kind.PICKLE, Kind.ZIP, Kind.HDF5,
-                          Kind.MSGPACK, Kind.GGUF, Kind.ONNX})
-_ARCHIVES = frozenset({Kind.GZIP, Kind.BZIP2, Kind.XZ, Kind.ZSTD, Kind.TAR})
 
 
 def diagnose_lines(lines: Sequence[Line]) -> tuple[Finding, ...]:
@@ -189,10 +186,10 @@ def _refuse_non_log(path: str | os.PathLike[str]) -> None:
     except OSError:
         return  # open_log says why
     kind = sniff(head, size, os.path.basename(name))
-    if kind in _ARCHIVES:
+    if kind in ARCHIVES:
         raise TargetError(name, f"{name!r} is a {kind.value} archive, not a log",
                           hint=f"decompress it first: e.g. zcat {name} | whyload explain -")
-    if kind in _MODEL_FILES:
+    if kind in MODEL_KINDS:
         raise TargetError(name, f"{name!r} is a {kind.value} file, not a log",
                           hint=f"explain reads logs and tracebacks; for a model file run "
                                f"`whyload check {name}`")

@@ -13,9 +13,8 @@ from whyload.probe.observed import observed_findings
 from whyload.probe.sandbox import ChildExit, run_child
 from whyload.registry import sort_findings
 from whyload.report import Report
+from whyload.snapshot import read_by_from_pretrained
 
-MODEL_FILE_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack",
-                       ".index.json")
 FACT_KEYS = ("class", "model_class", "dtype", "parameters", "load_s", "versions")
 
 
@@ -63,8 +62,7 @@ def refuse_a_file_that_is_not_the_model(static: Report) -> None:
     from whyload.errors import TargetError
 
     name = str(static.resolved.get("file") or "")
-    if static.resolved.get("how") != "file" or not name or \
-            name.endswith(MODEL_FILE_SUFFIXES) or name == "config.json":
+    if static.resolved.get("how") != "file" or not name or read_by_from_pretrained(name):
         return
     folder = str(static.resolved.get("path", ""))
     raise TargetError(name, f"{name} is not a weights file or config.json: loading it would load "

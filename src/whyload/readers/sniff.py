@@ -33,6 +33,9 @@ class Kind(str, enum.Enum):
 
 
 ARCHIVES = frozenset({Kind.GZIP, Kind.BZIP2, Kind.XZ, Kind.ZSTD, Kind.TAR})
+# bytes that are a model format whatever the file is called
+MODEL_KINDS = frozenset({Kind.SAFETENSORS, Kind.TORCH_ZIP, Kind.PICKLE, Kind.ZIP, Kind.HDF5,
+                         Kind.MSGPACK, Kind.GGUF, Kind.ONNX})
 LFS_PREFIX = b"version https://git-lfs.github.com/spec/"
 SAFETENSORS_HEADER_LIMIT = 100_000_000  # the safetensors library's MAX_HEADER_SIZE
 

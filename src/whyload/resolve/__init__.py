@@ -111,10 +111,9 @@ def _shadowed_repo(target: str) -> Path | None:
     name = target.rstrip("/")
     if os.path.isabs(name) or name.startswith((".", "~")) or not looks_like_hub_id(name):
         return None
-    from whyload.env.container import hf_cache_dir
-    from whyload.resolve.hub import cached_repo_dir
+    from whyload.resolve.hub import cached_repo_dir, hub_cache_dir
 
-    return cached_repo_dir(name, hf_cache_dir(os.environ))
+    return cached_repo_dir(name, str(hub_cache_dir()))
 
 
 def _stat_error(target: str, exc: OSError) -> TargetError:

@@ -19,9 +19,12 @@ _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 def hub_cache_dir() -> Path:
-    from huggingface_hub import constants
+    """The HF cache this process would use (one rule: whyload.env.container.hf_cache_dir)."""
+    import os
 
-    return Path(constants.HF_HUB_CACHE)
+    from whyload.env.container import hf_cache_dir
+
+    return Path(hf_cache_dir(os.environ))
 
 
 def _repo_folder(cache_dir: Path, repo_id: str) -> Path | None:
