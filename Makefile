@@ -75,8 +75,9 @@ test-min:
 	rm -rf .venv-min
 	$(PYTHON) -m venv .venv-min
 	.venv-min/bin/pip install -q --upgrade pip
-	$(PYTHON) scripts/lowest_constraints.py pyproject.toml test > .venv-min/lowest.txt
-	.venv-min/bin/pip install -q -c .venv-min/lowest.txt 'torch==2.13.0' -e '.[test]'
+	$(PYTHON) scripts/lowest_constraints.py pyproject.toml $(LOCK) > .venv-min/lowest.txt
+	.venv-min/bin/pip install -q -c .venv-min/lowest.txt torch
+	.venv-min/bin/pip install -q -c .venv-min/lowest.txt -e '.[test]'
 	.venv-min/bin/python -m pytest -q
 
 clean:

@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from whyload.checks.model import ModelView
 from whyload.env import Environment, collect
 from whyload.env.summary import environment_facts, summarize
 from whyload.errors import TargetError
+from whyload.modelview import ModelView
 from whyload.readers.inventory import Inventory
 from whyload.readers.sniff import Kind
 from whyload.registry import all_rules, matches, run_checks, validate_patterns
@@ -107,7 +107,7 @@ def not_checked(snap: Snapshot, select: Sequence[str] = (),
     """The categories this examination did not assess, and why: deselected by --select /
     --ignore, or without what they compare (no config.json, no readable weights, no key spec
     for the class being loaded)."""
-    from whyload.checks.model import model_view
+    from whyload.modelview import model_view
 
     selected = {r.category for r in all_rules() if r.func is not None
                 and (not select or matches(r.code, select)) and not matches(r.code, ignore)}

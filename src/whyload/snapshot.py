@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whyload.env import Environment, collect
 from whyload.env.predict import PeakEstimate, predict_peak
 from whyload.knowledge.families import ClassSpec, families
+from whyload.modelview import LoadClass, ModelView, choose_class
 from whyload.readers.code import CodeFile, read_code
 from whyload.readers.inventory import Entry, Inventory, is_training_state, take_inventory
 from whyload.readers.jsonfile import JsonDoc, read_json
@@ -22,6 +24,9 @@ from whyload.readers.tensors import TensorInfo
 from whyload.readers.tokenizer import TokenizerFacts, read_tokenizer
 from whyload.readers.torch import TorchCheckpoint, read_legacy_torch, read_torch_zip
 from whyload.resolve import Artifact
+
+if TYPE_CHECKING:
+    from whyload.knowledge.model_classes import ModelClasses
 
 # what from_pretrained looks for, in the order it looks (PyTorch weights first)
 SAFETENSORS_NAME = "model.safetensors"
@@ -133,6 +138,14 @@ class Snapshot:
     deep_spec: ClassSpec | None = None  # from transformers on the meta device (Options.deep)
     deep_error: str | None = None  # why the deep tier could not run
     env: Environment | None = None  # the machine that will load it
+    load_class: LoadClass | None = None  # the class from_pretrained is called on, and why
+
+    @functools.cached_property
+    def view(self) -> ModelView:
+        """What the config and the weights say about the model (built once, when asked)."""
+        from whyload.modelview import build_view
+
+        return build_view(self)
 
     @property
     def config_name(self) -> str | None:
@@ -218,6 +231,8 @@ class Snapshot:
         for key in ("model_type", "architectures", "transformers_version"):
             if key in cfg:
                 out[key] = cfg[key]
+        if self.load_class is not None:
+            out["load_class"] = self.load_class.to_fact()
         return out
 
 
@@ -246,19 +261,29 @@ def take_snapshot(artifact: Artifact, options: Options | None = None,
     code = {n: read_code(artifact.root, n, f.size) for n, f in sorted(files.items())
             if n.endswith(".py") and f.kind is not Kind.LFS_POINTER}
     options = options or Options()
-    deep_spec, deep_error = None, None
+    env = environment or collect(gpus=options.device == "cuda", model_dir=str(artifact.root),
+                                 python=options.python)
     config = documents.get("config.json")
-    model_type = config.value.get("model_type") if config and isinstance(config.value, dict) \
+    config_value = config.value if config and config.ok and isinstance(config.value, dict) \
         else None
+    modules = documents.get("modules.json")  # a sentence-transformers folder
+    load_class = choose_class(options.model_class, config_value,
+                              isinstance(modules.value if modules and modules.ok else None, list),
+                              installed_classes(env))
+    deep_spec, deep_error = None, None
+    model_type = config_value.get("model_type") if config_value else None
     if options.deep and model_type not in families():
         from whyload.probe.meta import expected_by_transformers
 
-        deep_spec, deep_error = expected_by_transformers(artifact.root, config,
-                                                         options.model_class)
-    env = environment or collect(gpus=options.device == "cuda", model_dir=str(artifact.root),
-                                 python=options.python)
+        deep_spec, deep_error = expected_by_transformers(artifact.root, config, load_class.name)
     return Snapshot(artifact, inventory, files, indexes, plan, documents, tokenizer, code,
-                    options, deep_spec, deep_error, env)
+                    options, deep_spec, deep_error, env, load_class)
+
+
+def installed_classes(env: Environment | None) -> ModelClasses | None:
+    """The model classes of the transformers that will load the model, as far as whyload can
+    tell without importing it (None: it cannot)."""
+    return None
 
 
 # the names from_pretrained reads in a model folder (weights, their shard indexes, config.json)

@@ -13,9 +13,9 @@ import shlex
 from collections import Counter
 from collections.abc import Iterator
 
-from whyload.checks.model import AUTO_HEADS, ModelView, head_keys, model_view
 from whyload.knowledge import fix_commands
 from whyload.knowledge.families import FAMILY_PREFIXES, families, knows_key
+from whyload.modelview import AUTO_HEADS, ModelView, head_keys, model_view
 from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
 from whyload.snapshot import Snapshot
@@ -242,7 +242,7 @@ def auto_class_unsupported(snap: Snapshot) -> Iterator[Problem]:
     AutoModelForSeq2SeqLM": encoder-only models have no generation or vision heads.
     """
     view = model_view(snap)
-    if view.class_source != "--class (unsupported)":
+    if view.load_class is None or view.load_class.supported:
         return
     fam = families()[view.model_type or ""]
     heads = sorted({c["head"] for c in fam["classes"].values()})

@@ -7,8 +7,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from whyload.checks.model import model_view
 from whyload.knowledge.families import effective_config, families
+from whyload.modelview import model_view
 from whyload.readers.jsonfile import MAX_JSON_BYTES
 from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
@@ -167,8 +167,8 @@ def no_model_type(snap: Snapshot) -> Iterator[Problem]:
         from_arch = next((mt for mt, fam in families().items() if archs[0] in fam["classes"]),
                          None)
     guess = from_arch or view.weights_type
-    concrete = view.class_source == "--class" and not (view.target_class or "").startswith(
-        "Auto")
+    concrete = view.load_class is not None and view.class_source == "--class" and \
+        not view.load_class.name.startswith("Auto")
     yield Problem(
         severity=Severity.WARNING if concrete else Severity.ERROR,
         effect=Effect.NONE if concrete else Effect.RAISES,

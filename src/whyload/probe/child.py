@@ -118,15 +118,8 @@ def _version_of(package: str) -> str | None:
 
 
 def _model_class(request: LoadRequest, transformers: Any) -> Any:
-    name = request.model_class
-    if not name:
-        from transformers import AutoConfig
-
-        config = AutoConfig.from_pretrained(request.path,
-                                            trust_remote_code=request.trust_remote_code)
-        archs = getattr(config, "architectures", None) or []
-        name = next((a for a in archs if hasattr(transformers, a)), "AutoModel")
-    return model_class_named(transformers, name)
+    """The class the parent chose (check's facts["load_class"]), never one chosen here."""
+    return model_class_named(transformers, request.model_class or "AutoModel")
 
 
 def model_class_named(transformers: Any, name: str) -> Any:

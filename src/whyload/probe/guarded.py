@@ -34,7 +34,11 @@ from typing import Any
 from whyload.errors import LoadFailed, PreflightRefused, RandomWeightsRefused, UsageError
 from whyload.pipeline import check
 from whyload.probe.child import model_class_named
-from whyload.probe.load import load_facts, refuse_a_file_that_is_not_the_model
+from whyload.probe.load import (
+    load_class_name,
+    load_facts,
+    refuse_a_file_that_is_not_the_model,
+)
 from whyload.probe.observed import observed_findings
 from whyload.probe.sandbox import ChildExit
 from whyload.registry import sort_findings
@@ -122,10 +126,7 @@ class GuardedLoad:
         import torch
         import transformers
 
-        cls = self.cls
-        if cls is None:
-            archs = static.facts.get("architectures") or []
-            cls = next((a for a in archs if hasattr(transformers, a)), "AutoModel")
+        cls = self.cls if self.cls is not None else load_class_name(static)
         kwargs = {"trust_remote_code": False, **self.kwargs, "output_loading_info": True}
         if self.dtype is not None:
             kwargs["dtype"] = _torch_dtype(torch, self.dtype)

@@ -39,7 +39,8 @@ def run_load(target: str, *, model_class: str | None = None, dtype: str | None =
                    dtype=dtype, python=python)
     refuse_a_file_that_is_not_the_model(static)
     t1 = time.perf_counter()
-    request = LoadRequest(path=str(static.resolved.get("path", target)), model_class=model_class,
+    request = LoadRequest(path=str(static.resolved.get("path", target)),
+                          model_class=load_class_name(static),
                           dtype=dtype, device=device, device_map=device_map,
                           trust_remote_code=trust_remote_code)
     ended = run_child("whyload.probe.child", request.to_json(), timeout_s=timeout_s,
@@ -54,6 +55,14 @@ def run_load(target: str, *, model_class: str | None = None, dtype: str | None =
         timings={"check_s": round(t1 - t0, 6), "load_s": round(t2 - t1, 6),
                  "total_s": round(t2 - t0, 6)},
     )
+
+
+def load_class_name(static: Report) -> str:
+    """The class check decided the model loads with (facts["load_class"]): the real load uses
+    the same one, so prediction and reality are about one class."""
+    chosen = static.facts.get("load_class")
+    name = chosen.get("name") if isinstance(chosen, dict) else None
+    return name if isinstance(name, str) and name else "AutoModel"
 
 
 def refuse_a_file_that_is_not_the_model(static: Report) -> None:

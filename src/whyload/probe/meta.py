@@ -50,8 +50,7 @@ def _describe(root: str, class_name: str) -> dict[str, object]:
     from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(root, trust_remote_code=False)
-    archs = getattr(config, "architectures", None) or []
-    name = class_name or next((a for a in archs if hasattr(transformers, a)), "AutoModel")
+    name = class_name or "AutoModel"  # the snapshot's choice (whyload.modelview.choose_class)
     cls = getattr(transformers, name)
     with torch.device("meta"):
         model = cls.from_config(config) if name.startswith("AutoModel") else cls(config)

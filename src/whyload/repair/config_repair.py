@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from whyload.checks.model import model_view
 from whyload.errors import UsageError
 from whyload.knowledge.families import class_spec, families, predict_loading
+from whyload.modelview import model_view
 from whyload.readers.jsonfile import read_json
 from whyload.repair.types import Refusal, Step
 from whyload.report import Finding

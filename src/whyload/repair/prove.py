@@ -23,9 +23,9 @@ def prove_load(folder: Path, after: Report,
         return None, f"{' and '.join(missing)} not installed here: no real load"
     if after.verdict.value == "fails":
         return None, "check says it still fails: no real load"
-    model_class = model_class or _model_class(after)
-    from whyload.probe.load import run_load
+    from whyload.probe.load import load_class_name, run_load
 
+    model_class = model_class or load_class_name(after)
     report = run_load(str(folder), model_class=model_class)
     facts: dict[str, Any] = dict(report.facts)
     exc = facts.get("exception")
@@ -47,7 +47,3 @@ def _exception_line(exc: object) -> str | None:
         return f"{exc.get('type') or 'Exception'}: {exc['message']}"[:500]
     return json.dumps(exc)[:500]
 
-
-def _model_class(after: Report) -> str | None:
-    archs = after.facts.get("architectures")
-    return str(archs[0]) if isinstance(archs, list) and archs else None

@@ -5,8 +5,8 @@ process (whyload.repair.convert); the plan knows every name it will write from t
 
 from __future__ import annotations
 
-from whyload.checks.model import shared_prefix
 from whyload.knowledge.torch_pickle import rejected_globals, runs_code
+from whyload.modelview import shared_prefix
 from whyload.repair.keys import KeyRewrite, assign_shards, shard_names
 from whyload.repair.types import Refusal, Step
 from whyload.report import Finding, Severity

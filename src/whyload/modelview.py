@@ -1,0 +1,185 @@
+"""What the config and the weights say about the model, decided once per snapshot: the class
+from_pretrained will be called on (and why that one), the spec that predicts its keys, and what
+the checkpoint holds. The config (WL3xx) and architecture (WL4xx) checks, `load`, `fix` and
+`check --deep` all use this one decision.
+
+The class, in order: `--class`; a sentence-transformers folder (modules.json) loads its
+transformer with AutoModel; the config's `architectures` (the first one transformers has);
+else AutoModel. An Auto class resolves, for the config's model_type, to the class transformers'
+auto mapping names (knowledge/model_classes.json, generated from transformers).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from whyload.knowledge.families import (
+    ClassSpec,
+    Inferred,
+    LoadingPrediction,
+    class_spec,
+    families,
+    family_of_class,
+    guess_family,
+    infer_config,
+    predict_loading,
+)
+
+if TYPE_CHECKING:
+    from whyload.knowledge.model_classes import ModelClasses
+    from whyload.snapshot import Snapshot
+
+WRAPPERS = ("module.", "_orig_mod.")
+SENTENCE_TRANSFORMERS = "sentence-transformers (modules.json)"
+
+
+@dataclass(frozen=True)
+class LoadClass:
+    """The class from_pretrained is called on, what it builds for this model, and why it."""
+
+    name: str  # what from_pretrained is called on: "AutoModel", "BertForSequenceClassification"
+    resolved: str | None  # the class it builds for this model_type (None: not known here)
+    source: str  # "--class", "architectures", SENTENCE_TRANSFORMERS, or why AutoModel
+    supported: bool = True  # False: an Auto class with no model for this model_type
+
+    def to_fact(self) -> dict[str, Any]:
+        return {"name": self.name, "resolved": self.resolved, "source": self.source,
+                "supported": self.supported}
+
+
+def choose_class(asked: str | None, config: Mapping[str, Any] | None,
+                 sentence_transformers: bool, classes: ModelClasses | None) -> LoadClass:
+    """The one decision of which class loads the model (see the module docstring). `classes`
+    is what the installed transformers has (None when it cannot be told)."""
+    model_type = config.get("model_type") if config else None
+    model_type = model_type if isinstance(model_type, str) else None
+    if asked:
+        if asked.startswith("AutoModel"):
+            target = _auto_target(asked, model_type, classes)
+            known_type = model_type is not None and (
+                model_type in families() or (classes is not None and classes.knows_type(
+                    model_type)))
+            return LoadClass(asked, target, "--class", supported=target is not None
+                             or not known_type)
+        return LoadClass(asked, asked, "--class")
+    if sentence_transformers and model_type is not None:
+        return LoadClass("AutoModel", _auto_target("AutoModel", model_type, classes),
+                         SENTENCE_TRANSFORMERS)
+    archs = config.get("architectures") if config else None
+    names = [a for a in archs if isinstance(a, str)] if isinstance(archs, list) else []
+    for name in names:
+        if classes is None or classes.lookup(name) is not None or family_of_class(name):
+            return LoadClass(name, name, "architectures")
+    why = ("AutoModel (architectures names no transformers class: custom code?)" if names
+           else "AutoModel (config.json names no architectures)")
+    return LoadClass("AutoModel", _auto_target("AutoModel", model_type, classes), why)
+
+
+def _auto_target(auto: str, model_type: str | None,
+                 classes: ModelClasses | None) -> str | None:
+    if model_type is None:
+        return None
+    if classes is not None:
+        found = classes.auto_target(auto, model_type)
+        if found is not None:
+            return found
+    fam = families().get(model_type)
+    if fam is None:
+        return None
+    head = AUTO_HEADS.get(auto)
+    heads = ("ForCausalLM", "LMHeadModel") if head == "ForCausalLM" else (head,)
+    return next((n for h in heads for n, c in fam["classes"].items() if c["head"] == h), None)
+
+
+# the BERT-family spec's heads, for when no generated class data can be read
+AUTO_HEADS = {
+    "AutoModel": "Model", "AutoModelForMaskedLM": "ForMaskedLM",
+    "AutoModelForSequenceClassification": "ForSequenceClassification",
+    "AutoModelForTokenClassification": "ForTokenClassification",
+    "AutoModelForQuestionAnswering": "ForQuestionAnswering",
+    "AutoModelForMultipleChoice": "ForMultipleChoice", "AutoModelForPreTraining": "ForPreTraining",
+    "AutoModelForCausalLM": "ForCausalLM", "AutoModelForNextSentencePrediction":
+    "ForNextSentencePrediction",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModelView:
+    config: dict[str, Any] | None  # config.json, when it parses to an object
+    model_type: str | None  # what the config says
+    weights_type: str | None  # what the weights look like (BERT family only)
+    load_class: LoadClass | None = None
+    checkpoint: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    class_family: str | None = None  # the family whose spec describes the class
+    spec: ClassSpec | None = None  # what the class expects, for this config
+    prediction: LoadingPrediction | None = None
+    inferred: dict[str, Inferred] = field(default_factory=dict)
+    wrapper: str | None = None  # a prefix every key shares: module., _orig_mod., model.
+
+    @property
+    def target_class(self) -> str | None:
+        """The class the model is built as (an Auto class resolved), else the one asked for."""
+        if self.load_class is None:
+            return None
+        return self.load_class.resolved or self.load_class.name
+
+    @property
+    def class_source(self) -> str:
+        return self.load_class.source if self.load_class else ""
+
+    @property
+    def family(self) -> str | None:
+        """The model_type from config, when whyload knows the family's weights."""
+        return self.model_type if self.model_type in families() else None
+
+
+def model_view(snap: Snapshot) -> ModelView:
+    """The snapshot's view (built once, when first asked)."""
+    return snap.view
+
+
+def build_view(snap: Snapshot) -> ModelView:
+    doc = snap.config
+    config = doc.value if doc is not None and doc.ok and isinstance(doc.value, dict) else None
+    model_type = config.get("model_type") if config else None
+    model_type = model_type if isinstance(model_type, str) else None
+    checkpoint = {k: t.shape for k, t in snap.planned_tensors().items()}
+    wrapper = shared_prefix(list(checkpoint))
+    keys = [k[len(wrapper):] if wrapper else k for k in checkpoint]
+    weights_type = guess_family(keys) if keys else None
+    load_class = snap.load_class
+    target = (load_class.resolved or load_class.name) if load_class else None
+    class_family = family_of_class(target) if target else None
+    spec = None
+    if target and class_family and config is not None:
+        spec = class_spec(class_family, target, config)
+    elif snap.deep_spec is not None and not snap.deep_spec.renames_on_load:
+        spec, class_family = snap.deep_spec, "transformers"  # built by transformers itself
+    prediction = predict_loading(spec, checkpoint) if spec and checkpoint and not wrapper else None
+    inferred_type = model_type if model_type in families() else weights_type
+    inferred = infer_config(inferred_type, checkpoint) if inferred_type and not wrapper else {}
+    return ModelView(config, model_type, weights_type, load_class, checkpoint, class_family,
+                     spec, prediction, inferred, wrapper)
+
+
+def shared_prefix(keys: list[str]) -> str | None:
+    """A wrapper prefix on (nearly) every key: DataParallel's module., torch.compile's
+    _orig_mod., a Lightning module's model. — None when there is none."""
+    if not keys:
+        return None
+    for wrapper in WRAPPERS:
+        if sum(k.startswith(wrapper) for k in keys) >= 0.9 * len(keys):
+            return wrapper
+    first = {k.split(".", 1)[0] for k in keys}
+    if first == {"model"} and guess_family([k[len("model."):] for k in keys]) is not None:
+        return "model."  # BERT-family base models are never called "model": a wrapper's name
+    return None
+
+
+def head_keys(keys: set[str] | frozenset[str], prefix: str) -> list[str]:
+    """The keys outside the base model: the task head (classifier, qa_outputs, cls, lm_head)."""
+    return sorted(k for k in keys if not k.startswith(prefix + ".") and not re.match(
+        r"^(embeddings|encoder|pooler|transformer)\.", k))
