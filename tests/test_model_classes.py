@@ -7,11 +7,11 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -254,7 +254,6 @@ def test_lookup_imports_neither_torch_nor_transformers() -> None:
         assert data.suggest("BertModle")[0] == "BertModel"
         print(sorted(m for m in ("torch", "transformers") if m in sys.modules))
     """)
-    env_path: dict[str, Any] = {"PYTHONPATH": str(ROOT / "src")}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env_path, check=True)
+                            env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, check=True)
     assert result.stdout.strip() == "[]"
