@@ -11,11 +11,14 @@ auto mapping names (knowledge/model_classes.json, generated from transformers).
 
 from __future__ import annotations
 
+import importlib.util
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from whyload.errors import UsageError
 from whyload.knowledge.families import (
     ClassSpec,
     Inferred,
@@ -29,8 +32,11 @@ from whyload.knowledge.families import (
 )
 
 if TYPE_CHECKING:
+    from whyload.env import Environment
     from whyload.knowledge.model_classes import ModelClasses
     from whyload.snapshot import Snapshot
+
+ClassData = Callable[[], "ModelClasses | None"]  # loaded only when a decision needs it
 
 WRAPPERS = ("module.", "_orig_mod.")
 SENTENCE_TRANSFORMERS = "sentence-transformers (modules.json)"
@@ -51,42 +57,81 @@ class LoadClass:
 
 
 def choose_class(asked: str | None, config: Mapping[str, Any] | None,
-                 sentence_transformers: bool, classes: ModelClasses | None) -> LoadClass:
+                 sentence_transformers: bool, classes: ClassData) -> LoadClass:
     """The one decision of which class loads the model (see the module docstring). `classes`
-    is what the installed transformers has (None when it cannot be told)."""
+    loads what transformers has (None when it cannot be told); a BERT-family model whose class
+    the built-in spec names never needs it."""
     model_type = config.get("model_type") if config else None
     model_type = model_type if isinstance(model_type, str) else None
+    archs = config.get("architectures") if config else None
+    names = tuple(a for a in archs if isinstance(a, str)) if isinstance(archs, list) else ()
     if asked:
         if asked.startswith("AutoModel"):
-            target = _auto_target(asked, model_type, classes)
+            target = _auto_target(asked, model_type, names, classes)
+            data = classes() if target is None else None
             known_type = model_type is not None and (
-                model_type in families() or (classes is not None and classes.knows_type(
-                    model_type)))
+                model_type in families() or (data is not None and model_type in
+                                             data.model_type_modules))
             return LoadClass(asked, target, "--class", supported=target is not None
                              or not known_type)
         return LoadClass(asked, asked, "--class")
     if sentence_transformers and model_type is not None:
-        return LoadClass("AutoModel", _auto_target("AutoModel", model_type, classes),
+        return LoadClass("AutoModel", _auto_target("AutoModel", model_type, names, classes),
                          SENTENCE_TRANSFORMERS)
-    archs = config.get("architectures") if config else None
-    names = [a for a in archs if isinstance(a, str)] if isinstance(archs, list) else []
     for name in names:
-        if classes is None or classes.lookup(name) is not None or family_of_class(name):
+        if family_of_class(name) or (data := classes()) is None or data.lookup(name):
             return LoadClass(name, name, "architectures")
     why = ("AutoModel (architectures names no transformers class: custom code?)" if names
            else "AutoModel (config.json names no architectures)")
-    return LoadClass("AutoModel", _auto_target("AutoModel", model_type, classes), why)
+    return LoadClass("AutoModel", _auto_target("AutoModel", model_type, names, classes), why)
 
 
-def _auto_target(auto: str, model_type: str | None,
-                 classes: ModelClasses | None) -> str | None:
+def validate_class(asked: str, classes: ClassData, env: Environment | None) -> None:
+    """UsageError, with the closest names, when transformers has no model class `asked`. The
+    shipped data describes one transformers version; a name it lacks is looked up in the sources
+    of the transformers installed here before it is refused."""
+    if family_of_class(asked) is not None:
+        return
+    data = classes()
+    if data is None or data.lookup(asked) is not None:
+        return
+    installed = env.versions.get("transformers") if env else None
+    here = _transformers_site_packages()
+    if installed and installed != data.transformers_version and here is not None:
+        from whyload.knowledge.model_classes import model_classes
+
+        data = model_classes(installed, here)
+        if data.lookup(asked) is not None:
+            return
+    close = data.suggest(asked)
+    hint = (f"did you mean {' or '.join(close)}?" if close else
+            "`--class` takes a model class such as AutoModelForSequenceClassification or "
+            "BertForSequenceClassification")
+    raise UsageError(f"--class {asked}: transformers {data.transformers_version} has no model "
+                     f"class {asked!r}", hint=hint)
+
+
+def _transformers_site_packages() -> Path | None:
+    """The folder that holds this interpreter's transformers package, found without importing
+    it."""
+    try:
+        spec = importlib.util.find_spec("transformers")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    return Path(spec.origin).parent.parent
+
+
+def _auto_target(auto: str, model_type: str | None, architectures: tuple[str, ...],
+                 classes: ClassData) -> str | None:
     if model_type is None:
         return None
-    if classes is not None:
-        found = classes.auto_target(auto, model_type)
-        if found is not None:
-            return found
     fam = families().get(model_type)
+    if fam is None or auto not in AUTO_HEADS:
+        data = classes()
+        if data is not None:
+            return data.auto_target(auto, model_type, architectures)
     if fam is None:
         return None
     head = AUTO_HEADS.get(auto)
