@@ -64,7 +64,7 @@ def assert_well_formed(report: Report) -> None:
         assert re.fullmatch(r"WL\d{3}", f.code)
         assert isinstance(f.severity, Severity)
         assert f.title and f.fix
-    assert json.loads(render_json(report))["schema"] == "whyload.report/1"
+    assert json.loads(render_json(report))["schema"] == "whyload.report/2"
     assert "verdict:" in render_text(report)
 
 

@@ -36,7 +36,7 @@ from whyload.readers.inventory import (
 )
 from whyload.readers.sniff import Kind
 from whyload.registry import Problem, sort_findings, stamp
-from whyload.report import Effect, Finding, Report, Severity
+from whyload.report import Category, Effect, Finding, Report, Severity
 from whyload.resolve import Artifact, resolve
 
 ZIP_KINDS = (Kind.ZIP, Kind.TORCH_ZIP)
@@ -112,12 +112,29 @@ def verify(
                  and not is_training_state(e.name)]
         findings.extend(value_findings(scans))
     t1 = time.perf_counter()
+    facts = _facts(inspection, lock_path if lock_file is not None else None, scans, deep)
+    facts["bytes"] = bytes_state(findings, facts["files"], inspection.interrupted)
     return Report(
         command="verify", target=str(target), resolved=artifact.describe(),
-        findings=tuple(sort_findings(findings)),
-        facts=_facts(inspection, lock_path if lock_file is not None else None, scans, deep),
+        findings=tuple(sort_findings(findings)), facts=facts,
         timings={"hash_s": round(inspection.seconds, 6), "total_s": round(t1 - t0, 6)},
     )
+
+
+def bytes_state(findings: Iterable[Finding], files: Sequence[Mapping[str, Any]],
+                interrupted: bool) -> str:
+    """What verify says of the bytes, whatever loading would make of them: "damaged" (a file
+    differs from its record, or is no weights at all), "intact" (every file read and matched a
+    record), "unverified" (no file had a record), else "partial"."""
+    if any(f.severity is Severity.ERROR and f.category is Category.FILES for f in findings):
+        return "damaged"
+    statuses = [f["status"] for f in files]
+    if "verified" not in statuses:
+        return "unverified"
+    unread = any(f.effect is Effect.UNKNOWN for f in findings)
+    if interrupted or unread or any(s != "verified" for s in statuses):
+        return "partial"
+    return "intact"
 
 
 def not_weights(artifact: Artifact, names: Sequence[str]) -> list[Finding]:
