@@ -113,7 +113,8 @@ def verify(
         findings.extend(value_findings(scans))
     t1 = time.perf_counter()
     facts = _facts(inspection, lock_path if lock_file is not None else None, scans, deep)
-    facts["bytes"] = bytes_state(findings, facts["files"], inspection.interrupted)
+    facts["bytes"] = bytes_state(findings, _recorded(inspection, lock_file),
+                                 len(inspection.digests), inspection.interrupted)
     return Report(
         command="verify", target=str(target), resolved=artifact.describe(),
         findings=tuple(sort_findings(findings)), facts=facts,
@@ -121,20 +122,28 @@ def verify(
     )
 
 
-def bytes_state(findings: Iterable[Finding], files: Sequence[Mapping[str, Any]],
+def bytes_state(findings: Iterable[Finding], recorded: set[str], files: int,
                 interrupted: bool) -> str:
     """What verify says of the bytes, whatever loading would make of them: "damaged" (a file
     differs from its record, or is no weights at all), "intact" (every file read and matched a
     record), "unverified" (no file had a record), else "partial"."""
+    findings = list(findings)
     if any(f.severity is Severity.ERROR and f.category is Category.FILES for f in findings):
         return "damaged"
-    statuses = [f["status"] for f in files]
-    if "verified" not in statuses:
+    if not recorded:
         return "unverified"
     unread = any(f.effect is Effect.UNKNOWN for f in findings)
-    if interrupted or unread or any(s != "verified" for s in statuses):
+    if interrupted or unread or len(recorded) < files:
         return "partial"
     return "intact"
+
+
+def _recorded(inspection: Inspection, lock: LockFile | None) -> set[str]:
+    """The files read to their end whose sha256 matches a record: a reference or the lock."""
+    locked = lock.files if lock is not None else {}
+    return {name for name, digest in inspection.complete.items()
+            if inspection.references.get(name) or (
+                name in locked and locked[name].sha256 == digest.sha256)}
 
 
 def not_weights(artifact: Artifact, names: Sequence[str]) -> list[Finding]:
