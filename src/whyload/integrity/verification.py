@@ -113,8 +113,10 @@ def verify(
         findings.extend(value_findings(scans))
     t1 = time.perf_counter()
     facts = _facts(inspection, lock_path if lock_file is not None else None, scans, deep)
-    facts["bytes"] = bytes_state(findings, _recorded(inspection, lock_file),
-                                 len(inspection.digests), inspection.interrupted)
+    recorded = _recorded(inspection, lock_file)
+    facts["bytes"] = bytes_state(findings, recorded, len(inspection.digests),
+                                 inspection.interrupted)
+    facts["files_matched"] = len(recorded)
     return Report(
         command="verify", target=str(target), resolved=artifact.describe(),
         findings=tuple(sort_findings(findings)), facts=facts,

@@ -111,9 +111,9 @@ def _bytes_headline(report: Report) -> tuple[str, str]:
         why = printable(worst.title) if worst else "some bytes differ from their record"
         return f"damaged — {why}", "bold red"
     if state == "partial":
-        files = report.facts.get("files") or []
-        matched = sum(1 for f in files if f.get("status") == "verified")
-        return (f"partly verified — {matched} of {len(files)} files match their record; "
+        files = len(report.facts.get("files") or [])
+        matched = report.facts.get("files_matched", 0)
+        return (f"partly verified — {matched} of {files} files match their record; "
                 "the others have none or were not read", "bold yellow")
     if isinstance(state, str) and state in BYTES_TEXT:
         return BYTES_TEXT[state]
