@@ -38,7 +38,7 @@ def test_json_report_schema(tmp_path: Path, minilm: Path) -> None:
     (tmp_path / "model.safetensors").write_text(LFS)
     done = run_cli("check", str(tmp_path), "--format", "json")
     report = json.loads(done.stdout)
-    assert report["schema"] == "whyload.report/1"
+    assert report["schema"] == "whyload.report/2"
     assert report["verdict"] == "fails" and report["target"] == str(tmp_path)
     assert report["resolved"]["how"] == "folder"
     finding = report["findings"][0]

@@ -725,7 +725,7 @@ def test_cli_explain_file_json(tmp_path: Path) -> None:
     run = run_cli("explain", str(log), "--format", "json")
     assert run.returncode == 1, run.stderr
     report = json.loads(run.stdout)
-    assert report["schema"] == "whyload.report/1" and report["command"] == "explain"
+    assert report["schema"] == "whyload.report/2" and report["command"] == "explain"
     assert report["findings"][0]["code"] == "WL111"
     assert report["findings"][0]["evidence"]["line"] == 6
 

@@ -21,7 +21,7 @@ def _clean(stderr: str) -> None:
 
 def _json_report(stdout: str) -> dict[str, object]:
     report: dict[str, object] = json.loads(stdout)
-    assert report["schema"] == "whyload.report/1" and report["command"] == "load"
+    assert report["schema"] == "whyload.report/2" and report["command"] == "load"
     assert isinstance(report["facts"], dict) and "outcome" in report["facts"]
     return report
 

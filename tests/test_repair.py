@@ -693,7 +693,7 @@ def test_cli_plan_then_apply_with_a_real_load(tmp_path: Path, broken: Path) -> N
                    timeout=300)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["schema"] == "whyload.report/1" and report["command"] == "fix"
+    assert report["schema"] == "whyload.report/2" and report["command"] == "fix"
     result = report["facts"]["result"]
     assert result["before"] == {"verdict": "fails", "codes": ["WL310"]}
     assert result["after"] == {"verdict": "loads", "codes": []}

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA = "whyload.report/1"
+SCHEMA = "whyload.report/2"
 
 
 class Severity(enum.IntEnum):
@@ -51,10 +51,16 @@ class Effect(str, enum.Enum):
 
 
 class Verdict(str, enum.Enum):
+    """What from_pretrained will do (or did); the values are identifiers, `label` is for people."""
+
     LOADS = "loads"
     FAILS = "fails"
-    LOADS_BROKEN = "loads broken"
+    LOADS_BROKEN = "loads_broken"
     UNKNOWN = "unknown"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
 
 
 JSONValue = Any  # plain data: str, int, float, bool, None, lists and dicts of those
@@ -168,7 +174,9 @@ class Report:
 
         return render_rich(self)
 
-    def _repr_html_(self) -> str:
-        from whyload.render.text import render_html
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """The notebook's one display of the report: IPython takes every view from here, so no
+        other hook (rich's text/plain formatter, a `_repr_html_`) shows it a second time."""
+        from whyload.render.text import render_html, render_text
 
-        return render_html(self)
+        return {"text/plain": render_text(self, verbose=True), "text/html": render_html(self)}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from whyload.env import Environment, collect
 from whyload.env.predict import PeakEstimate, predict_peak
 from whyload.knowledge.families import ClassSpec, families
-from whyload.modelview import LoadClass, ModelView, choose_class
+from whyload.modelview import LoadClass, ModelView, choose_class, validate_class
 from whyload.readers.code import CodeFile, read_code
 from whyload.readers.inventory import Entry, Inventory, is_training_state, take_inventory
 from whyload.readers.jsonfile import JsonDoc, read_json
@@ -267,9 +267,11 @@ def take_snapshot(artifact: Artifact, options: Options | None = None,
     config_value = config.value if config and config.ok and isinstance(config.value, dict) \
         else None
     modules = documents.get("modules.json")  # a sentence-transformers folder
+    if options.model_class:
+        validate_class(options.model_class, shipped_classes, env)
     load_class = choose_class(options.model_class, config_value,
                               isinstance(modules.value if modules and modules.ok else None, list),
-                              installed_classes(env))
+                              shipped_classes)
     deep_spec, deep_error = None, None
     model_type = config_value.get("model_type") if config_value else None
     if options.deep and model_type not in families():
@@ -280,10 +282,12 @@ def take_snapshot(artifact: Artifact, options: Options | None = None,
                     options, deep_spec, deep_error, env, load_class)
 
 
-def installed_classes(env: Environment | None) -> ModelClasses | None:
-    """The model classes of the transformers that will load the model, as far as whyload can
-    tell without importing it (None: it cannot)."""
-    return None
+def shipped_classes() -> ModelClasses:
+    """The model classes transformers has (knowledge/model_classes.json, generated from it),
+    read the first time a decision needs them."""
+    from whyload.knowledge.model_classes import generated
+
+    return generated()
 
 
 # the names from_pretrained reads in a model folder (weights, their shard indexes, config.json)

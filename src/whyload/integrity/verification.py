@@ -37,7 +37,7 @@ from whyload.readers.inventory import (
 )
 from whyload.readers.sniff import Kind
 from whyload.registry import Problem, sort_findings, stamp
-from whyload.report import Effect, Finding, Report, Severity
+from whyload.report import Category, Effect, Finding, Report, Severity
 from whyload.resolve import Artifact, resolve
 
 ZIP_KINDS = (Kind.ZIP, Kind.TORCH_ZIP)
@@ -113,12 +113,40 @@ def verify(
                  and not is_training_state(e.name)]
         findings.extend(value_findings(scans))
     t1 = time.perf_counter()
+    facts = _facts(inspection, lock_path if lock_file is not None else None, scans, deep)
+    recorded = _recorded(inspection, lock_file)
+    facts["bytes"] = bytes_state(findings, recorded, len(inspection.digests),
+                                 inspection.interrupted)
+    facts["files_matched"] = len(recorded)
     return Report(
         command="verify", target=str(target), resolved=artifact.describe(),
-        findings=tuple(sort_findings(findings)),
-        facts=_facts(inspection, lock_path if lock_file is not None else None, scans, deep),
+        findings=tuple(sort_findings(findings)), facts=facts,
         timings={"hash_s": round(inspection.seconds, 6), "total_s": round(t1 - t0, 6)},
     )
+
+
+def bytes_state(findings: Iterable[Finding], recorded: set[str], files: int,
+                interrupted: bool) -> str:
+    """What verify says of the bytes, whatever loading would make of them: "damaged" (a file
+    differs from its record, or is no weights at all), "intact" (every file read and matched a
+    record), "unverified" (no file had a record), else "partial"."""
+    findings = list(findings)
+    if any(f.severity is Severity.ERROR and f.category is Category.FILES for f in findings):
+        return "damaged"
+    if not recorded:
+        return "unverified"
+    unread = any(f.effect is Effect.UNKNOWN for f in findings)
+    if interrupted or unread or len(recorded) < files:
+        return "partial"
+    return "intact"
+
+
+def _recorded(inspection: Inspection, lock: LockFile | None) -> set[str]:
+    """The files read to their end whose sha256 matches a record: a reference or the lock."""
+    locked = lock.files if lock is not None else {}
+    return {name for name, digest in inspection.complete.items()
+            if inspection.references.get(name) or (
+                name in locked and locked[name].sha256 == digest.sha256)}
 
 
 def not_weights(examination: Examination, names: Sequence[str]) -> list[Finding]:

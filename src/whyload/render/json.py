@@ -1,4 +1,4 @@
-"""The versioned JSON shape (`whyload.report/1`) that scripts and CI rely on."""
+"""The versioned JSON shape (`whyload.report/2`) that scripts and CI rely on."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from whyload.registry import all_rules
 from whyload.render import printable
 from whyload.report import Category, Finding, Report, Severity, Verdict
 
@@ -61,23 +60,73 @@ def _count(n: int) -> str:
     return str(n)
 
 
+BYTES_TEXT = {
+    "intact": ("intact — every byte matches its record", "bold green"),
+    "unverified": ("nothing to compare — no record of these bytes was found", "bold yellow"),
+}
+RUNS_CODE = "would run code when loaded — "
+
+
+def headline(report: Report) -> list[Text]:
+    """The verdict line, and under it what would otherwise be overstated: a pickle that runs
+    code outranks any loading verdict; a "loads" names what was not checked."""
+    verdict = report.verdict
+    lines: list[Text] = []
+    runs_code = next((f for f in report.findings if f.category is Category.SECURITY
+                      and f.severity is Severity.ERROR), None)
+    if runs_code is not None:
+        lines.append(Text("  verdict: ").append(RUNS_CODE + printable(runs_code.title),
+                                                style="bold red"))
+    if report.command == "verify":
+        text, style = _bytes_headline(report)
+    else:
+        text, style = _loading_headline(report), VERDICT_STYLE[verdict]
+    unchecked = "; ".join(f"{category} not checked: {printable(reason)}"
+                          for category, reason in report.not_checked.items())
+    if unchecked and verdict is Verdict.LOADS and report.command not in HAPPENED:
+        text, style = f"{text.split(' — ', 1)[0]} — as far as checked; {unchecked}", "bold yellow"
+    label = "  loading: " if runs_code is not None else "  verdict: "
+    lines.append(Text(label).append(text, style=style))
+    return lines
+
+
+def _loading_headline(report: Report) -> str:
+    verdict = report.verdict
+    if report.command == "env":
+        return {Verdict.LOADS: "ready — nothing here stops a model from loading",
+                Verdict.FAILS: "not ready — loads will fail here",
+                }.get(verdict, VERDICT_TEXT[verdict])
+    if report.command in HAPPENED:
+        return HAPPENED_TEXT[verdict]
+    if report.resolved.get("how") == "file" and verdict is Verdict.LOADS:
+        return "loads — the file reads as a valid checkpoint"
+    return VERDICT_TEXT[verdict]
+
+
+def _bytes_headline(report: Report) -> tuple[str, str]:
+    """verify speaks of bytes: whether they match their records, not whether they load."""
+    state = report.facts.get("bytes")
+    if state == "damaged":
+        worst = next((f for f in report.findings if f.severity is Severity.ERROR), None)
+        why = printable(worst.title) if worst else "some bytes differ from their record"
+        return f"damaged — {why}", "bold red"
+    if state == "partial":
+        files = len(report.facts.get("files") or [])
+        matched = report.facts.get("files_matched", 0)
+        return (f"partly verified — {matched} of {files} files match their record; "
+                "the others have none or were not read", "bold yellow")
+    if isinstance(state, str) and state in BYTES_TEXT:
+        return BYTES_TEXT[state]
+    return VERDICT_TEXT[Verdict.UNKNOWN], VERDICT_STYLE[Verdict.UNKNOWN]
+
+
 def render_rich(report: Report, *, verbose: bool = False) -> Group:
     lines: list[Any] = []
-    verdict = report.verdict
     machine = report.command == "env"
     lines.append(Text(f"whyload {report.command}" + ("" if machine else
                                                      f" {printable(report.target)}"),
                       style="bold"))
-    head = Text("  verdict: ")
-    text = (HAPPENED_TEXT if report.command in HAPPENED else VERDICT_TEXT)[verdict]
-    if report.resolved.get("how") == "file" and verdict is Verdict.LOADS:
-        text = "loads — the file reads as a valid checkpoint"
-    if machine:
-        text = {Verdict.LOADS: "ready — nothing here stops a model from loading",
-                Verdict.FAILS: "not ready — loads will fail here",
-                }.get(verdict, VERDICT_TEXT[verdict])
-    head.append(text, style=VERDICT_STYLE[verdict])
-    lines.append(head)
+    lines.extend(headline(report))
     summary = _summary(report) if report.command == "check" else ""
     if summary:
         lines.append(Text(f"  {printable(summary)}", style="dim"))
@@ -96,28 +145,14 @@ def render_rich(report: Report, *, verbose: bool = False) -> Group:
         lines.append(grid)
     # check examines every category; the other commands answer only for what they saw
     if areas:
-        checked: set[Category] = set()
+        shown: list[Category] = [Category(c) for c in report.not_checked if c in CATEGORY_VALUES]
     elif report.command == "check":
-        checked = {r.category for r in all_rules()}
+        shown = list(Category)
     else:
-        checked = {f.category for f in report.findings}
-    for category in Category:
-        if category not in checked:
-            continue
-        found = [f for f in report.findings if f.category is category]
-        worst = max((f.severity for f in found), default=None)
-        mark, style = MARKS[worst] if worst and worst > Severity.INFO else ("✓", "green")
-        counts = _counts(found)
-        unweighed = category in (Category.CONFIG, Category.ARCHITECTURE) and not report.facts.get(
-            "tensor_count") and report.command == "check"
-        if unweighed and not counts:
-            mark, style = "-", "dim"
-        line = Text(f"  {mark} ", style=style)
-        line.append(f"{category.value:<13}", style="bold")
-        quiet = "not checked against the weights: none could be read" if unweighed else \
-            "no problems found"
-        line.append(counts or quiet, style=style if counts else "dim")
-        lines.append(line)
+        seen = {f.category.value for f in report.findings} | set(report.not_checked)
+        shown = [c for c in Category if c.value in seen]
+    for category in shown:
+        lines.append(_category_line(category, report))
     for s in report.skipped:
         lines.append(Text(f"  ? {s.code} did not run: {printable(s.reason)}", style="yellow"))
 
@@ -135,6 +170,31 @@ def render_rich(report: Report, *, verbose: bool = False) -> Group:
     if verbose and report.timings:
         lines.append(Text(f"  timings: {json.dumps(dict(report.timings))}", style="dim"))
     return Group(*lines)
+
+
+CATEGORY_VALUES = frozenset(c.value for c in Category)
+
+
+def _category_line(category: Category, report: Report) -> Text:
+    """One glanceable line: ✗ ! ✓ by the worst finding, or "-" for what was not assessed."""
+    found = [f for f in report.findings if f.category is category]
+    counts = _counts(found)
+    reason = report.not_checked.get(category.value)
+    worst = max((f.severity for f in found), default=None)
+    if worst is not None and worst > Severity.INFO:
+        mark, style = MARKS[worst]
+    elif reason is not None:
+        mark, style = "-", "dim"
+    else:
+        mark, style = "✓", "green"
+    line = Text(f"  {mark} ", style=style)
+    line.append(f"{category.value:<13}", style="bold")
+    if reason is not None:
+        quiet = f"not checked: {printable(reason)}"
+        line.append(f"{counts}; {quiet}" if counts else quiet, style="dim")
+    else:
+        line.append(counts or "no problems found", style=style if counts else "dim")
+    return line
 
 
 def _counts(found: list[Finding]) -> str:
@@ -178,15 +238,17 @@ def _short(value: Any) -> str:
 def render_text(report: Report, *, color: bool = False, width: int = 100,
                 verbose: bool = False) -> str:
     buf = io.StringIO()
+    # force_jupyter=False: in a notebook rich would display the output itself, not write it
     console = Console(file=buf, force_terminal=color, no_color=not color, width=width,
-                      highlight=False, emoji=False, soft_wrap=False)
+                      highlight=False, emoji=False, soft_wrap=False, force_jupyter=False)
     console.print(render_rich(report, verbose=verbose))
     text = buf.getvalue()
     return text if color else "\n".join(line.rstrip() for line in text.split("\n"))
 
 
 def render_html(report: Report) -> str:
-    console = Console(record=True, file=io.StringIO(), width=100, highlight=False)
+    console = Console(record=True, file=io.StringIO(), width=100, highlight=False,
+                      force_jupyter=False)
     console.print(render_rich(report, verbose=True))
     return console.export_html(inline_styles=True, code_format="<pre>{code}</pre>")
 
