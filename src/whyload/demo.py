@@ -186,7 +186,7 @@ def _diagnose(clinic: list[tuple[Case, Path]], color: bool, width: int, kept: Pa
             says.append(top.title)
             says.append(f"\nfix: {top.fix}", style="green")
         table.add_row(case.name, case.story,
-                      Text(report.verdict.value, style=VERDICT_STYLE[report.verdict]), says)
+                      Text(report.verdict.label, style=VERDICT_STYLE[report.verdict]), says)
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=color, no_color=not color, width=width,
                       highlight=False, emoji=False)

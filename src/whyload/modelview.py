@@ -125,30 +125,9 @@ def _transformers_site_packages() -> Path | None:
 
 def _auto_target(auto: str, model_type: str | None, architectures: tuple[str, ...],
                  classes: ClassData) -> str | None:
-    if model_type is None:
-        return None
-    fam = families().get(model_type)
-    if fam is None or auto not in AUTO_HEADS:
-        data = classes()
-        if data is not None:
-            return data.auto_target(auto, model_type, architectures)
-    if fam is None:
-        return None
-    head = AUTO_HEADS.get(auto)
-    heads = ("ForCausalLM", "LMHeadModel") if head == "ForCausalLM" else (head,)
-    return next((n for h in heads for n, c in fam["classes"].items() if c["head"] == h), None)
-
-
-# the BERT-family spec's heads, for when no generated class data can be read
-AUTO_HEADS = {
-    "AutoModel": "Model", "AutoModelForMaskedLM": "ForMaskedLM",
-    "AutoModelForSequenceClassification": "ForSequenceClassification",
-    "AutoModelForTokenClassification": "ForTokenClassification",
-    "AutoModelForQuestionAnswering": "ForQuestionAnswering",
-    "AutoModelForMultipleChoice": "ForMultipleChoice", "AutoModelForPreTraining": "ForPreTraining",
-    "AutoModelForCausalLM": "ForCausalLM", "AutoModelForNextSentencePrediction":
-    "ForNextSentencePrediction",
-}  # fmt: skip
+    """What transformers' auto mapping builds for `auto` and `model_type` (generated data)."""
+    data = classes() if model_type is not None else None
+    return data.auto_target(auto, model_type, architectures) if data and model_type else None
 
 
 @dataclass(frozen=True)

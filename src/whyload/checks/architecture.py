@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from whyload.knowledge import fix_commands
 from whyload.knowledge.families import FAMILY_PREFIXES, families, knows_key
-from whyload.modelview import AUTO_HEADS, ModelView, head_keys, model_view
+from whyload.modelview import ModelView, head_keys, model_view
 from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
 from whyload.snapshot import Snapshot
@@ -244,10 +244,10 @@ def auto_class_unsupported(snap: Snapshot) -> Iterator[Problem]:
     view = model_view(snap)
     if view.load_class is None or view.load_class.supported:
         return
-    fam = families()[view.model_type or ""]
-    heads = sorted({c["head"] for c in fam["classes"].values()})
-    autos = [a for a, h in AUTO_HEADS.items() if h in heads or (
-        h == "ForCausalLM" and "LMHeadModel" in heads)]
+    from whyload.knowledge.model_classes import generated
+
+    mappings = generated().auto_mappings
+    autos = sorted(a for a, types in mappings.items() if (view.model_type or "") in types)
     yield Problem(
         title=f"{view.target_class} has no model for model_type {view.model_type!r}",
         detail=f"{view.model_type} supports {', '.join(autos)}.",
@@ -547,4 +547,40 @@ def not_predicted(snap: Snapshot) -> Iterator[Problem]:
         detail="whyload's built-in spec covers the BERT family; --deep asks transformers.",
         evidence={"model_type": view.model_type, "class": view.target_class},
         fix=f"whyload check {shlex.quote(snap.artifact.target)} --deep",
+    )
+
+
+@check("WL423", "class-of-another-model-type", ARCH, requires=["WL420", "WL421", "WL422"])
+def class_of_another_model_type(snap: Snapshot) -> Iterator[Problem]:
+    """The class is another model type's than config.json's
+
+    transformers warns "You are using a model of type bert to instantiate a model of type gpt2"
+    and loads anyway: the config is read into the other model's config class and the weights
+    whose names do not fit that model start at random, with no exception.
+    """
+    from whyload.knowledge.model_classes import generated
+
+    view = model_view(snap)
+    chosen = view.load_class
+    model_type = view.model_type
+    if chosen is None or model_type is None or chosen.name.startswith("Auto"):
+        return
+    classes = generated()
+    found = classes.lookup(chosen.name)
+    if found is None or found.model_type is None or classes.same_family(chosen.name,
+                                                                        model_type):
+        return
+    auto = f"AutoModel{found.head}" if found.head else "AutoModel"
+    right = classes.auto_target(auto, model_type)
+    yield Problem(
+        effect=Effect.SILENT,
+        title=f"{chosen.name} is a {found.model_type} model; config.json says model_type "
+        f"{model_type!r}",
+        detail=f"from_pretrained builds a {found.model_type} model from a {model_type} "
+        "config: the weights' names and shapes do not fit it, so they are dropped and the "
+        "model's own start at random (transformers only warns).",
+        evidence={"class": chosen.name, "class_model_type": found.model_type,
+                  "config_model_type": model_type, "class_from": chosen.source},
+        fix=f"load it with {right} (or {auto})" if right else
+        f"load it with a {model_type} class (AutoModel picks one)",
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from whyload.repair.types import LoadProof
-from whyload.report import Report
+from whyload.report import Report, Verdict
 
 LOAD_TIMEOUT_S = 900
 
@@ -21,7 +21,7 @@ def prove_load(folder: Path, after: Report,
     missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
     if missing:
         return None, f"{' and '.join(missing)} not installed here: no real load"
-    if after.verdict.value == "fails":
+    if after.verdict is Verdict.FAILS:
         return None, "check says it still fails: no real load"
     from whyload.probe.load import load_class_name, run_load
 

@@ -21,7 +21,7 @@ def _codes(report: Report) -> str:
 
 def render_plan(plan: RepairPlan, *, applying: bool = False) -> str:
     lines = [f"whyload fix {plan.source} -> {plan.out}",
-             f"  before: {plan.before.verdict.value} ({_codes(plan.before)})"]
+             f"  before: {plan.before.verdict.label} ({_codes(plan.before)})"]
     if plan.nothing_to_fix:
         lines.append("  nothing to fix: check finds nothing fix repairs"
                      + (" (and nothing was written)" if applying else ""))
@@ -54,7 +54,7 @@ def render_plan(plan: RepairPlan, *, applying: bool = False) -> str:
 def render_result(result: ApplyResult) -> str:
     lines = [f"  wrote {result.out}: {', '.join(result.written)}; "
              f"copied {len(result.copied)} file(s) unchanged",
-             f"  after:  {result.after.verdict.value} ({_codes(result.after)})"]
+             f"  after:  {result.after.verdict.label} ({_codes(result.after)})"]
     for f in result.after.findings:
         lines.append(f"    {f.code} {f.severity.label}: {f.title}")
     load = result.load
