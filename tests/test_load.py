@@ -22,8 +22,8 @@ from conftest import (
 )
 
 from whyload.probe.load import run_load
-from whyload.probe.sandbox import parse_size
 from whyload.report import Severity, Verdict
+from whyload.sizes import parse_size
 
 MB = 2**20
 

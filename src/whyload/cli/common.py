@@ -1,70 +1,96 @@
-"""What every command shares: the typer app, the option types, and how a report is printed."""
+"""What every command shares: the options several commands take, how a command is declared, and
+how a report is printed and turned into an exit code.
+
+Importing this module costs argparse and nothing of whyload beyond it: each command imports what
+it needs when it runs.
+"""
 
 from __future__ import annotations
 
-import enum
+import argparse
 import os
 import sys
-from typing import NoReturn
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-import typer
+if TYPE_CHECKING:
+    from whyload.report import Report
 
-from whyload.report import Report, Severity
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
-app = typer.Typer(
-    name="whyload",
-    help="Why does this model fail to load, and what do I do about it? Diagnoses model folders, "
-    "weights files and cached hub ids without loading them.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+Format = Literal["text", "json", "sarif"]
+RulesFormat = Literal["text", "json", "markdown"]
+FailOn = Literal["error", "warning", "info", "never"]
+Device = Literal["cpu", "cuda", "mps"]
+Dtype = Literal["float32", "float16", "bfloat16"]
 
-
-class Format(str, enum.Enum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
+RULES_FORMATS: tuple[RulesFormat, ...] = get_args(RulesFormat)
 
 
-class RulesFormat(str, enum.Enum):
-    text = "text"
-    json = "json"
-    markdown = "markdown"
+def comma_list(value: str) -> list[str]:
+    """One --select/--ignore value: 'WL1,WL104' -> ['WL1', 'WL104']."""
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
-class Device(str, enum.Enum):
-    cpu = "cpu"
-    cuda = "cuda"
-    mps = "mps"
+@dataclass(frozen=True)
+class Option:
+    """An option several commands take, declared once: its flags, its help, and how argparse
+    reads it (add_argument's keywords)."""
+
+    flags: tuple[str, ...]
+    help: str
+    reading: Mapping[str, Any] = field(default_factory=dict)
+
+    def add_to(self, parser: argparse.ArgumentParser, *, help: str | None = None,
+               **reading: Any) -> None:
+        """Add it to a command; `help` and `reading` replace the shared ones for that command."""
+        parser.add_argument(*self.flags, help=help or self.help, **{**self.reading, **reading})
 
 
-class Dtype(str, enum.Enum):
-    float32 = "float32"
-    float16 = "float16"
-    bfloat16 = "bfloat16"
+TARGET = Option(("target",), "A model folder, a weights file, or a hub id (org/name) found in "
+                "the local HF cache (default: the current folder).", {"nargs": "?", "default": "."})
+FORMAT = Option(("--format", "-f"), "Output format (default: %(default)s).",
+                {"choices": get_args(Format), "default": "text"})
+FAIL_ON = Option(("--fail-on",), "Exit 1 when a finding has at least this severity "
+                 "(default: %(default)s).", {"choices": get_args(FailOn), "default": "error"})
+VERBOSE = Option(("--verbose", "-v"), "Show evidence, notes and timings.",
+                 {"action": "store_true"})
+MODEL_CLASS = Option(("--class",), "The class you load with (BertForSequenceClassification, "
+                     "AutoModelForTokenClassification, ...). Default: config.json's "
+                     "architectures.", {"dest": "model_class", "metavar": "CLASS"})
+DEVICE = Option(("--device",), "Where it will be loaded (default: %(default)s).",
+                {"choices": get_args(Device), "default": "cpu"})
+DTYPE = Option(("--dtype",), "The dtype it will be loaded in (default: as stored).",
+               {"choices": get_args(Dtype)})
+REVISION = Option(("--revision",), "Hub revision (branch, tag or commit) to look up in the "
+                  "cache.")
+SELECT = Option(("--select",), "Only these codes or prefixes (WL1, WL104); repeat or "
+                "comma-separate.",
+                {"action": "extend", "type": comma_list, "default": [], "metavar": "CODES"})
+IGNORE = Option(("--ignore",), "Drop these codes or prefixes; repeat or comma-separate.",
+                {"action": "extend", "type": comma_list, "default": [], "metavar": "CODES"})
+PYTHON = Option(("--python",), "The Python interpreter that will load the model (default: "
+                "$VIRTUAL_ENV's or $CONDA_PREFIX's python when set, else this one).",
+                {"metavar": "PATH"})
+
+Run = Callable[[argparse.Namespace], int]
 
 
-class FailOn(str, enum.Enum):
-    error = "error"
-    warning = "warning"
-    info = "info"
-    never = "never"
-
-
-def split_list(values: list[str] | None) -> list[str]:
-    return [p.strip() for v in values or [] for p in v.split(",") if p.strip()]
+def add_command(commands: Commands, name: str, run: Run) -> argparse.ArgumentParser:
+    """Declare a command that `run` carries out (it returns the exit code). Its docstring is its
+    help: the first sentence in the list of commands, all of it under `whyload NAME -h`."""
+    description = " ".join((run.__doc__ or "").split())
+    summary = description.split(". ")[0].rstrip(".") + "."
+    parser = commands.add_parser(name, help=summary, description=description,
+                                 allow_abbrev=False)
+    parser.set_defaults(run=run, command_parser=parser)
+    return parser
 
 
 def out(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
-
-
-def fail(message: str) -> NoReturn:
-    sys.stderr.write(f"whyload: error: {message}\n")
-    raise typer.Exit(2)
 
 
 def use_color() -> bool:
@@ -73,13 +99,15 @@ def use_color() -> bool:
     return os.environ.get("FORCE_COLOR") is not None or sys.stdout.isatty()
 
 
-def emit(report: Report, fmt: Format, fail_on: FailOn, verbose: bool) -> None:
-    """Print a report in the chosen format; exit 1 when a finding reaches --fail-on."""
-    if fmt is Format.json:
+def emit(report: Report, fmt: Format, fail_on: FailOn, verbose: bool) -> int:
+    """Print a report in the chosen format; the exit code: 1 when a finding reaches --fail-on."""
+    from whyload.report import Severity
+
+    if fmt == "json":
         from whyload.render.json import render_json
 
         out(render_json(report))
-    elif fmt is Format.sarif:
+    elif fmt == "sarif":
         from whyload.render.sarif import render_sarif
 
         out(render_sarif(report))
@@ -87,5 +115,14 @@ def emit(report: Report, fmt: Format, fail_on: FailOn, verbose: bool) -> None:
         from whyload.render.text import render_text
 
         out(render_text(report, color=use_color(), verbose=verbose))
-    if fail_on is not FailOn.never and report.failed(Severity.parse(fail_on.value)):
-        raise typer.Exit(1)
+    return int(fail_on != "never" and report.failed(Severity.parse(fail_on)))
+
+
+def size(text: str) -> int:
+    """argparse's reading of a size option (2G, 512MiB, 5GB; whyload.sizes.parse_size)."""
+    from whyload.sizes import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

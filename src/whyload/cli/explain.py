@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-import typer
+from whyload.cli.common import FAIL_ON, FORMAT, VERBOSE, add_command, emit
+from whyload.errors import UsageError
 
-from whyload.cli.common import FailOn, Format, app, emit, fail
+if TYPE_CHECKING:
+    from whyload.cli.common import Commands
 
 
-@app.command()
-def explain(
-    log: Annotated[str, typer.Argument(help="A log or traceback file; '-' reads standard "
-                                       "input.")] = "-",
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
-    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding has at least this "
-                                            "severity.")] = FailOn.error,
-    no_check: Annotated[bool, typer.Option("--no-check", help="Do not run `check` on the model "
-                                           "the log names.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show evidence, notes and "
-                                          "timings.")] = False,
-) -> None:
+def register(commands: Commands) -> None:
+    parser = add_command(commands, "explain", explain)
+    parser.add_argument("log", nargs="?", default="-",
+                        help="A log or traceback file; '-' reads standard input (the default).")
+    FORMAT.add_to(parser)
+    FAIL_ON.add_to(parser)
+    parser.add_argument("--no-check", action="store_true",
+                        help="Do not run `check` on the model the log names.")
+    VERBOSE.add_to(parser)
+
+
+def explain(args: argparse.Namespace) -> int:
     """Explain a failed load from its traceback or log: the cause, the line that shows it, and
     the fix. Runs `check` on the model folder or cached hub id the log names."""
     from whyload.logs import explain as explain_log
 
-    if log == "-" and sys.stdin.isatty():
-        fail("no log: give a file, or pipe one in (python train.py 2>&1 | whyload explain -)")
-    report = explain_log(log, run_check=not no_check)
-    emit(report, fmt, fail_on, verbose)
+    if args.log == "-" and sys.stdin.isatty():
+        raise UsageError("no log: give a file, or pipe one in "
+                         "(python train.py 2>&1 | whyload explain -)")
+    report = explain_log(args.log, run_check=not args.no_check)
+    return emit(report, args.format, args.fail_on, args.verbose)

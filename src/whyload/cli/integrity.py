@@ -6,101 +6,121 @@ cannot be used, 130 interrupted with Ctrl-C (the partial report is printed first
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-import typer
+from whyload.cli.common import (
+    FAIL_ON,
+    FORMAT,
+    REVISION,
+    TARGET,
+    VERBOSE,
+    FailOn,
+    Format,
+    add_command,
+    emit,
+    out,
+)
 
-from whyload.cli.common import FailOn, Format, app, emit, out
+if TYPE_CHECKING:
+    from whyload.cli.common import Commands
+    from whyload.report import Report
 
 INTERRUPTED_EXIT = 130
+MAX_WORKERS = 256
 
 
-@app.command()
-def verify(
-    target: Annotated[str, typer.Argument(help="A model folder, a weights file, or a hub id "
-                                          "(org/name) found in the local HF cache.")] = ".",
-    revision: Annotated[str | None, typer.Option(help="Hub revision (branch, tag or commit) "
-                                                 "to look up in the cache.")] = None,
-    lock: Annotated[Path | None, typer.Option(
-        "--lock", help="A whyload.lock to verify against (default: whyload.lock beside the "
-        "files; ./whyload.lock for a cached hub id it was written for).")] = None,
-    sha256: Annotated[list[str] | None, typer.Option(
-        "--sha256", help="FILE=HEX: a published sha256 to check; repeat for more files.")] = None,
-    deep: Annotated[bool, typer.Option(help="Also scan tensor values for NaN, infinities and "
-                                       "all-zero matrices (numpy over mmap).")] = False,
-    workers: Annotated[int | None, typer.Option(min=1, max=256, help="Files hashed at once "
-                                                "(default: the CPU cores).")] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
-    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding has at least this "
-                                            "severity.")] = FailOn.error,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show evidence, notes and "
-                                          "timings.")] = False,
-) -> None:
+def worker_count(text: str) -> int:
+    """--workers: a whole number from 1 to MAX_WORKERS."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= count <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{count} is not in the range 1 to {MAX_WORKERS}")
+    return count
+
+
+def _add_workers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=worker_count, metavar="N",
+                        help="Files hashed at once (default: the CPU cores).")
+
+
+def register(commands: Commands) -> None:
+    parser = add_command(commands, "verify", verify)
+    TARGET.add_to(parser)
+    REVISION.add_to(parser)
+    parser.add_argument("--lock", metavar="FILE",
+                        help="A whyload.lock to verify against (default: whyload.lock beside the "
+                        "files; ./whyload.lock for a cached hub id it was written for).")
+    parser.add_argument("--sha256", action="append", default=[], metavar="FILE=HEX",
+                        help="A published sha256 to check; repeat for more files.")
+    parser.add_argument("--deep", action=argparse.BooleanOptionalAction, default=False,
+                        help="Also scan tensor values for NaN, infinities and all-zero matrices "
+                        "(numpy over mmap).")
+    _add_workers(parser)
+    FORMAT.add_to(parser)
+    FAIL_ON.add_to(parser)
+    VERBOSE.add_to(parser)
+
+    parser = add_command(commands, "lock", lock)
+    TARGET.add_to(parser)
+    parser.add_argument("--out", dest="out_path", metavar="PATH",
+                        help="Where to write the lock (a file, or a folder for whyload.lock). "
+                        "Default: beside the files; ./whyload.lock for a cached hub id.")
+    parser.add_argument("--force", action=argparse.BooleanOptionalAction, default=False,
+                        help="Replace an existing lock.")
+    REVISION.add_to(parser)
+    _add_workers(parser)
+    FORMAT.add_to(parser)
+    VERBOSE.add_to(parser, help="Show evidence.")
+
+
+def verify(args: argparse.Namespace) -> int:
     """Read every byte and prove it: sha256 against HF cache blob names, download records,
     LFS pointers, a whyload.lock or --sha256; CRC32 of every torch zip member; --deep: values."""
     from whyload.integrity import verify as run_verify
 
-    with _progress(fmt) as progress:
-        report = run_verify(target, revision=revision, lock=lock, sha256=tuple(sha256 or ()),
-                            deep=deep, workers=workers, progress=progress)
-    _finish(report, fmt, fail_on, verbose)
+    with _progress(args.format) as progress:
+        report = run_verify(args.target, revision=args.revision, lock=args.lock,
+                            sha256=tuple(args.sha256), deep=args.deep, workers=args.workers,
+                            progress=progress)
+    return _finish(report, args.format, args.fail_on, args.verbose)
 
 
-@app.command("lock")
-def lock_command(
-    target: Annotated[str, typer.Argument(help="A model folder, a weights file, or a hub id "
-                                          "(org/name) found in the local HF cache.")] = ".",
-    out_path: Annotated[Path | None, typer.Option(
-        "--out", help="Where to write the lock (a file, or a folder for whyload.lock). Default: "
-        "beside the files; ./whyload.lock for a cached hub id.")] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing lock.")] = False,
-    revision: Annotated[str | None, typer.Option(help="Hub revision (branch, tag or commit) "
-                                                 "to look up in the cache.")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, max=256, help="Files hashed at once "
-                                                "(default: the CPU cores).")] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show evidence.")] = False,
-) -> None:
+def lock(args: argparse.Namespace) -> int:
     """Write whyload.lock: each file's size and sha256, tensor count, dtypes, parameter count,
     and the library versions here, so that `whyload verify` can prove later copies."""
     from whyload.integrity import lock as run_lock
 
-    with _progress(fmt) as progress:
-        report = run_lock(target, revision=revision, out=out_path, force=force,
-                          workers=workers, progress=progress)
-    if fmt is Format.text and report.facts.get("written"):
+    with _progress(args.format) as progress:
+        report = run_lock(args.target, revision=args.revision, out=args.out_path,
+                          force=args.force, workers=args.workers, progress=progress)
+    if args.format == "text" and report.facts.get("written"):
         files = report.facts.get("files") or []
         size = sum(f["size"] for f in files)
         out(f"wrote {report.facts['lock']}: {len(files)} files, {size:,} bytes")
         if not report.findings:
-            return
-    _finish(report, fmt, FailOn.error, verbose)
-    if not report.facts.get("written"):
-        raise typer.Exit(1)
+            return 0
+    code = _finish(report, args.format, "error", args.verbose)
+    return code if report.facts.get("written") else max(code, 1)
 
 
-def _finish(report: object, fmt: Format, fail_on: FailOn, verbose: bool) -> None:
-    from whyload.report import Report
-
-    assert isinstance(report, Report)
-    if fmt is Format.text and report.command == "verify":
+def _finish(report: Report, fmt: Format, fail_on: FailOn, verbose: bool) -> int:
+    if fmt == "text" and report.command == "verify":
         out(_summary_line(report))
     if report.facts.get("interrupted"):
-        emit(report, fmt, FailOn.never, verbose)
+        emit(report, fmt, "never", verbose)
         sys.stderr.write("whyload: interrupted: the report covers the files read so far\n")
-        raise typer.Exit(INTERRUPTED_EXIT)
-    emit(report, fmt, fail_on, verbose)
+        return INTERRUPTED_EXIT
+    return emit(report, fmt, fail_on, verbose)
 
 
-def _summary_line(report: object) -> str:
+def _summary_line(report: Report) -> str:
     """One line on what was read and what it was compared with."""
-    from whyload.report import Report
-
-    assert isinstance(report, Report)
     files = report.facts.get("files") or []
     read = [f for f in files if f["status"] != "not read"]
     sources: dict[str, int] = {}
@@ -122,7 +142,7 @@ def _summary_line(report: object) -> str:
 def _progress(fmt: Format) -> Iterator[Callable[[int, int], None] | None]:
     """A rich progress bar (bytes, rate, ETA) on stderr when it is a terminal and the output is
     text; nothing otherwise."""
-    if fmt is not Format.text or not sys.stderr.isatty():
+    if fmt != "text" or not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console

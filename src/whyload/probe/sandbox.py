@@ -59,18 +59,6 @@ class ChildExit:
     stderr_tail: str = ""
 
 
-def parse_size(text: str) -> int:
-    """'2G', '512M', '1.5GiB', '1000000' -> bytes (K/M/G/T are powers of 1024)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", text, re.I)
-    if not match:
-        raise ValueError(f"not a memory size: {text!r} (try 2G, 512M)")
-    number, unit = float(match.group(1)), match.group(2).upper()
-    size = int(number * 1024 ** " KMGT".index(unit or " "))
-    if size <= 0:
-        raise ValueError(f"a memory limit must be positive: {text!r}")
-    return size
-
-
 def _address_space_cap(limit: int) -> Callable[[], None]:
     def apply() -> None:  # runs in the child between fork and exec
         cap = limit + ADDRESS_SPACE_MARGIN

@@ -64,23 +64,3 @@ def assign_shards(sizes: Mapping[str, int], max_bytes: int | None) -> list[list[
         shards[-1].append(key)
         filled += sizes[key]
     return shards
-
-
-def parse_size(text: str) -> int:
-    """'5GB', '500MB', '30KB', '1000' -> bytes (decimal units, as transformers reads them)."""
-    units = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30,
-             "B": 1}
-    upper = text.strip().upper()
-    for unit in sorted(units, key=len, reverse=True):
-        if upper.endswith(unit):
-            number = upper[: -len(unit)].strip()
-            break
-    else:
-        unit, number = "B", upper
-    try:
-        value = float(number)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a size (e.g. 5GB, 500MB)") from None
-    if value <= 0:
-        raise ValueError(f"{text!r}: a shard size must be positive")
-    return int(value * units[unit])
