@@ -188,7 +188,7 @@ def test_torch_that_does_not_import(tmp_path: Path) -> None:
                               env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
         return done.returncode, done.stdout, done.stderr
 
-    probe = probe_torch(Sources(run=run, python=sys.executable))
+    probe = probe_torch(Sources(run=run), sys.executable)
     assert probe.ran and not probe.imported and "libcudnn" in (probe.error or "")
     env = dataclasses.replace(machine(tmp_path), torch=probe)
     report = env_report(environment=env)

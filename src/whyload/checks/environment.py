@@ -1,6 +1,8 @@
 """WL5xx — environment: can this machine hold and run this model? Memory (cgroup aware), CUDA
 build vs driver vs GPU, the Hugging Face cache, containers. Facts come from whyload.env; `check`
-never imports torch, so torch's own view (arch list, does it import) comes from `whyload env`."""
+never imports torch, so torch's own view (arch list, does it import) comes from `whyload env`.
+Versions are those of the interpreter that will load the model (whyload.env.interpreter): a
+finding about an installed package names it, and its fix installs into it."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
 
+from whyload.env import Environment
 from whyload.env.predict import predict_peak
 from whyload.knowledge import fix_commands
 from whyload.registry import Problem, check
@@ -20,6 +23,11 @@ GB = 1e9
 
 def _gb(n: int | float) -> str:
     return f"{n / GB:.1f} GB"
+
+
+def _interpreter(env: Environment) -> dict[str, str]:
+    """Evidence: which interpreter's packages a finding speaks of."""
+    return {"interpreter": env.interpreter.path, "chosen_by": env.interpreter.chosen_by}
 
 
 @check("WL500", "not-enough-memory", ENV)
@@ -65,10 +73,10 @@ def cpu_only_torch(snap: Snapshot) -> Iterator[Problem]:
         return
     yield Problem(
         title=f"torch {env.torch_build.version} is a CPU-only build; --device cuda cannot work",
-        detail="torch/version.py says cuda = None.",
-        evidence={"torch": env.torch_build.version, "cuda": None},
-        fix="pip install torch --index-url https://download.pytorch.org/whl/cu124  # pick the "
-        "CUDA version your driver supports (nvidia-smi)",
+        detail=f"torch/version.py in {env.interpreter.path} says cuda = None.",
+        evidence={"torch": env.torch_build.version, "cuda": None, **_interpreter(env)},
+        fix=env.pip_install("torch", "--index-url", "https://download.pytorch.org/whl/cu124")
+        + "  # pick the CUDA version your driver supports (nvidia-smi)",
     )
 
 
@@ -118,10 +126,10 @@ def driver_too_old(snap: Snapshot) -> Iterator[Problem]:
     yield Problem(
         title=f"torch needs CUDA {env.torch_build.cuda}; the driver supports up to "
         f"{env.gpus.driver_cuda}",
-        detail=f"Driver {env.gpus.driver} (CUDA {env.gpus.driver_cuda}) is older than torch "
-        f"{env.torch_build.version}'s CUDA runtime.",
+        detail=f"Driver {env.gpus.driver} (CUDA {env.gpus.driver_cuda}) is older than the CUDA "
+        f"runtime of torch {env.torch_build.version} in {env.interpreter.path}.",
         evidence={"driver": env.gpus.driver, "driver_cuda": env.gpus.driver_cuda,
-                  "torch_cuda": env.torch_build.cuda},
+                  "torch_cuda": env.torch_build.cuda, **_interpreter(env)},
         fix=f"upgrade the NVIDIA driver, or install a torch built for CUDA "
         f"{driver_cuda.major}.x or older",
     )
@@ -147,9 +155,9 @@ def arch_not_in_wheel(snap: Snapshot) -> Iterator[Problem]:
             continue
         yield Problem(
             title=f"{gpu.name} ({sm}) is not in this torch build's arch list",
-            detail=f"torch supports {', '.join(sorted(archs))}.",
+            detail=f"torch in {env.interpreter.path} supports {', '.join(sorted(archs))}.",
             evidence={"gpu": gpu.name, "capability": gpu.compute_capability,
-                      "arch_list": sorted(archs)},
+                      "arch_list": sorted(archs), **_interpreter(env)},
             fix="install a torch wheel built for this GPU (a newer release, or the CUDA variant "
             "that lists it)",
         )
@@ -197,8 +205,9 @@ def saved_on_cuda(snap: Snapshot) -> Iterator[Problem]:
                 severity=Severity.INFO, effect=Effect.NONE, file=name,
                 title=f"{name} was saved with tensors on {', '.join(cuda)}; this torch has no "
                 "CUDA",
-                detail="from_pretrained maps them to the CPU; torch.load needs map_location.",
-                evidence={"file": name, "devices": cuda},
+                detail=f"The torch in {env.interpreter.path} is a CPU build: from_pretrained "
+                "maps them to the CPU; torch.load needs map_location.",
+                evidence={"file": name, "devices": cuda, **_interpreter(env)},
                 fix=fix_commands.load_on_cpu(name),
             )
 
@@ -275,11 +284,19 @@ def empty_mount(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
+CHOSEN_BECAUSE = {
+    "--python": "the interpreter given with --python",
+    "VIRTUAL_ENV": "the active virtual environment (VIRTUAL_ENV)",
+    "CONDA_PREFIX": "the active conda environment (CONDA_PREFIX)",
+}
+
+
 @check("WL540", "runtime-missing", ENV)
 def runtime_missing(snap: Snapshot) -> Iterator[Problem]:
-    """torch or transformers is not installed here
+    """torch or transformers is not installed in the interpreter that will load the model
 
-    This machine can examine the model but not load it.
+    from_pretrained cannot run there: "ModuleNotFoundError: No module named 'torch'". That
+    interpreter is --python, else the active virtual or conda environment, else whyload's own.
     """
     env = snap.env
     if env is None:
@@ -287,13 +304,19 @@ def runtime_missing(snap: Snapshot) -> Iterator[Problem]:
     missing = [p for p in ("torch", "transformers") if env.versions.get(p) is None]
     if not missing:
         return
+    interpreter = env.interpreter
+    told = interpreter.chosen_by == "--python"  # the user named the loading interpreter
+    because = CHOSEN_BECAUSE.get(interpreter.chosen_by)
     yield Problem(
-        severity=Severity.WARNING, effect=Effect.NONE,
+        severity=Severity.ERROR if told else Severity.WARNING,
+        effect=Effect.RAISES if told else Effect.NONE,
         title=f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed "
-        "here",
-        detail="from_pretrained cannot run in this environment.",
-        evidence={"missing": missing},
-        fix=f"pip install {' '.join(missing)}",
+        f"in {interpreter.path}",
+        detail=f"from_pretrained cannot run in {because}." if because else
+        "from_pretrained cannot run in the interpreter whyload runs in; if the model is loaded "
+        "by another one, name it: --python /path/to/its/bin/python.",
+        evidence={"missing": missing, **_interpreter(env)},
+        fix=env.pip_install(*missing),
     )
 
 
@@ -309,10 +332,12 @@ def torch_broken(snap: Snapshot) -> Iterator[Problem]:
     if probe is None or probe.imported or env is None or env.versions.get("torch") is None:
         return
     yield Problem(
-        title="torch is installed but does not import",
+        title=f"torch {env.versions.get('torch')} is installed in {env.interpreter.path} but "
+        "does not import",
         detail=probe.error or "the probe gave no answer",
-        evidence={"torch": env.versions.get("torch"), "error": probe.error},
-        fix="pip install --force-reinstall torch  # the build matching your CUDA driver",
+        evidence={"torch": env.versions.get("torch"), "error": probe.error, **_interpreter(env)},
+        fix=env.pip_install("--force-reinstall", "torch")
+        + "  # the build matching your CUDA driver",
     )
 
 

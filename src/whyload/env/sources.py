@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,6 @@ class Sources:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     run: Runner = run_command
     which: Callable[[str], str | None] = shutil.which
-    python: str = sys.executable
 
     def read(self, path: str, limit: int = 1 << 20) -> str | None:
         """A small system file's text, or None when it is not there or not readable."""

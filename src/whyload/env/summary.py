@@ -21,6 +21,12 @@ def environment_facts(env: Environment) -> dict[str, Any]:
     return {f.name: plain(getattr(env, f.name)) for f in dataclasses.fields(env)}
 
 
+def interpreter_facts(env: Environment) -> dict[str, Any]:
+    """The interpreter the environment facts describe: path, Python version, how it was chosen."""
+    return {"path": env.interpreter.path, "python": env.python,
+            "chosen_by": env.interpreter.chosen_by}
+
+
 def _gb(n: int | None) -> str:
     return "?" if n is None else f"{n / 1e9:.1f} GB"
 
@@ -30,10 +36,13 @@ def summarize(area: str, env: Environment) -> str:
     if area == "runtime":
         names = ("torch", "transformers", "tokenizers", "safetensors", "huggingface_hub",
                  "accelerate")
-        return f"python {env.python}; " + ", ".join(
+        return (f"python {env.python} at {env.interpreter.path} "
+                f"({env.interpreter.chosen_by}); ") + ", ".join(
             f"{n} {v.get(n) or 'not installed'}" for n in names)
     if area == "torch":
         t, build = env.torch, env.torch_build
+        if v.get("torch") is None and (t is None or not t.imported):
+            return f"not installed in {env.interpreter.path}"
         if t is not None and not t.imported:
             return f"does not import: {t.error}"
         cuda = build.cuda if build else None

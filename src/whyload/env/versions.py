@@ -1,17 +1,24 @@
-"""Installed versions, from package metadata and files — nothing is imported."""
+"""Installed versions, from package metadata and files — nothing is imported.
+
+Stdlib only, and Python 3.8 compatible: another interpreter runs this file's text
+(`python -c <text>`) to answer for itself (whyload.env.interpreter).
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import platform
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "accelerate",
-            "huggingface_hub", "sentencepiece", "protobuf", "numpy", "peft",
-            "sentence-transformers")
+            "huggingface_hub", "sentencepiece", "protobuf", "numpy", "peft", "bitsandbytes",
+            "sentence-transformers", "pip")
+ANSWER_PREFIX = "whyload-runtime: "  # marks the answer among whatever else the child prints
 
 
 @dataclass(frozen=True)
@@ -82,3 +89,20 @@ def known_model_types() -> frozenset[str] | None:
             continue
         found.update(re.findall(r"[\(\s]\"([\w-]+)\"\s*[:,]\s*\"\w+Config\"", text))
     return frozenset(found) or None
+
+
+def runtime_facts() -> dict[str, object]:
+    """What this interpreter can load with, as plain data (the same for this process and for
+    another interpreter answering over JSON)."""
+    build = torch_build()
+    types = known_model_types()
+    # not platform.platform(): it runs `uname -p` and reads the interpreter's binary (~40 ms)
+    system = f"{platform.system()}-{platform.release()}-{platform.machine()}"
+    return {"python": sys.version.split()[0], "platform": system,
+            "versions": installed_versions(), "torch_build": asdict(build) if build else None,
+            "model_types": sorted(types) if types is not None else None}
+
+
+if __name__ == "__main__":
+    sys.path[:] = [entry for entry in sys.path if entry]  # `-c` puts the current folder first
+    print(ANSWER_PREFIX + json.dumps(runtime_facts()))

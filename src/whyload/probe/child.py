@@ -2,6 +2,9 @@
 
     python -m whyload.probe.child REQUEST.json RESULT.json
 
+It needs nothing but the stdlib, torch and transformers, and runs on Python 3.8 and later: the
+sandbox runs it in the interpreter that will load the model, which need not have whyload.
+
 REQUEST.json holds a LoadRequest; the child writes a JSON object to RESULT.json (through a
 temporary name, so a child killed mid-write leaves no half result) and exits 0 whether or not
 the load worked: how the load ended is in the result, how the process ended is the parent's to
@@ -15,6 +18,7 @@ What the result holds:
     exception        {"type", "message", "traceback"} when the load raised
     warnings         Python warnings and transformers' log records (warning and above)
     peak_rss         ru_maxrss of the child, in bytes; load_s: from_pretrained's wall time
+    executable       the interpreter the load ran in
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ MAX_KEYS = 500  # keys kept per list of the loading report
 EXIT_ORPHANED = 3  # the parent went away: nobody reads the result
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)  # not kw_only: the child also runs on Python 3.8 and 3.9 (load --python)
 class LoadRequest:
     """What the parent asks the child to load, and how."""
 
@@ -142,7 +146,8 @@ def is_model_class(cls: Any, transformers: Any) -> bool:
 
 def load(request: LoadRequest) -> dict[str, Any]:
     """Run the load and describe it; exceptions become part of the result."""
-    result: dict[str, Any] = {"outcome": "exception", "warnings": [], "loading_info": {}}
+    result: dict[str, Any] = {"outcome": "exception", "warnings": [], "loading_info": {},
+                              "executable": sys.executable}
     records: list[dict[str, str]] = result["warnings"]
     handler = _Records(records)
     caught: list[warnings.WarningMessage] = []
@@ -185,14 +190,15 @@ def load(request: LoadRequest) -> dict[str, Any]:
                 base_model_prefix=prefix,
                 is_base_model=not (prefix and hasattr(model, prefix)),
                 parameters=sum(p.numel() for p in model.parameters()),
-                dtype=str(next(model.parameters()).dtype).removeprefix("torch."),
+                dtype=str(next(model.parameters()).dtype).rpartition(".")[2],
             )
     except BaseException as exc:  # everything the load raises is the answer
         result["exception"] = {
             "type": type(exc).__name__,
             "module": type(exc).__module__,
             "message": _clip(str(exc)),
-            "traceback": _clip("".join(traceback.format_exception(exc))),
+            "traceback": _clip("".join(traceback.format_exception(type(exc), exc,
+                                                                   exc.__traceback__))),
         }
     finally:
         logging.getLogger("transformers").removeHandler(handler)

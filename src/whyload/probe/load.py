@@ -7,6 +7,7 @@ import math
 import time
 from typing import Any
 
+from whyload.env.interpreter import Interpreter, target_interpreter, this_interpreter
 from whyload.pipeline import check
 from whyload.probe.child import LoadRequest
 from whyload.probe.observed import observed_findings
@@ -15,7 +16,7 @@ from whyload.registry import sort_findings
 from whyload.report import Report
 from whyload.snapshot import read_by_from_pretrained
 
-FACT_KEYS = ("class", "model_class", "dtype", "parameters", "load_s", "versions")
+FACT_KEYS = ("class", "model_class", "dtype", "parameters", "load_s", "versions", "executable")
 
 
 def run_load(target: str, *, model_class: str | None = None, dtype: str | None = None,
@@ -26,8 +27,10 @@ def run_load(target: str, *, model_class: str | None = None, dtype: str | None =
     memory and `timeout_s` seconds, and report what happened: how the child ended ("outcome":
     loaded, exception, killed_oom, signal, timeout), the keys transformers reported missing,
     unexpected or mismatched, its warnings, the peak RSS and wall time, and a finding for each
-    cause. `check`'s static verdict is in facts["static"]. Raises TargetError when there is
-    nothing to load (as `check` does), UsageError for a limit that is not a positive number."""
+    cause. `check`'s static verdict is in facts["static"]. `python` is the interpreter that
+    loads it (whyload.env.interpreter decides the default). Raises TargetError when there is
+    nothing to load (as `check` does), UsageError for a limit that is not a positive number or
+    an interpreter that does not exist or is no Python."""
     from whyload.errors import UsageError
 
     if not (math.isfinite(timeout_s) and timeout_s > 0):
@@ -35,6 +38,7 @@ def run_load(target: str, *, model_class: str | None = None, dtype: str | None =
     if memory_limit is not None and memory_limit <= 0:
         raise UsageError(f"memory_limit must be a positive number of bytes, not {memory_limit}")
     t0 = time.perf_counter()
+    interpreter = target_interpreter(python)
     static = check(target, revision=revision, model_class=model_class, device=device,
                    dtype=dtype, python=python)
     refuse_a_file_that_is_not_the_model(static)
@@ -44,14 +48,14 @@ def run_load(target: str, *, model_class: str | None = None, dtype: str | None =
                           dtype=dtype, device=device, device_map=device_map,
                           trust_remote_code=trust_remote_code)
     ended = run_child("whyload.probe.child", request.to_json(), timeout_s=timeout_s,
-                      memory_limit=memory_limit)
+                      memory_limit=memory_limit, python=interpreter.path)
     t2 = time.perf_counter()
     return Report(
         command="load",
         target=str(target),
         resolved=static.resolved,
         findings=tuple(sort_findings(observed_findings(ended, static))),
-        facts=load_facts(ended, static),
+        facts=load_facts(ended, static, interpreter),
         timings={"check_s": round(t1 - t0, 6), "load_s": round(t2 - t1, 6),
                  "total_s": round(t2 - t0, 6)},
     )
@@ -79,12 +83,16 @@ def refuse_a_file_that_is_not_the_model(static: Report) -> None:
                       hint=f"give the model folder (whyload load {folder}) or its weights file")
 
 
-def load_facts(ended: ChildExit, static: Report) -> dict[str, Any]:
-    """How the child ended and what it loaded, beside check's verdict."""
+def load_facts(ended: ChildExit, static: Report,
+               interpreter: Interpreter | None = None) -> dict[str, Any]:
+    """How the child ended and what it loaded, in which interpreter (None: this process),
+    beside check's verdict."""
+    interpreter = interpreter or this_interpreter()
     result = ended.result
     info: dict[str, Any] = result.get("loading_info") or {}
     facts: dict[str, Any] = {
         "outcome": ended.outcome,
+        "interpreter": {"path": interpreter.path, "chosen_by": interpreter.chosen_by},
         "static": {"verdict": static.verdict.value, "codes": static.codes()},
         "returncode": ended.returncode,
         "signal": ended.signal,

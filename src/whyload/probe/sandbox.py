@@ -13,6 +13,13 @@ error), which counts as out of memory too. No cgroup is created: that needs a de
 cgroup v2 subtree, which an unprivileged process seldom has (this machine has cgroup v1).
 
 The timeout kills the process group too, so nothing the child started survives it.
+
+The child runs in the interpreter that will load the model (`whyload load --python`), which
+need not have whyload or its dependencies: LAUNCHER runs the child module's file as __main__
+the way `python -m` would, without importing the packages above it (whyload/__init__ needs
+whyload's dependencies), so the child needs the stdlib, torch and transformers only. whyload's
+own folder is searched for that one module and never put on PYTHONPATH: there it would put every
+package installed beside whyload ahead of the interpreter's own.
 """
 
 from __future__ import annotations
@@ -40,6 +47,19 @@ ADDRESS_SPACE_MARGIN = 2 * 2**30 + 8 * 64 * 2**20 * (os.cpu_count() or 1)
 POLL_S = 0.01
 MAX_RESULT_BYTES = 16 * 2**20
 STDERR_TAIL = 8_000
+WHYLOAD_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds whyload/
+LAUNCHER = """
+import importlib.machinery, runpy, sys
+name, root = sys.argv.pop(1), sys.argv.pop(1)
+search, spec = [root, *sys.path], None
+for part in name.split("."):
+    spec = importlib.machinery.PathFinder.find_spec(part, search)
+    if spec is None:
+        raise ModuleNotFoundError(f"No module named {name!r}")
+    search = list(spec.submodule_search_locations or ())
+sys.argv[0] = spec.origin
+runpy.run_path(spec.origin, run_name="__main__")
+"""
 _OOM_TEXT = re.compile(r"can't allocate memory|Cannot allocate memory|out of memory|"
                        r"failed to map segment|std::bad_alloc|DefaultCPUAllocator", re.I)
 
@@ -99,9 +119,11 @@ def child_env() -> dict[str, str]:
 
 
 def run_child(module: str, request_json: str, *, timeout_s: float,
-              memory_limit: int | None = None, extra_args: Sequence[str] = ()) -> ChildExit:
-    """Run `python -m module REQUEST RESULT` under the caps; never raises for what the child
-    does (OSError only when it cannot be started at all)."""
+              memory_limit: int | None = None, extra_args: Sequence[str] = (),
+              python: str = sys.executable) -> ChildExit:
+    """Run `module` as `python -m module REQUEST RESULT` would, in the interpreter `python`,
+    under the caps; never raises for what the child does (OSError only when it cannot be
+    started at all)."""
     with tempfile.TemporaryDirectory(prefix="whyload-load-") as tmp:
         request, result, stderr = (Path(tmp) / n for n in ("request.json", "result.json",
                                                            "stderr.log"))
@@ -109,7 +131,8 @@ def run_child(module: str, request_json: str, *, timeout_s: float,
         started = time.perf_counter()
         with stderr.open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", module, str(request), str(result), *extra_args],
+                [python, "-c", LAUNCHER, module, WHYLOAD_ROOT, str(request), str(result),
+                 *extra_args],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env(),
                 start_new_session=True,
                 preexec_fn=_address_space_cap(memory_limit) if memory_limit else None,

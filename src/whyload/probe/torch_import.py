@@ -1,5 +1,6 @@
-"""Does torch import here, and what does it see? Asked in a child process with a timeout, so a
-broken CUDA install (a hang, a segfault, a missing .so) cannot take whyload down."""
+"""Does torch import in the interpreter that will load the model, and what does it see? Asked
+of that interpreter in a child process with a timeout, so a broken CUDA install (a hang, a
+segfault, a missing .so) cannot take whyload down."""
 
 from __future__ import annotations
 
@@ -53,8 +54,9 @@ class TorchProbe:
     devices: tuple[dict[str, object], ...] = field(default_factory=tuple)
 
 
-def probe_torch(src: Sources, timeout: float = TIMEOUT_S) -> TorchProbe:
-    done = src.run([src.python, "-c", PROBE], timeout)
+def probe_torch(src: Sources, python: str, timeout: float = TIMEOUT_S) -> TorchProbe:
+    """`import torch` in `python` (a path to an interpreter), in a child process."""
+    done = src.run([python, "-c", PROBE], timeout)
     if done is None:
         return TorchProbe(ran=False, error=f"`import torch` did not finish within {timeout:.0f} s")
     code, out, err = done
