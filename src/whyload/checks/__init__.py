@@ -1,11 +1,13 @@
-"""Checks, one module per category, plus the codes other commands report (integrity: verify,
-loading: load, logs: explain). Importing this package registers them all."""
+"""Checks, one module per family of failure, plus the codes other commands report (integrity:
+verify, loading: load, logs: explain). Importing this package registers them all; the registry
+(whyload.registry) imports it and validates the relations between them."""
 
 from whyload.checks import (  # noqa: F401
     architecture,
     config,
     environment,
     files,
+    groups,
     integrity,
     loading,
     logs,

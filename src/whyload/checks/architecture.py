@@ -13,18 +13,16 @@ import shlex
 from collections import Counter
 from collections.abc import Iterator
 
+from whyload.checks.groups import STRUCTURE
 from whyload.checks.model import AUTO_HEADS, ModelView, head_keys, model_view
+from whyload.checks.registration import Problem, check
 from whyload.knowledge import fix_commands
 from whyload.knowledge.families import FAMILY_PREFIXES, families, knows_key
-from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
 from whyload.snapshot import Snapshot
 
 ARCH = Category.ARCHITECTURE
 BERT_LIKE = {"bert", "roberta", "xlm-roberta", "camembert", "electra"}
-# what must be explained first, so the key diff below it is not twenty findings for one cause
-STRUCTURE = ["WL410", "WL411", "WL412", "WL420", "WL421", "WL422", "WL310", "WL311", "WL312",
-             "WL124", "WL125", "WL141", "WL142", "WL206"]
 
 
 def _sample(keys: list[str] | set[str] | frozenset[str], n: int = 6) -> str:
@@ -257,7 +255,7 @@ def auto_class_unsupported(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
-@check("WL401", "head-not-in-weights", ARCH, requires=STRUCTURE)
+@check("WL401", "head-not-in-weights", ARCH, requires=[STRUCTURE])
 def head_missing(snap: Snapshot) -> Iterator[Problem]:
     """The task head is not in the weights: it would be initialized at random
 
@@ -347,7 +345,7 @@ def _renamed_head(view: ModelView, head: list[str]) -> tuple[str, str] | None:
     return prefixes.pop() if len(prefixes) == 1 else None
 
 
-@check("WL402", "weights-missing", ARCH, requires=STRUCTURE)
+@check("WL402", "weights-missing", ARCH, requires=[STRUCTURE])
 def weights_missing(snap: Snapshot) -> Iterator[Problem]:
     """Weights of the base model that the checkpoint does not have: initialized at random
 
@@ -384,7 +382,7 @@ def weights_missing(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
-@check("WL403", "weights-unused", ARCH, requires=STRUCTURE)
+@check("WL403", "weights-unused", ARCH, requires=[STRUCTURE])
 def weights_unused(snap: Snapshot) -> Iterator[Problem]:
     """Weights in the checkpoint that the model has no place for: dropped on load
 
@@ -415,7 +413,7 @@ def weights_unused(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
-@check("WL404", "shape-mismatch", ARCH, requires=STRUCTURE)
+@check("WL404", "shape-mismatch", ARCH, requires=[STRUCTURE])
 def shape_mismatch(snap: Snapshot) -> Iterator[Problem]:
     """Weights whose shape differs from the model's: from_pretrained raises
 

@@ -7,16 +7,15 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from whyload.checks.groups import SIZES_UNREADABLE
 from whyload.checks.model import model_view
+from whyload.checks.registration import Problem, check
 from whyload.knowledge.families import effective_config, families
 from whyload.readers.jsonfile import MAX_JSON_BYTES
-from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
 from whyload.snapshot import Snapshot
 
 CONFIG = Category.CONFIG
-# file problems that make the weights' shapes or names meaningless: report them, not their echo
-FILE_CAUSES = ["WL124", "WL125", "WL141", "WL142"]
 # sizes that shape a tensor: a contradiction is a "size mismatch" at load time
 SIZES = ("vocab_size", "hidden_size", "dim", "intermediate_size", "hidden_dim",
          "max_position_embeddings", "type_vocab_size", "embedding_size", "num_labels",
@@ -231,7 +230,7 @@ def _values(snap: Snapshot) -> dict[str, Any] | None:
         return None
 
 
-@check("WL310", "size-contradicts-weights", CONFIG, requires=["WL301", "WL304", *FILE_CAUSES])
+@check("WL310", "size-contradicts-weights", CONFIG, requires=[SIZES_UNREADABLE])
 def sizes_contradict(snap: Snapshot) -> Iterator[Problem]:
     """A size in config.json that the weights contradict (vocab_size, hidden_size, …)
 
@@ -244,7 +243,7 @@ def sizes_contradict(snap: Snapshot) -> Iterator[Problem]:
     if values is None or view.weights_type is None or view.wrapper:
         return
     if not _same_layout(view.family, view.weights_type):
-        return  # other family's weights: WL420 says it
+        return  # another family's key layout: its sizes are not these (WL420)
     mismatched = view.prediction.mismatched if view.prediction else {}
     for attr in SIZES:
         seen = view.inferred.get(attr)
@@ -287,7 +286,7 @@ def _layers(snap: Snapshot) -> Iterator[tuple[str, int, int, str]]:
             yield attr, said, seen.value, seen.key
 
 
-@check("WL311", "fewer-layers-in-config", CONFIG, requires=["WL301", "WL304", *FILE_CAUSES])
+@check("WL311", "fewer-layers-in-config", CONFIG, requires=[SIZES_UNREADABLE])
 def fewer_layers(snap: Snapshot) -> Iterator[Problem]:
     """config.json has fewer layers than the weights: the extra layers are silently dropped
 
@@ -306,7 +305,7 @@ def fewer_layers(snap: Snapshot) -> Iterator[Problem]:
             )
 
 
-@check("WL312", "more-layers-in-config", CONFIG, requires=["WL301", "WL304", *FILE_CAUSES])
+@check("WL312", "more-layers-in-config", CONFIG, requires=[SIZES_UNREADABLE])
 def more_layers(snap: Snapshot) -> Iterator[Problem]:
     """config.json has more layers than the weights: the missing layers are randomly initialized
 
@@ -325,7 +324,7 @@ def more_layers(snap: Snapshot) -> Iterator[Problem]:
             )
 
 
-@check("WL320", "heads-do-not-divide-hidden", CONFIG, requires=["WL301", "WL304", *FILE_CAUSES])
+@check("WL320", "heads-do-not-divide-hidden", CONFIG, requires=[SIZES_UNREADABLE])
 def heads_divide_hidden(snap: Snapshot) -> Iterator[Problem]:
     """hidden_size is not a multiple of num_attention_heads
 
@@ -431,7 +430,7 @@ SPECIAL_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id",
                "decoder_start_token_id")
 
 
-@check("WL331", "special-token-id-out-of-range", CONFIG, requires=["WL301", "WL304", *FILE_CAUSES])
+@check("WL331", "special-token-id-out-of-range", CONFIG, requires=[SIZES_UNREADABLE])
 def special_ids(snap: Snapshot) -> Iterator[Problem]:
     """A special token id in config.json beyond the vocabulary
 
@@ -538,8 +537,7 @@ EMBEDDING_KEYS = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight",
                   "shared.weight", "tok_embeddings.weight")
 
 
-@check("WL313", "vocab-contradicts-embeddings", CONFIG, requires=["WL301", "WL304",
-                                                                  *FILE_CAUSES])
+@check("WL313", "vocab-contradicts-embeddings", CONFIG, requires=[SIZES_UNREADABLE])
 def vocab_vs_embeddings(snap: Snapshot) -> Iterator[Problem]:
     """config.json's vocab_size differs from the rows of the embedding matrix (any model type)
 

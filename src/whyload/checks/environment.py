@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
 
+from whyload.checks.registration import Problem, check
 from whyload.env.predict import predict_peak
 from whyload.knowledge import fix_commands
-from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
 from whyload.snapshot import Snapshot
 

@@ -6,10 +6,10 @@ import re
 import shlex
 from collections.abc import Iterator
 
+from whyload.checks.registration import Problem, check
 from whyload.knowledge import fix_commands
 from whyload.readers.safetensors import HeaderError
 from whyload.readers.sniff import ARCHIVES, Kind
-from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
 from whyload.snapshot import (
     FLAX_INDEX,
@@ -159,7 +159,7 @@ def tf_only(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
-@check("WL102", "flax-weights-only", FILES)
+@check("WL102", "flax-weights-only", FILES, superseded_by=["WL101"])
 def flax_only(snap: Snapshot) -> Iterator[Problem]:
     """Only Flax weights (flax_model.msgpack)
 
@@ -168,8 +168,6 @@ def flax_only(snap: Snapshot) -> Iterator[Problem]:
     """
     if snap.plan.format is not None or snap.artifact.focus is not None:
         return
-    if any(n in snap.files for n in (TF_NAME, TF_INDEX, TF1_INDEX)):
-        return  # WL101 says it, with the same conversion
     names = [n for n in (FLAX_NAME, FLAX_INDEX) if n in snap.files]
     if not names:
         return

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
 
+from whyload.checks.registration import Problem, check
 from whyload.checks.security import dangerous_globals
 from whyload.knowledge import fix_commands
 from whyload.knowledge.torch_pickle import (
@@ -14,7 +15,6 @@ from whyload.knowledge.torch_pickle import (
     rejected_globals,
     rejected_opcodes,
 )
-from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
 from whyload.snapshot import Snapshot
 
