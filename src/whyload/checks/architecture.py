@@ -42,6 +42,7 @@ def _claims_head(view: ModelView) -> bool:
 
 def _strip_fix(snap: Snapshot, prefix: str) -> str:
     return fix_commands.strip_prefix(
+        snap.artifact.root,
         snap.plan.files[0] if snap.plan.files else "pytorch_model.bin", prefix)
 
 
@@ -92,7 +93,7 @@ def training_nesting(snap: Snapshot) -> Iterator[Problem]:
             "a flat dict of tensors" + (f" named without {prefix!r}" if prefix else "") + ".",
             evidence={"file": name, "nesting": list(f.torch.nesting),
                       "top_keys": list(f.torch.top_keys[:20]), "key_prefix": prefix or None},
-            fix=fix_commands.extract_state_dict(name, path, prefix), file=name,
+            fix=fix_commands.extract_state_dict(snap.artifact.root, name, path, prefix), file=name,
         )
         return
     if view.wrapper == "model.":
@@ -298,6 +299,7 @@ def head_missing(snap: Snapshot) -> Iterator[Problem]:
             "head created.",
             evidence={"saved_as": old, "expected": new, "missing": head[:20]},
             fix=fix_commands.rename_prefix(
+                snap.artifact.root,
                 snap.plan.files[0] if snap.plan.files else "pytorch_model.bin", old, new),
         )
         return

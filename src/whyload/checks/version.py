@@ -57,7 +57,7 @@ def weights_only(snap: Snapshot) -> Iterator[Problem]:
             fix=("if you trust the file: torch.serialization.add_safe_globals([...]) for "
                  f"{', '.join(globals_[:3])}, or re-save only the tensors: "
                  if globals_ else "if you trust the file, re-save only the tensors: ")
-            + fix_commands.keep_only_tensors(f.name),
+            + fix_commands.keep_only_tensors(snap.artifact.root, f.name),
         )
 
 
