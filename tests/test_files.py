@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shlex
 import shutil
 import tarfile
 from collections.abc import Callable
@@ -143,7 +144,7 @@ def test_nonstandard_name(copy_of: Copy, bin_model: Path, safetensors_model: Pat
     report = whyload.check(str(model))
     f = only(report, "WL105")
     assert f.evidence["file"] == name and f.evidence["tensors"] > 0
-    assert f.fix.startswith(f"mv {name} ")
+    assert f.fix.startswith(f"cd {shlex.quote(str(model))} && mv {name} ")
     assert "WL100" not in codes(report)
 
 
@@ -183,8 +184,22 @@ def test_lfs_pointer(copy_of: Copy, minilm: Path) -> None:
     assert f.severity is Severity.ERROR and report.verdict is Verdict.FAILS
     assert f.evidence["real_size"] == 90868376
     assert f.evidence["oid"].startswith("sha256:4b0e2a1f")
-    assert f.fix == "git lfs install && git lfs pull --include model.safetensors"
+    assert f.fix == (f"git -C {model} lfs install --local && "
+                     f"git -C {model} lfs pull --include model.safetensors")
     assert codes(report) == ["WL110"]  # not also "header too large" or "format mismatch"
+
+
+def test_lfs_pointer_fix_pastes_in_a_folder_with_a_space(tmp_path: Path, minilm: Path) -> None:
+    """The fix names the real folder, quoted for the shell: pasted anywhere, it runs there."""
+    model = tmp_path / "my models" / "mini lm"
+    shutil.copytree(minilm, model)
+    (model / "model.safetensors").write_text(LFS_POINTER)
+    f = only(whyload.check(str(model)), "WL110")
+    folder = shlex.quote(str(model))
+    assert folder.startswith("'") and " " in folder
+    assert f.fix == (f"git -C {folder} lfs install --local && "
+                     f"git -C {folder} lfs pull --include model.safetensors")
+    assert shlex.split(f.fix)[:3] == ["git", "-C", str(model)]
 
 
 def test_lfs_pointer_for_a_tokenizer_file_is_a_warning(copy_of: Copy, minilm: Path) -> None:
@@ -270,7 +285,7 @@ def test_torch_checkpoint_renamed_safetensors(copy_of: Copy, bin_model: Path) ->
     f = only(report, "WL115")
     assert f.evidence["declared"] == "safetensors" and f.evidence["actual"] == "torch-zip"
     assert "HeaderTooLarge" in f.detail
-    assert f.fix == "mv model.safetensors pytorch_model.bin"
+    assert f.fix == f"cd {shlex.quote(str(model))} && mv model.safetensors pytorch_model.bin"
 
 
 def test_safetensors_renamed_bin(copy_of: Copy, safetensors_model: Path) -> None:
@@ -618,6 +633,18 @@ def test_dangling_cache_link(hf_cache: Path, safetensors_model: Path) -> None:
     assert f.severity is Severity.ERROR and "../../blobs/" in f.evidence["link_target"]
     assert f.fix.startswith("hf download acme/tiny-bert model.safetensors")
     assert "WL100" not in codes(report)
+
+
+def test_fix_for_a_cached_hub_id_names_the_repo(hf_cache: Path, safetensors_model: Path) -> None:
+    """A cut file in the HF cache: the fix downloads it again by its real repo id."""
+    repo = _cache_repo(hf_cache, "acme/tiny-bert", safetensors_model)
+    blob = (repo / "snapshots" / ("a" * 40) / "model.safetensors").resolve()
+    blob.write_bytes(blob.read_bytes()[:-100])
+    report = whyload.check("acme/tiny-bert")
+    f = only(report, "WL120")
+    assert shlex.split(f.fix)[:3] == ["hf", "download", "acme/tiny-bert"]
+    assert "model.safetensors" in shlex.split(f.fix) and "--force-download" in f.fix
+    assert "<" not in f.fix and " . " not in f.fix
 
 
 def test_ref_points_at_missing_snapshot(hf_cache: Path, safetensors_model: Path) -> None:

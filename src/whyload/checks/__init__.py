@@ -1,14 +1,22 @@
-"""Checks, one module per category, plus the codes other commands report (integrity: verify,
-loading: load, logs: explain). Importing this package registers them all."""
+"""Checks, one module per family of failure, plus the codes other commands report (integrity:
+verify, loading: load, logs: explain). Importing this package registers them all; the registry
+(whyload.registry) imports it and validates the relations between them."""
 
 from whyload.checks import (  # noqa: F401
     architecture,
     config,
     environment,
-    files,
+    formats,
+    groups,
+    hf_cache,
     integrity,
+    layout,
     loading,
     logs,
+    not_weights,
     security,
+    shards,
+    tokenizer,
+    unreadable,
     version,
 )

@@ -13,18 +13,16 @@ import shlex
 from collections import Counter
 from collections.abc import Iterator
 
+from whyload.checks.groups import STRUCTURE
+from whyload.checks.registration import Problem, check
 from whyload.knowledge import fix_commands
 from whyload.knowledge.families import FAMILY_PREFIXES, families, knows_key
 from whyload.modelview import ModelView, head_keys, model_view
-from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
 from whyload.snapshot import Snapshot
 
 ARCH = Category.ARCHITECTURE
 BERT_LIKE = {"bert", "roberta", "xlm-roberta", "camembert", "electra"}
-# what must be explained first, so the key diff below it is not twenty findings for one cause
-STRUCTURE = ["WL410", "WL411", "WL412", "WL420", "WL421", "WL422", "WL310", "WL311", "WL312",
-             "WL124", "WL125", "WL141", "WL142", "WL206"]
 
 
 def _sample(keys: list[str] | set[str] | frozenset[str], n: int = 6) -> str:
@@ -44,6 +42,7 @@ def _claims_head(view: ModelView) -> bool:
 
 def _strip_fix(snap: Snapshot, prefix: str) -> str:
     return fix_commands.strip_prefix(
+        snap.artifact.root,
         snap.plan.files[0] if snap.plan.files else "pytorch_model.bin", prefix)
 
 
@@ -94,7 +93,7 @@ def training_nesting(snap: Snapshot) -> Iterator[Problem]:
             "a flat dict of tensors" + (f" named without {prefix!r}" if prefix else "") + ".",
             evidence={"file": name, "nesting": list(f.torch.nesting),
                       "top_keys": list(f.torch.top_keys[:20]), "key_prefix": prefix or None},
-            fix=fix_commands.extract_state_dict(name, path, prefix), file=name,
+            fix=fix_commands.extract_state_dict(snap.artifact.root, name, path, prefix), file=name,
         )
         return
     if view.wrapper == "model.":
@@ -257,7 +256,7 @@ def auto_class_unsupported(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
-@check("WL401", "head-not-in-weights", ARCH, requires=STRUCTURE)
+@check("WL401", "head-not-in-weights", ARCH, requires=[STRUCTURE])
 def head_missing(snap: Snapshot) -> Iterator[Problem]:
     """The task head is not in the weights: it would be initialized at random
 
@@ -300,6 +299,7 @@ def head_missing(snap: Snapshot) -> Iterator[Problem]:
             "head created.",
             evidence={"saved_as": old, "expected": new, "missing": head[:20]},
             fix=fix_commands.rename_prefix(
+                snap.artifact.root,
                 snap.plan.files[0] if snap.plan.files else "pytorch_model.bin", old, new),
         )
         return
@@ -347,7 +347,7 @@ def _renamed_head(view: ModelView, head: list[str]) -> tuple[str, str] | None:
     return prefixes.pop() if len(prefixes) == 1 else None
 
 
-@check("WL402", "weights-missing", ARCH, requires=STRUCTURE)
+@check("WL402", "weights-missing", ARCH, requires=[STRUCTURE])
 def weights_missing(snap: Snapshot) -> Iterator[Problem]:
     """Weights of the base model that the checkpoint does not have: initialized at random
 
@@ -384,7 +384,7 @@ def weights_missing(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
-@check("WL403", "weights-unused", ARCH, requires=STRUCTURE)
+@check("WL403", "weights-unused", ARCH, requires=[STRUCTURE])
 def weights_unused(snap: Snapshot) -> Iterator[Problem]:
     """Weights in the checkpoint that the model has no place for: dropped on load
 
@@ -415,7 +415,7 @@ def weights_unused(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
-@check("WL404", "shape-mismatch", ARCH, requires=STRUCTURE)
+@check("WL404", "shape-mismatch", ARCH, requires=[STRUCTURE])
 def shape_mismatch(snap: Snapshot) -> Iterator[Problem]:
     """Weights whose shape differs from the model's: from_pretrained raises
 

@@ -7,23 +7,21 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from whyload.checks.groups import SIZES_UNREADABLE
+from whyload.checks.registration import Problem, check
 from whyload.knowledge.families import effective_config, families
 from whyload.modelview import model_view
 from whyload.readers.jsonfile import MAX_JSON_BYTES
-from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
 from whyload.snapshot import Snapshot
 
 CONFIG = Category.CONFIG
-# file problems that make the weights' shapes or names meaningless: report them, not their echo
-FILE_CAUSES = ["WL124", "WL125", "WL141", "WL142"]
 # sizes that shape a tensor: a contradiction is a "size mismatch" at load time
 SIZES = ("vocab_size", "hidden_size", "dim", "intermediate_size", "hidden_dim",
          "max_position_embeddings", "type_vocab_size", "embedding_size", "num_labels",
          "position_buckets", "max_relative_positions", "relative_attention_num_buckets")
 # block counts: a contradiction silently drops or randomizes whole layers
 COUNTS = ("num_hidden_layers", "n_layers", "num_hidden_groups", "inner_group_num")
-VERY_LARGE_INTEGER = int(1e30)  # tokenizer_config's "no limit" sentinel
 
 
 def _config(snap: Snapshot) -> dict[str, Any] | None:
@@ -100,32 +98,6 @@ def config_invalid(snap: Snapshot) -> Iterator[Problem]:
                   "context": doc.context},
         fix=f"fix {name}{where} (python -m json.tool {name} shows the spot)", file=name,
     )
-
-
-@check("WL352", "tokenizer-file-invalid-json", CONFIG, requires=["WL110", "WL111", "WL112",
-                                                                  "WL113"])
-def tokenizer_file_invalid(snap: Snapshot) -> Iterator[Problem]:
-    """tokenizer.json (or tokenizer_config.json) is not valid JSON
-
-    A download cut short or a hand edit that broke the syntax: AutoTokenizer.from_pretrained
-    raises ("Expecting value …", "data did not match any variant of untagged enum
-    ModelWrapper"), although the model's weights may load fine.
-    """
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        doc = snap.documents.get(name)
-        if doc is None or (doc.ok and isinstance(doc.value, dict)):
-            continue
-        where = f" at line {doc.line}, column {doc.column}" if doc.line else ""
-        error = doc.error or f"a JSON {type(doc.value).__name__}, not an object"
-        yield Problem(
-            title=f"{name} is not valid JSON: {error}{where}",
-            severity=Severity.WARNING,
-            detail="The model loads; its tokenizer does not: AutoTokenizer.from_pretrained "
-            "raises on this file.",
-            evidence={"file": name, "error": error, "line": doc.line, "column": doc.column},
-            fix=f"download {name} again from the model's source (hf download <repo id> "
-            f"{name}), or fix it{where}",
-            file=name)
 
 
 @check("WL302", "bert-config-only", CONFIG)
@@ -221,7 +193,7 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-def _values(snap: Snapshot) -> dict[str, Any] | None:
+def config_values(snap: Snapshot) -> dict[str, Any] | None:
     view = model_view(snap)
     if view.config is None or view.family is None:
         return None
@@ -231,7 +203,7 @@ def _values(snap: Snapshot) -> dict[str, Any] | None:
         return None
 
 
-@check("WL310", "size-contradicts-weights", CONFIG, requires=["WL301", "WL304", *FILE_CAUSES])
+@check("WL310", "size-contradicts-weights", CONFIG, requires=[SIZES_UNREADABLE])
 def sizes_contradict(snap: Snapshot) -> Iterator[Problem]:
     """A size in config.json that the weights contradict (vocab_size, hidden_size, …)
 
@@ -240,11 +212,11 @@ def sizes_contradict(snap: Snapshot) -> Iterator[Problem]:
     checkpoint, the shape in current model is [30522, 768]".
     """
     view = model_view(snap)
-    values = _values(snap)
+    values = config_values(snap)
     if values is None or view.weights_type is None or view.wrapper:
         return
     if not _same_layout(view.family, view.weights_type):
-        return  # other family's weights: WL420 says it
+        return  # another family's key layout: its sizes are not these (WL420)
     mismatched = view.prediction.mismatched if view.prediction else {}
     for attr in SIZES:
         seen = view.inferred.get(attr)
@@ -277,7 +249,7 @@ def _same_layout(family: str | None, weights_type: str | None) -> bool:
 
 def _layers(snap: Snapshot) -> Iterator[tuple[str, int, int, str]]:
     view = model_view(snap)
-    values = _values(snap)
+    values = config_values(snap)
     if values is None or view.wrapper or not _same_layout(view.family, view.weights_type):
         return
     for attr in COUNTS:
@@ -287,7 +259,7 @@ def _layers(snap: Snapshot) -> Iterator[tuple[str, int, int, str]]:
             yield attr, said, seen.value, seen.key
 
 
-@check("WL311", "fewer-layers-in-config", CONFIG, requires=["WL301", "WL304", *FILE_CAUSES])
+@check("WL311", "fewer-layers-in-config", CONFIG, requires=[SIZES_UNREADABLE])
 def fewer_layers(snap: Snapshot) -> Iterator[Problem]:
     """config.json has fewer layers than the weights: the extra layers are silently dropped
 
@@ -306,7 +278,7 @@ def fewer_layers(snap: Snapshot) -> Iterator[Problem]:
             )
 
 
-@check("WL312", "more-layers-in-config", CONFIG, requires=["WL301", "WL304", *FILE_CAUSES])
+@check("WL312", "more-layers-in-config", CONFIG, requires=[SIZES_UNREADABLE])
 def more_layers(snap: Snapshot) -> Iterator[Problem]:
     """config.json has more layers than the weights: the missing layers are randomly initialized
 
@@ -325,14 +297,14 @@ def more_layers(snap: Snapshot) -> Iterator[Problem]:
             )
 
 
-@check("WL320", "heads-do-not-divide-hidden", CONFIG, requires=["WL301", "WL304", *FILE_CAUSES])
+@check("WL320", "heads-do-not-divide-hidden", CONFIG, requires=[SIZES_UNREADABLE])
 def heads_divide_hidden(snap: Snapshot) -> Iterator[Problem]:
     """hidden_size is not a multiple of num_attention_heads
 
     The attention layer refuses to build: "The hidden size (768) is not a multiple of the number
     of attention heads (10)".
     """
-    values = _values(snap)
+    values = config_values(snap)
     if values is None:
         return
     hidden = values.get("hidden_size", values.get("dim"))
@@ -391,47 +363,22 @@ def labels_inconsistent(snap: Snapshot) -> Iterator[Problem]:
             )
 
 
-def _embedding_rows(snap: Snapshot) -> tuple[int, str] | None:
+def embedding_rows(snap: Snapshot) -> tuple[int, str] | None:
     view = model_view(snap)
     seen = view.inferred.get("vocab_size")
     if seen is not None:
         return seen.value, f"{seen.key} {list(seen.shape)}"
-    values = _values(snap)
+    values = config_values(snap)
     if values is not None and isinstance(values.get("vocab_size"), int):
         return values["vocab_size"], "config.json vocab_size"
     return None
-
-
-@check("WL330", "tokenizer-exceeds-embeddings", CONFIG, requires=["WL301"])
-def tokenizer_exceeds(snap: Snapshot) -> Iterator[Problem]:
-    """The tokenizer produces ids beyond the embedding matrix
-
-    Tokens added to the tokenizer without resize_token_embeddings, or a tokenizer from another
-    model: the model loads, and the first input holding such a token fails with "IndexError:
-    index out of range in self" (or a CUDA device-side assert).
-    """
-    tok = snap.tokenizer
-    rows = _embedding_rows(snap)
-    if tok is None or rows is None or tok.size <= rows[0]:
-        return
-    beyond = [(i, t) for i, t in tok.added if i >= rows[0]]
-    yield Problem(
-        effect=Effect.SILENT,
-        title=f"the tokenizer has {tok.size:,} ids, the embedding matrix {rows[0]:,} rows",
-        detail=f"{tok.source} can produce ids up to {tok.size - 1:,}; {rows[1]} has "
-        f"{rows[0]:,} rows. Any input containing those ids fails at the first forward pass"
-        + (f" (added tokens: {', '.join(repr(t) for _, t in beyond[:5])})." if beyond else "."),
-        evidence={"tokenizer_ids": tok.size, "embedding_rows": rows[0], "source": tok.source,
-                  "added_beyond": [{"id": i, "token": t} for i, t in beyond[:20]]},
-        fix=f"model.resize_token_embeddings({tok.size}) after loading, then save_pretrained",
-    )
 
 
 SPECIAL_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id",
                "decoder_start_token_id")
 
 
-@check("WL331", "special-token-id-out-of-range", CONFIG, requires=["WL301", "WL304", *FILE_CAUSES])
+@check("WL331", "special-token-id-out-of-range", CONFIG, requires=[SIZES_UNREADABLE])
 def special_ids(snap: Snapshot) -> Iterator[Problem]:
     """A special token id in config.json beyond the vocabulary
 
@@ -439,7 +386,7 @@ def special_ids(snap: Snapshot) -> Iterator[Problem]:
     must be within num_embeddings". Other ids fail when first used.
     """
     config = _config(snap)
-    rows = _embedding_rows(snap)
+    rows = embedding_rows(snap)
     if config is None or rows is None:
         return
     for key in SPECIAL_IDS:
@@ -456,53 +403,6 @@ def special_ids(snap: Snapshot) -> Iterator[Problem]:
             fix=f"set \"{key}\" to the tokenizer's id for that token (tokenizer."
             f"{key.removesuffix('_id')}_id)", file="config.json",
         )
-
-
-# RoBERTa-style embeddings number positions from padding_idx + 1
-POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "mpnet": 2}
-
-
-@check("WL332", "max-length-beyond-positions", CONFIG, requires=["WL301"])
-def max_length(snap: Snapshot) -> Iterator[Problem]:
-    """The tokenizer allows longer inputs than the model has position embeddings
-
-    An input longer than max_position_embeddings fails with "index out of range in self" (or a
-    size mismatch in the position ids) — usually only in production, on the first long text.
-    """
-    view = model_view(snap)
-    values = _values(snap)
-    tok_config = snap.document("tokenizer_config.json")
-    if values is None or not isinstance(tok_config, dict):
-        return
-    limit = tok_config.get("model_max_length")
-    positions = values.get("max_position_embeddings")
-    if not isinstance(limit, (int, float)) or not isinstance(positions, int):
-        return
-    if values.get("relative_attention") and values.get("position_biased_input") is False:
-        return  # DeBERTa v2/v3: relative positions only, no absolute position table to overrun
-    usable = positions - POSITION_OFFSET.get(view.family or "", 0)
-    if limit >= VERY_LARGE_INTEGER:
-        yield Problem(
-            severity=Severity.INFO, effect=Effect.NONE,
-            title="tokenizer_config.json sets no model_max_length",
-            detail=f"Without it the tokenizer never truncates; the model takes {usable} tokens.",
-            evidence={"model_max_length": None, "max_positions": usable},
-            fix=f"set \"model_max_length\": {usable} in tokenizer_config.json, or tokenize with "
-            f"truncation=True, max_length={usable}", file="tokenizer_config.json",
-        )
-        return
-    if limit > usable:
-        yield Problem(
-            severity=Severity.WARNING, effect=Effect.NONE,
-            title=f"model_max_length {int(limit)} exceeds the model's {usable} positions",
-            detail="Inputs longer than the model's positions are not truncated and fail at the "
-            "forward pass.",
-            evidence={"model_max_length": int(limit), "max_position_embeddings": positions,
-                      "usable_positions": usable},
-            fix=f"set \"model_max_length\": {usable} in tokenizer_config.json",
-            file="tokenizer_config.json",
-        )
-
 
 
 @check("WL340", "config-dtype-differs-from-weights", CONFIG, requires=["WL301"])
@@ -538,8 +438,7 @@ EMBEDDING_KEYS = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight",
                   "shared.weight", "tok_embeddings.weight")
 
 
-@check("WL313", "vocab-contradicts-embeddings", CONFIG, requires=["WL301", "WL304",
-                                                                  *FILE_CAUSES])
+@check("WL313", "vocab-contradicts-embeddings", CONFIG, requires=[SIZES_UNREADABLE])
 def vocab_vs_embeddings(snap: Snapshot) -> Iterator[Problem]:
     """config.json's vocab_size differs from the rows of the embedding matrix (any model type)
 
@@ -577,7 +476,7 @@ def distilbert_qa_labels(snap: Snapshot) -> Iterator[Problem]:
     num_labels should be 2, but it is 3").
     """
     view = model_view(snap)
-    values = _values(snap)
+    values = config_values(snap)
     if view.target_class != "DistilBertForQuestionAnswering" or values is None:
         return
     if values.get("num_labels") == 2:

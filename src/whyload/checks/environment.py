@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
 
+from whyload.checks.registration import Problem, check
 from whyload.env import Environment
 from whyload.env.predict import predict_peak
 from whyload.knowledge import fix_commands
-from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
 from whyload.snapshot import Snapshot
 
@@ -364,7 +364,8 @@ def offline_not_cached(snap: Snapshot) -> Iterator[Problem]:
         detail=f"HF_HUB_OFFLINE is set: nothing will be downloaded, and {cache.repo_dir} holds "
         "only part of the repo.",
         evidence={"repo_id": cache.repo_id, "missing": missing, "cache_dir": str(cache.cache_dir)},
-        fix=f"HF_HUB_OFFLINE=0 hf download {cache.repo_id}  # once, where the network is "
+        fix=f"HF_HUB_OFFLINE=0 {fix_commands.hub_download(cache.repo_id, cache.revision)}  # once, "
+        "where the network is "
         "reachable; keep HF_HOME the same when loading",
     )
 

@@ -3,16 +3,11 @@ and what a whyload.lock records."""
 
 from __future__ import annotations
 
-from whyload.registry import declare
+from whyload.checks.registration import declare
 from whyload.report import Category
 
 FILES = Category.FILES
 VERSION = Category.VERSION
-
-# check's codes for bytes that are not the weights at all (an LFS pointer, an error page, a cut
-# file): verify and lock report them too, since no hash can prove such a file right
-BYTES_NOT_WEIGHTS = frozenset({"WL110", "WL111", "WL112", "WL113", "WL114", "WL115", "WL120",
-                               "WL121", "WL122", "WL124", "WL130", "WL131", "WL132"})
 
 SHA256_MISMATCH = declare("WL170", "sha256-mismatch", FILES, """
     A file's sha256 differs from the hash it was downloaded or published under

@@ -8,7 +8,7 @@ code, with what it observed as evidence.
 
 from __future__ import annotations
 
-from whyload.registry import declare
+from whyload.checks.registration import declare
 from whyload.report import Category
 
 ENV = Category.ENVIRONMENT

@@ -7,7 +7,7 @@ the bytes show it); the codes here are the causes no snapshot holds.
 
 from __future__ import annotations
 
-from whyload.registry import declare
+from whyload.checks.registration import declare
 from whyload.report import Category
 
 HUB_CONSISTENCY = declare("WL190", "hub-consistency-check-failed", Category.FILES, """

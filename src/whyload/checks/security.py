@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from whyload.checks.registration import Problem, check
 from whyload.knowledge.pickle_globals import danger, known_data, not_allowed
 from whyload.knowledge.torch_pickle import canonical
-from whyload.registry import Problem, check
 from whyload.report import Category, Effect, JSONValue, Severity
 
 if TYPE_CHECKING:

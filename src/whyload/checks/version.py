@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
 
+from whyload.checks.registration import Problem, check
 from whyload.checks.security import dangerous_globals
 from whyload.knowledge import fix_commands
 from whyload.knowledge.torch_pickle import (
@@ -14,7 +15,6 @@ from whyload.knowledge.torch_pickle import (
     rejected_globals,
     rejected_opcodes,
 )
-from whyload.registry import Problem, check
 from whyload.report import Category, Effect, Severity
 from whyload.snapshot import Snapshot
 
@@ -57,7 +57,7 @@ def weights_only(snap: Snapshot) -> Iterator[Problem]:
             fix=("if you trust the file: torch.serialization.add_safe_globals([...]) for "
                  f"{', '.join(globals_[:3])}, or re-save only the tensors: "
                  if globals_ else "if you trust the file, re-save only the tensors: ")
-            + fix_commands.keep_only_tensors(f.name),
+            + fix_commands.keep_only_tensors(snap.artifact.root, f.name),
         )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from whyload.checks import integrity as codes
+from whyload.checks.groups import BYTES_NOT_WEIGHTS
 from whyload.errors import TargetError
 from whyload.integrity.fixes import redownload
 from whyload.integrity.hashing import FileDigest, HashRequest, ProgressCallback, hash_files
@@ -36,7 +37,7 @@ from whyload.readers.inventory import (
     take_inventory,
 )
 from whyload.readers.sniff import Kind
-from whyload.registry import Problem, sort_findings, stamp
+from whyload.registry import Problem, group_codes, sort_findings, stamp
 from whyload.report import Category, Effect, Finding, Report, Severity
 from whyload.resolve import Artifact, resolve
 
@@ -156,7 +157,7 @@ def not_weights(examination: Examination, names: Sequence[str]) -> list[Finding]
     findings = examination.findings
     present = set(names)
     references = {f"{name}{suffix}" for name in present for suffix in POINTER_SUFFIXES}
-    return [f for f in findings if f.code in codes.BYTES_NOT_WEIGHTS and f.file in present
+    return [f for f in findings if f.code in group_codes(BYTES_NOT_WEIGHTS) and f.file in present
             and f.file not in references]  # model.safetensors.lfs beside the file: a record
 
 

@@ -6,12 +6,58 @@ executes them."""
 
 from __future__ import annotations
 
-WHYLOAD_FIX = "whyload fix . --out ../fixed --apply"
+import shlex
+from pathlib import Path
 
 
-def by_whyload_fix(by_hand: str) -> str:
+def quoted(path: Path | str) -> str:
+    """A path as the shell takes it: a folder with a space in its name stays one argument."""
+    return shlex.quote(str(path))
+
+
+def in_folder(folder: Path, command: str) -> str:
+    """`command` run in the model's folder, where its relative file names point."""
+    return f"cd {quoted(folder)} && {command}"
+
+
+def whyload_fix(folder: Path) -> str:
+    """`whyload fix` into a new folder beside the model."""
+    return (f"whyload fix {quoted(folder)} --out {quoted(folder.parent / (folder.name + '-fixed'))}"
+            " --apply")
+
+
+def by_whyload_fix(folder: Path, by_hand: str) -> str:
     """`whyload fix` first; the in-place snippet for those who edit by hand."""
-    return f"{WHYLOAD_FIX}  (a repaired copy; by hand, in place: {by_hand})"
+    return (f"{whyload_fix(folder)}  (a repaired copy; by hand, in place: "
+            f"{in_folder(folder, by_hand)})")
+
+
+def lfs_pull(folder: Path, name: str) -> str:
+    """Fetch one Git LFS file of the clone the folder is in."""
+    return f"git -C {quoted(folder)} lfs install --local && git -C {quoted(folder)} lfs pull " \
+        f"--include {quoted(name)}"
+
+
+def hub_download(repo_id: str, revision: str | None, *names: str, force: bool = False) -> str:
+    """Download files (with no names, the whole repo) of a hub repo into the HF cache."""
+    files = "".join(f" {quoted(name)}" for name in names)
+    return (f"hf download {quoted(repo_id)}{files}"
+            + (f" --revision {quoted(revision)}" if revision else "")
+            + (" --force-download" if force else ""))
+
+
+def from_other_framework(folder: Path, flag: str, package: str) -> str:
+    """Convert TensorFlow (from_tf) or Flax (from_flax) weights once, in transformers 4.x."""
+    source = repr(str(folder))
+    converted = repr(str(folder.parent / (folder.name + "-pt")))
+    return (f"pip install 'transformers<5' {package} && python -c \"from transformers import "
+            f"AutoModel; AutoModel.from_pretrained({source}, {flag}=True)"
+            f".save_pretrained({converted})\"")
+
+
+def rebuild_index(folder: Path) -> str:
+    """Write model.safetensors.index.json from the shards' own keys."""
+    return in_folder(folder, REBUILD_INDEX)
 
 
 REBUILD_INDEX = (
@@ -22,14 +68,15 @@ REBUILD_INDEX = (
 )
 
 
-def strip_prefix(weights: str, prefix: str) -> str:
+def strip_prefix(folder: Path, weights: str, prefix: str) -> str:
     """Rename every key without `prefix` (module., _orig_mod., a wrapper's name)."""
-    return by_whyload_fix(_rewrite_keys(weights, f"k.removeprefix('{prefix}')"))
+    return by_whyload_fix(folder, _rewrite_keys(weights, f"k.removeprefix('{prefix}')"))
 
 
-def rename_prefix(weights: str, old: str, new: str) -> str:
+def rename_prefix(folder: Path, weights: str, old: str, new: str) -> str:
     """Rename the keys that start with `old` to start with `new` instead, in place."""
-    return _rewrite_keys(weights, f"('{new}' + k[{len(old)}:] if k.startswith('{old}') else k)")
+    renamed = f"('{new}' + k[{len(old)}:] if k.startswith('{old}') else k)"
+    return in_folder(folder, _rewrite_keys(weights, renamed))
 
 
 def _rewrite_keys(weights: str, key: str) -> str:
@@ -43,34 +90,37 @@ def _rewrite_keys(weights: str, key: str) -> str:
             f"torch.save({{{key}: v for k, v in sd.items()}}, '{weights}')\"  # keep a backup")
 
 
-def extract_state_dict(weights: str, path: str, prefix: str) -> str:
+def extract_state_dict(folder: Path, weights: str, path: str, prefix: str) -> str:
     """Take the model's tensors out of a training checkpoint ({'state_dict': …, 'epoch': …})."""
     return by_whyload_fix(
+        folder,
         f"python -c \"import torch; ckpt = torch.load('{weights}', weights_only=False); "
         f"sd = ckpt{path}; torch.save({{k.removeprefix('{prefix}'): v for k, v in "
         "sd.items()}, 'pytorch_model.bin')\"  # only for a file you trust")
 
 
-def to_safetensors(weights: str) -> str:
+def to_safetensors(folder: Path, weights: str) -> str:
     """Re-save a .bin as model.safetensors (tied tensors cloned: safetensors refuses shared)."""
     return by_whyload_fix(
+        folder,
         "python -c \"import torch; from safetensors.torch import save_file; "
         f"sd = torch.load('{weights}', weights_only=True); save_file({{k: v.clone() for k, v "
         "in sd.items()}, 'model.safetensors', metadata={'format': 'pt'})\"")
 
 
-def keep_only_tensors(weights: str) -> str:
+def keep_only_tensors(folder: Path, weights: str) -> str:
     """Drop the non-tensor entries (training args, RNG state) that weights_only refuses."""
     return by_whyload_fix(
+        folder,
         f"python -c \"import torch; sd = torch.load('{weights}', weights_only=False); "
         "torch.save({k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}, "
         f"'{weights}')\"  # only for a file you trust")
 
 
-def state_dict_of_pickled_model(weights: str) -> str:
-    return (f"python -c \"import torch; torch.save(torch.load('{weights}', weights_only=False)"
-            ".state_dict(), 'pytorch_model.bin')\"  # in the environment that saved it; "
-            "only for files you trust")
+def state_dict_of_pickled_model(folder: Path, weights: str) -> str:
+    return in_folder(folder, f"python -c \"import torch; torch.save(torch.load('{weights}', "
+                     "weights_only=False).state_dict(), 'pytorch_model.bin')\"  # in the "
+                     "environment that saved it; only for files you trust")
 
 
 def load_on_cpu(weights: str) -> str:

@@ -11,14 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from whyload.checks.groups import NEEDS_INVENTED_WEIGHTS
 from whyload.errors import UsageError
 from whyload.integrity.lockfile import LOCK_NAME
 from whyload.pipeline import examine
+from whyload.registry import group_codes
 from whyload.repair.apply import apply_plan
 from whyload.repair.byte_guard import damaged_inputs
 from whyload.repair.config_repair import plan_config
 from whyload.repair.index_repair import plan_index
-from whyload.repair.refusals import INVENTED
 from whyload.repair.refusals import refusals as find_refusals
 from whyload.repair.types import ApplyResult, Refusal, Step, summary
 from whyload.repair.weights_repair import plan_weights
@@ -73,7 +74,8 @@ def plan(target: str, out: str | Path, *, force: bool = False, to_safetensors: b
         notes.append(f"{LOCK_NAME} is not copied: it records the files before the repair; "
                      f"whyload lock {shlex.quote(str(dest))} records the repaired ones")
     notes += [f"{f.code}: {f.title} — fix does not invent weights; {f.fix}".rstrip("; ")
-              for f in findings if f.code in INVENTED and f.severity is not Severity.ERROR]
+              for f in findings if f.code in group_codes(NEEDS_INVENTED_WEIGHTS)
+              and f.severity is not Severity.ERROR]
     if any(s.action == "rewrite-weights" for s in steps):
         notes.append("legacy names (LayerNorm.gamma/beta) are written as weight/bias; "
                      "transformers 5 renames them on load, so they are not repaired on their own")

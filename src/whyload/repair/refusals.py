@@ -4,21 +4,18 @@ trusted copy), and anything that would need weights the checkpoint does not have
 
 from __future__ import annotations
 
+from whyload.checks.groups import NEEDS_INVENTED_WEIGHTS, NO_PYTORCH_WEIGHTS, UNRECOVERABLE_BYTES
+from whyload.registry import group_codes
 from whyload.repair.types import Refusal
 from whyload.report import Category, Finding, Severity
-
-# the file's bytes are not (all) the weights that were saved
-CORRUPT = frozenset({"WL111", "WL112", "WL113", "WL114", "WL115", "WL120", "WL121", "WL122",
-                     "WL124", "WL125", "WL130", "WL131", "WL132", "WL160"})
-# a fix would have to make up weights: that is training, not repair
-INVENTED = frozenset({"WL401", "WL402", "WL404"})
-# no PyTorch weights to repair from
-NOT_HERE = frozenset({"WL100", "WL101", "WL102", "WL103", "WL104", "WL106", "WL134", "WL141"})
 
 
 def refusals(findings: tuple[Finding, ...], planned: frozenset[str]) -> list[Refusal]:
     """The findings fix refuses to repair. `planned` are the files from_pretrained would read:
     a broken copy it never reads is not in the way."""
+    unrecoverable = group_codes(UNRECOVERABLE_BYTES)
+    invented = group_codes(NEEDS_INVENTED_WEIGHTS)
+    not_here = group_codes(NO_PYTORCH_WEIGHTS)
     out: list[Refusal] = []
     for f in findings:
         if f.severity is not Severity.ERROR and f.category is not Category.SECURITY:
@@ -29,7 +26,7 @@ def refusals(findings: tuple[Finding, ...], planned: frozenset[str]) -> list[Ref
                                "downloaded", next_step=f.fix or
                                f"git lfs pull --include {f.file}", codes=(f.code,),
                                file=f.file))
-        elif f.code in CORRUPT and in_the_way:
+        elif f.code in unrecoverable and in_the_way:
             out.append(Refusal(reason=f"{f.title}: the bytes are not the weights that were "
                                "saved, and no rewrite can bring them back",
                                next_step=f"download {f.file or 'the file'} again"
@@ -41,12 +38,12 @@ def refusals(findings: tuple[Finding, ...], planned: frozenset[str]) -> list[Ref
                                "will not load a file the security scan flags",
                                next_step=f.fix or "get the weights from a trusted source, as "
                                "safetensors", codes=(f.code,), file=f.file))
-        elif f.code in INVENTED:
+        elif f.code in invented:
             out.append(Refusal(reason=f"{f.title}: repairing it would mean inventing weights "
                                "(a missing head is trained, not repaired)",
                                next_step=f.fix or "load the class the weights were saved "
                                "with, or fine-tune the head", codes=(f.code,), file=f.file))
-        elif f.code in NOT_HERE:
+        elif f.code in not_here:
             out.append(Refusal(reason=f"{f.title}: there are no loadable weights to repair "
                                "from", next_step=f.fix or "get the model's PyTorch weights",
                                codes=(f.code,), file=f.file))
