@@ -27,6 +27,18 @@ def _tiny_model():  # type: ignore[no-untyped-def]
     return BertForSequenceClassification(BertConfig(**TINY_BERT))
 
 
+@pytest.fixture(autouse=True)
+def _this_interpreter_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """whyload diagnoses the interpreter of an active venv or conda env (VIRTUAL_ENV,
+    CONDA_PREFIX); the tests are about this one unless a test says otherwise."""
+    import os
+
+    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        value = os.environ.get(variable)
+        if value and os.path.realpath(value) != os.path.realpath(sys.prefix):
+            monkeypatch.delenv(variable)
+
+
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")

@@ -96,7 +96,8 @@ def validate_class(asked: str, classes: ClassData, env: Environment | None) -> N
     if data is None or data.lookup(asked) is not None:
         return
     installed = env.versions.get("transformers") if env else None
-    here = _transformers_site_packages()
+    # another interpreter's transformers is not searched for: its version's data is used as is
+    here = _transformers_site_packages() if env is None or env.interpreter.this_process else None
     if installed and installed != data.transformers_version and here is not None:
         from whyload.knowledge.model_classes import model_classes
 

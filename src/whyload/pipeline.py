@@ -158,7 +158,7 @@ def _refuse_a_file_that_is_no_model_file(artifact: Artifact, snapshot: Snapshot)
 
 
 # `whyload env`: one line per area, then the findings; codes in each area's range set its mark
-AREAS = (("runtime", ("WL540",)), ("torch", ("WL510", "WL515")),
+AREAS = (("runtime", ("WL540",)), ("torch", ("WL510", "WL515", "WL540")),
          ("gpu", ("WL511", "WL512", "WL513", "WL514")), ("memory", ("WL50",)),
          ("hf cache", ("WL52", "WL541")), ("container", ("WL53",)))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -233,6 +234,10 @@ class Snapshot:
                 out[key] = cfg[key]
         if self.load_class is not None:
             out["load_class"] = self.load_class.to_fact()
+        if self.env is not None:
+            from whyload.env.summary import interpreter_facts
+
+            out["interpreter"] = interpreter_facts(self.env)
         return out
 
 
@@ -277,7 +282,9 @@ def take_snapshot(artifact: Artifact, options: Options | None = None,
     if options.deep and model_type not in families():
         from whyload.probe.meta import expected_by_transformers
 
-        deep_spec, deep_error = expected_by_transformers(artifact.root, config, load_class.name)
+        deep_spec, deep_error = expected_by_transformers(
+            artifact.root, config, load_class.name,
+            env.interpreter.path if env is not None else sys.executable)
     return Snapshot(artifact, inventory, files, indexes, plan, documents, tokenizer, code,
                     options, deep_spec, deep_error, env, load_class)
 

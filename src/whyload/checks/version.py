@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
@@ -20,6 +21,13 @@ from whyload.snapshot import Snapshot
 
 VERSION = Category.VERSION
 
+
+
+def install(snap: Snapshot, *requirements: str) -> str:
+    """The install command for the interpreter that will load the model."""
+    if snap.env is not None:
+        return snap.env.pip_install(*requirements)
+    return "pip install " + " ".join(shlex.quote(r) for r in requirements)
 
 @check("WL210", "weights-only-rejects", VERSION, requires=["WL134"])
 def weights_only(snap: Snapshot) -> Iterator[Problem]:
@@ -104,8 +112,7 @@ def model_type_unknown(snap: Snapshot) -> Iterator[Problem]:
            if config.get("transformers_version") else ""),
         evidence={"model_type": model_type, "installed": env.versions.get("transformers"),
                   "saved_with": config.get("transformers_version"), "added_in": added},
-        fix=f"pip install -U 'transformers>={needed}'" if needed
-        else "pip install -U transformers",
+        fix=install(snap, "-U", f"transformers>={needed}" if needed else "transformers"),
         file=snap.config_name,
     )
 
@@ -138,8 +145,8 @@ def tokenizer_backend(snap: Snapshot) -> Iterator[Problem]:
         "TokenizersBackend",
         detail="The model loads; AutoTokenizer fails.",
         evidence={"tokenizer_class": cls, "installed": str(installed)},
-        fix=f"pip install -U 'transformers>=5', or set \"tokenizer_class\": \"{concrete}\" in "
-        "tokenizer_config.json",
+        fix=f"{install(snap, '-U', 'transformers>=5')}, or set \"tokenizer_class\": "
+        f"\"{concrete}\" in tokenizer_config.json",
     )
 
 
@@ -189,7 +196,7 @@ def bin_needs_new_torch(snap: Snapshot) -> Iterator[Problem]:
         "weights on older torch.",
         evidence={"torch": str(torch), "transformers": str(transformers),
                   "weights": list(snap.plan.files)},
-        fix="pip install -U 'torch>=2.6', or convert the weights to safetensors once",
+        fix=f"{install(snap, '-U', 'torch>=2.6')}, or convert the weights to safetensors once",
     )
 
 
@@ -215,7 +222,7 @@ def saved_by_newer(snap: Snapshot) -> Iterator[Problem]:
         detail="Saved by a newer major release: expect fields the installed one ignores or "
         "rejects." if major else "A newer release of the same major: normally compatible.",
         evidence={"saved_with": str(saved), "installed": str(installed)},
-        fix=f"pip install -U 'transformers>={saved.major}.{saved.minor}'",
+        fix=install(snap, "-U", f"transformers>={saved.major}.{saved.minor}"),
         file="config.json",
     )
 
@@ -248,5 +255,5 @@ def relative_positions(snap: Snapshot) -> Iterator[Problem]:
         "distance_embedding weights: its outputs are not the trained model's.",
         evidence={"position_embedding_type": kind, "installed": str(installed),
                   "saved_with": config.get("transformers_version")},
-        fix="pip install 'transformers<5' for this model",
+        fix=f"{install(snap, 'transformers<5')} for this model",
     )

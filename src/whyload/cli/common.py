@@ -108,9 +108,10 @@ def emit(report: Report, fmt: Format, fail_on: FailOn, verbose: bool) -> int:
 
         out(render_json(report))
     elif fmt == "sarif":
+        from whyload.registry import all_rules
         from whyload.render.sarif import render_sarif
 
-        out(render_sarif(report))
+        out(render_sarif(report, {r.code: r for r in all_rules()}))
     else:
         from whyload.render.text import render_text
 

@@ -85,22 +85,9 @@ def env(args: argparse.Namespace) -> int:
 def rules(args: argparse.Namespace) -> int:
     """List every check: its code, category, name and what it means."""
     from whyload.registry import all_rules
+    from whyload.render.rules import render_rules
 
-    every = all_rules()
-    if args.format == "markdown":
-        from whyload.render.markdown import render_rules_markdown
-
-        out(render_rules_markdown(every))
-    elif args.format == "json":
-        import json
-
-        out(json.dumps([{"code": r.code, "name": r.name, "category": r.category.value,
-                          "title": r.title, "explanation": r.explanation, "command": r.command,
-                          "requires": list(r.requires)} for r in every], indent=2))
-    else:
-        width = max(len(r.name) for r in every)
-        out("\n".join(f"{r.code}  {r.category.value:<12} {r.name:<{width}}  {r.title}"
-                       for r in every))
+    out(render_rules(all_rules(), args.format))
     return 0
 
 

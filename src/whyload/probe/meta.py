@@ -4,6 +4,9 @@ in a child process, so a broken torch install cannot take whyload down and whylo
 never imports torch. No remote code is run: trust_remote_code stays False.
 
     python -m whyload.probe.meta MODEL_DIR [CLASS]   ->  ClassSpec as JSON on stdout
+
+It runs in the interpreter that will load the model (probe/launch.py), so it imports nothing of
+whyload: the stdlib, torch and transformers only.
 """
 
 from __future__ import annotations
@@ -13,22 +16,29 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from whyload.knowledge.families import ClassSpec
-from whyload.readers.jsonfile import JsonDoc
+if TYPE_CHECKING:
+    from whyload.knowledge.families import ClassSpec
+    from whyload.readers.jsonfile import JsonDoc
 
 TIMEOUT_S = 120
 
 
-def expected_by_transformers(root: Path, config: JsonDoc | None,
-                             class_name: str | None) -> tuple[ClassSpec | None, str | None]:
+def expected_by_transformers(root: Path, config: JsonDoc | None, class_name: str | None,
+                             python: str = sys.executable
+                             ) -> tuple[ClassSpec | None, str | None]:
+    """What `class_name` expects, built by the transformers of `python` on the meta device."""
+    from whyload.knowledge.families import ClassSpec
+    from whyload.probe.launch import launch_command
+
     if config is None or not config.ok or not isinstance(config.value, dict):
         return None, "no readable config.json to build the model from"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
            "TOKENIZERS_PARALLELISM": "false"}
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "whyload.probe.meta", str(root), class_name or ""],
+            launch_command(python, "whyload.probe.meta", str(root), class_name or ""),
             capture_output=True, text=True, timeout=TIMEOUT_S, env=env, stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
@@ -60,16 +70,16 @@ def _describe(root: str, class_name: str) -> dict[str, object]:
         renames = bool(get_model_conversion_mapping(model, add_legacy=False))
     except (ImportError, TypeError):
         renames = False
-    return ClassSpec(
-        name=type(model).__name__,
-        base_model_prefix=model.base_model_prefix,
-        expected={k: tuple(v.shape) for k, v in model.state_dict().items()},
-        tied=dict(getattr(model, "all_tied_weights_keys", None) or {}),
-        ignore_missing=tuple(sorted(model._keys_to_ignore_on_load_missing or [])),
-        ignore_unexpected=tuple(sorted(model._keys_to_ignore_on_load_unexpected or [])),
-        buffers=tuple(n for n, _ in model.named_buffers()),
-        renames_on_load=renames,
-    ).to_dict()
+    return {  # ClassSpec.to_dict()'s form
+        "name": type(model).__name__,
+        "base_model_prefix": model.base_model_prefix,
+        "expected": {k: list(v.shape) for k, v in model.state_dict().items()},
+        "tied": dict(getattr(model, "all_tied_weights_keys", None) or {}),
+        "ignore_missing": sorted(model._keys_to_ignore_on_load_missing or []),
+        "ignore_unexpected": sorted(model._keys_to_ignore_on_load_unexpected or []),
+        "buffers": [n for n, _ in model.named_buffers()],
+        "renames_on_load": renames,
+    }
 
 
 if __name__ == "__main__":

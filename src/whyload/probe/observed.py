@@ -152,6 +152,17 @@ def end_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
             "on the folder (a file changed or corrupt under mmap?)"))
 
 
+def install_command(static: Report, *requirements: str) -> str:
+    """pip install into the interpreter the load ran in (check's facts["interpreter"])."""
+    import shlex
+
+    interpreter = static.facts.get("interpreter")
+    path = interpreter.get("path") if isinstance(interpreter, dict) else None
+    packages = " ".join(shlex.quote(r) for r in requirements)
+    return f"{shlex.quote(path)} -m pip install {packages}" if isinstance(path, str) else \
+        f"pip install {packages}"
+
+
 def exception_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
     exc: dict[str, Any] = exit_.result.get("exception") or {}
     message = str(exc.get("message") or "")
@@ -164,7 +175,8 @@ def exception_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
             detail=f"from_pretrained raised {exc.get('type')}: {message.splitlines()[0][:300]}"
             if message else "",
             evidence={"device_map": exit_.result["device_map"], "exception": exc.get("type")},
-            fix="pip install accelerate, or load without device_map (then model.to(device))"))
+            fix=f"{install_command(static, 'accelerate')}, or load without device_map (then "
+            "model.to(device))"))
     if exc.get("type") == "ChildProcessError":
         yield stamp(loading.LOAD_NO_RESULT, Problem(
             title="the load process exited without a result",

@@ -14,12 +14,8 @@ cgroup v2 subtree, which an unprivileged process seldom has (this machine has cg
 
 The timeout kills the process group too, so nothing the child started survives it.
 
-The child runs in the interpreter that will load the model (`whyload load --python`), which
-need not have whyload or its dependencies: LAUNCHER runs the child module's file as __main__
-the way `python -m` would, without importing the packages above it (whyload/__init__ needs
-whyload's dependencies), so the child needs the stdlib, torch and transformers only. whyload's
-own folder is searched for that one module and never put on PYTHONPATH: there it would put every
-package installed beside whyload ahead of the interpreter's own.
+The child runs in the interpreter that will load the model (`whyload load --python`), started
+by probe/launch.py so that it needs no whyload there.
 """
 
 from __future__ import annotations
@@ -41,25 +37,14 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
+from whyload.probe.launch import launch_command
+
 # address space torch and glibc reserve beyond what they touch: 2 GiB, plus malloc's arenas
 # (up to 8 per CPU, 64 MiB of address space each)
 ADDRESS_SPACE_MARGIN = 2 * 2**30 + 8 * 64 * 2**20 * (os.cpu_count() or 1)
 POLL_S = 0.01
 MAX_RESULT_BYTES = 16 * 2**20
 STDERR_TAIL = 8_000
-WHYLOAD_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds whyload/
-LAUNCHER = """
-import importlib.machinery, runpy, sys
-name, root = sys.argv.pop(1), sys.argv.pop(1)
-search, spec = [root, *sys.path], None
-for part in name.split("."):
-    spec = importlib.machinery.PathFinder.find_spec(part, search)
-    if spec is None:
-        raise ModuleNotFoundError(f"No module named {name!r}")
-    search = list(spec.submodule_search_locations or ())
-sys.argv[0] = spec.origin
-runpy.run_path(spec.origin, run_name="__main__")
-"""
 _OOM_TEXT = re.compile(r"can't allocate memory|Cannot allocate memory|out of memory|"
                        r"failed to map segment|std::bad_alloc|DefaultCPUAllocator", re.I)
 
@@ -131,8 +116,7 @@ def run_child(module: str, request_json: str, *, timeout_s: float,
         started = time.perf_counter()
         with stderr.open("wb") as log:
             proc = subprocess.Popen(
-                [python, "-c", LAUNCHER, module, WHYLOAD_ROOT, str(request), str(result),
-                 *extra_args],
+                launch_command(python, module, str(request), str(result), *extra_args),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env(),
                 start_new_session=True,
                 preexec_fn=_address_space_cap(memory_limit) if memory_limit else None,

@@ -48,9 +48,10 @@ class RuleDoc(Protocol):
     def category(self) -> Category: ...
 
 
-def render_sarif(report: Report, rules: Mapping[str, RuleDoc] | None = None) -> str:
-    """`rules` documents each code (the registry's RULES); a code it lacks is named only."""
-    return json.dumps(sarif_log(report, rules or {}), indent=2, default=str)
+def render_sarif(report: Report, rules: Mapping[str, RuleDoc]) -> str:
+    """`rules` documents each code (the registry's rules, passed by the caller); a code it lacks
+    is named only."""
+    return json.dumps(sarif_log(report, rules), indent=2, default=str)
 
 
 def sarif_log(report: Report, rules: Mapping[str, RuleDoc]) -> dict[str, Any]:
