@@ -1,7 +1,7 @@
 """Generate src/whyload/knowledge/model_classes.json from the installed transformers.
 
 The classes, their model_types and heads, and every Auto class's model_type -> class mapping are
-read from transformers' sources with ast (whyload.knowledge.model_classes.read_transformers_sources,
+read from transformers' sources with ast (whyload.knowledge.transformers_sources.read_transformers_sources,
 the reader `check` also runs on another installed version). With --cross-check, transformers is
 imported and every recorded class is compared with the real one: it exists, its
 config_class.model_type and base_model_prefix are the recorded ones, and each Auto class's
@@ -21,10 +21,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from whyload.knowledge.model_classes import (  # noqa: E402
-    DATA_FILE,
-    ModelClasses,
-    dump_json,
+from whyload.knowledge.model_classes import DATA_FILE, ModelClasses, dump_json  # noqa: E402
+from whyload.knowledge.transformers_sources import (  # noqa: E402
     read_transformers_sources,
     transformers_version_in,
 )

@@ -21,8 +21,8 @@ from whyload.knowledge.model_classes import (
     dump_json,
     generated,
     model_classes,
-    read_transformers_sources,
 )
+from whyload.knowledge.transformers_sources import read_transformers_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "distilbert", "albert", "electra",

@@ -27,19 +27,21 @@ from whyload.errors import (
     UsageError,
     WhyloadError,
 )
-from whyload.pipeline import check
 from whyload.report import Category, Effect, Finding, Report, Severity, Verdict
 
 if TYPE_CHECKING:
     from whyload.integrity import lock, verify
     from whyload.logs import diagnose_error, diagnose_exception, explain
+    from whyload.pipeline import check
     from whyload.probe.guarded import load
     from whyload.probe.load import run_load
     from whyload.repair import RepairPlan
     from whyload.repair.plan import plan as plan_repair
 
-# The other commands are imported when first used, so `whyload check` starts no slower for them.
+# The commands are imported when first used: `import whyload` and `whyload --version` stay quick,
+# and `whyload check` imports nothing the other commands need.
 _LAZY = {
+    "check": ("whyload.pipeline", "check"),
     "explain": ("whyload.logs", "explain"),
     "diagnose_error": ("whyload.logs", "diagnose_error"),
     "diagnose_exception": ("whyload.logs", "diagnose_exception"),

@@ -15,6 +15,7 @@ from whyload.checks import (  # noqa: F401
     logs,
     not_weights,
     security,
+    sentence_transformers,
     shards,
     tokenizer,
     unreadable,

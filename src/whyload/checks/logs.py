@@ -88,15 +88,6 @@ TOKENIZER_FILE_NONE = declare("WL351", "tokenizer-file-not-found", Category.CONF
     the files belong to (set tokenizer_class in tokenizer_config.json).
     """, command="explain")
 
-ST_MEAN_POOLING = declare("WL450", "sentence-transformers-mean-pooling", Category.ARCHITECTURE,
-                          """
-    sentence-transformers built a new model with mean pooling instead of the saved one
-
-    Without modules.json and 1_Pooling/config.json, SentenceTransformer wraps the plain
-    transformer with a default mean pooling: the embeddings differ from the model's published
-    ones, silently. Fix: load the sentence-transformers export of the model (with modules.json).
-    """, command="explain")
-
 PATH_SENT_TO_HUB = declare("WL570", "path-sent-to-hub", Category.ENVIRONMENT, """
     A local path that does not exist, so transformers sent it to the Hub as a repo id
 

@@ -461,6 +461,15 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          severity=Severity.WARNING, effect=Effect.SILENT,
          example="No sentence-transformers model found with name answerdotai/ModernBERT-base. "
                  "Creating a new one with mean pooling."),
+    _row("WL450", r"No modules\.json found for (?P<model>\S+?),? initializing a new "
+         r"SentenceTransformer model",
+         "sentence-transformers built a new model for {model}: no modules.json",
+         "Without modules.json it wraps the transformer in a default mean pooling: saved "
+         "pooling, Normalize and Dense modules are not used, and the embeddings differ.",
+         "restore modules.json (the sentence-transformers export of the model)",
+         severity=Severity.WARNING, effect=Effect.SILENT,
+         example="No modules.json found for /models/minilm, initializing a new "
+                 "SentenceTransformer model."),
     _row("WL402", r"Missing key\(s\) in state_dict: \"(?P<key>[^\"]+)\"",
          "Weights the model needs are not in the state dict ({key}, ...)",
          "load_state_dict(strict=True) found model parameters the checkpoint does not have.",
