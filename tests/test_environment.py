@@ -19,9 +19,9 @@ from whyload.env import Environment, Sources, collect
 from whyload.env.gpu import read_gpus
 from whyload.env.memory import read_memory
 from whyload.env.predict import predict_peak
+from whyload.env.torch_probe import TorchProbe, probe_torch
 from whyload.env.versions import TorchBuild
 from whyload.pipeline import env as env_report
-from whyload.probe.torch_import import TorchProbe, probe_torch
 from whyload.readers.tensors import TensorInfo
 
 MEMINFO = "MemTotal:       {total} kB\nMemAvailable:   {avail} kB\nSwapFree:       0 kB\n"
@@ -373,9 +373,7 @@ def test_hub_id_typed_as_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     cache = tmp_path / "hub"
     (cache / "models--bert-base-uncased" / "snapshots" / ("a" * 40)).mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
-    import huggingface_hub.constants as constants
-
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))  # where huggingface_hub and whyload look
     with pytest.raises(whyload.TargetError) as err:
         whyload.check("./bert-base-uncased")
     assert "whyload check bert-base-uncased" in str(err.value)

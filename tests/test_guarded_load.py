@@ -100,10 +100,17 @@ def test_preflight_refuses_cuda_without_a_gpu(safetensors_model: Path) -> None:
 
 
 def test_a_load_that_raises_carries_its_report_and_cause(safetensors_model: Path) -> None:
-    with pytest.raises(LoadFailed) as failed, load(str(safetensors_model), "BertForTeleportation"):
+    """A class of the caller's own (check cannot know it) whose construction raises."""
+    import transformers
+
+    class Exploding(transformers.BertForSequenceClassification):
+        def __init__(self, config: object) -> None:
+            raise ValueError("this model refuses to be built")
+
+    with pytest.raises(LoadFailed) as failed, load(str(safetensors_model), Exploding):
         pass
-    assert failed.value.report.codes() == ["WL440"]
-    assert failed.value.report.by_code("WL440")[0].severity is Severity.ERROR
+    assert failed.value.report.codes() == ["WL441"]
+    assert failed.value.report.by_code("WL441")[0].severity is Severity.ERROR
     assert isinstance(failed.value.__cause__, ValueError)
     assert isinstance(failed.value, LoadRefused)
 

@@ -21,6 +21,7 @@ from conftest import (
     save_tiny,
 )
 
+from whyload.errors import UsageError
 from whyload.probe.load import run_load
 from whyload.report import Severity, Verdict
 from whyload.sizes import parse_size
@@ -189,10 +190,9 @@ def test_device_map_without_accelerate_names_the_package(safetensors_model: Path
     assert "pip install accelerate" in finding.fix
 
 
-def test_a_class_transformers_lacks_is_named(safetensors_model: Path) -> None:
-    report = run_load(str(safetensors_model), model_class="BertForTeleportation")
-    assert report.facts["outcome"] == "exception"
-    assert "BertForTeleportation" in only(report, "WL440").title
+def test_a_class_transformers_lacks_is_refused_before_loading(safetensors_model: Path) -> None:
+    with pytest.raises(UsageError, match="no model class 'BertForTeleportation'"):
+        run_load(str(safetensors_model), model_class="BertForTeleportation")
 
 
 def test_cli_exit_codes_and_json(safetensors_model: Path, base_model: Path) -> None:
@@ -202,8 +202,8 @@ def test_cli_exit_codes_and_json(safetensors_model: Path, base_model: Path) -> N
     assert data["command"] == "load" and data["facts"]["outcome"] == "loaded"
 
     done = run_cli("load", str(base_model), "--class", "BertForTeleportation", timeout=180)
-    assert done.returncode == 1
-    assert "check predicted: loads" in done.stdout and "WL440" in done.stdout
+    assert done.returncode == 2 and done.stdout == ""
+    assert "no model class 'BertForTeleportation'" in done.stderr
 
 
 @pytest.mark.parametrize("arg", [["--memory-limit", "lots"], ["--timeout", "0"]])

@@ -180,7 +180,7 @@ def test_a_class_transformers_does_not_have_is_a_clear_failed_load(
     (source / "config.json").write_text(json.dumps({**config, "hidden_size": 64}))
     done = run_cli("fix", str(source), "--out", str(tmp_path / "fixed"), "--apply",
                    "--class", "NoSuchModel")
-    assert done.returncode == 1
-    assert "failed: ValueError: transformers" in done.stdout and "'NoSuchModel'" in done.stdout
+    assert done.returncode == 2  # refused before anything is written
+    assert "no model class 'NoSuchModel'" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
-    assert f"--out {tmp_path / 'fixed-2'}" in done.stdout  # the next command, exactly
+    assert not (tmp_path / "fixed").exists()

@@ -25,6 +25,25 @@ class UsageError(WhyloadError):
     """The command line asks for something that cannot be done."""
 
 
+class MissingExtra(UsageError):
+    """A command needs a package that only one of whyload's extras installs."""
+
+    def __init__(self, what: str, modules: Sequence[str], extra: str) -> None:
+        super().__init__(f"{what} needs {' and '.join(modules)}, which "
+                         f"{'is' if len(modules) == 1 else 'are'} not installed here",
+                         hint=f"pip install 'whyload[{extra}]'")
+        self.modules = tuple(modules)
+
+    @classmethod
+    def check(cls, what: str, modules: Sequence[str], extra: str) -> None:
+        """Raise when one of `modules` cannot be imported (found without importing it)."""
+        import importlib.util
+
+        missing = [m for m in modules if importlib.util.find_spec(m) is None]
+        if missing:
+            raise cls(what, missing, extra)
+
+
 class TargetError(WhyloadError):
     """The target cannot be examined at all (missing, unreadable, not a model location)."""
 

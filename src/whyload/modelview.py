@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 ClassData = Callable[[], "ModelClasses | None"]  # loaded only when a decision needs it
 
 WRAPPERS = ("module.", "_orig_mod.")
+NOT_A_MODEL = re.compile(r"(Tokenizer(Fast)?|Config|Processor|FeatureExtractor|ImageProcessor"
+                         r"(Fast)?)$")
 SENTENCE_TRANSFORMERS = "sentence-transformers (modules.json)"
 
 
@@ -104,12 +106,15 @@ def validate_class(asked: str, classes: ClassData, env: Environment | None) -> N
         data = model_classes(installed, here)
         if data.lookup(asked) is not None:
             return
+    example = ("`--class` takes a model class such as AutoModelForSequenceClassification or "
+               "BertForSequenceClassification")
+    if NOT_A_MODEL.search(asked):  # these have from_pretrained too, and build no model
+        raise UsageError(f"--class {asked}: {asked} is not a model class (a tokenizer, config "
+                         "or processor)", hint=example)
     close = data.suggest(asked)
-    hint = (f"did you mean {' or '.join(close)}?" if close else
-            "`--class` takes a model class such as AutoModelForSequenceClassification or "
-            "BertForSequenceClassification")
     raise UsageError(f"--class {asked}: transformers {data.transformers_version} has no model "
-                     f"class {asked!r}", hint=hint)
+                     f"class {asked!r}",
+                     hint=f"did you mean {' or '.join(close)}?" if close else example)
 
 
 def _transformers_site_packages() -> Path | None:

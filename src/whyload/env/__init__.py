@@ -19,8 +19,8 @@ from whyload.env.gpu import Gpus, read_gpus
 from whyload.env.interpreter import Interpreter, read_runtime, target_interpreter
 from whyload.env.memory import Memory, read_memory
 from whyload.env.sources import Sources
+from whyload.env.torch_probe import TorchProbe, probe_torch
 from whyload.env.versions import TorchBuild
-from whyload.probe.torch_import import TorchProbe, probe_torch
 
 
 @dataclass(frozen=True)

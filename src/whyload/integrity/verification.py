@@ -13,7 +13,7 @@ from typing import Any
 
 from whyload.checks import integrity as codes
 from whyload.checks.groups import BYTES_NOT_WEIGHTS
-from whyload.errors import TargetError
+from whyload.errors import MissingExtra, TargetError
 from whyload.integrity.fixes import redownload
 from whyload.integrity.hashing import FileDigest, HashRequest, ProgressCallback, hash_files
 from whyload.integrity.lockfile import LOCK_NAME, LockError, LockFile, installed_versions, read_lock
@@ -87,6 +87,8 @@ def verify(
     Raises TargetError or UsageError for a target, lock or `sha256` that cannot be used.
     """
     t0 = time.perf_counter()
+    if deep:  # before reading gigabytes
+        MissingExtra.check("verify --deep", ["numpy"], "deep")
     artifact = resolve(str(target), revision)
     entries, unreadable = list_files(artifact)
     names = [e.name for e in entries]

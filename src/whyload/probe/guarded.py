@@ -91,9 +91,14 @@ class GuardedLoad:
         self.report: Report | None = None
 
     def _class_name(self) -> str | None:
+        """The class check predicts for: a name as given, or transformers' own class; a class
+        of the caller's own (a PreTrainedModel subclass transformers does not ship) is loaded
+        as given, and check predicts for the config's architectures."""
         if self.cls is None or isinstance(self.cls, str):
             return self.cls
-        return self.cls.__name__
+        if str(getattr(self.cls, "__module__", "")).startswith("transformers."):
+            return str(self.cls.__name__)
+        return None
 
     def _dtype_name(self) -> str | None:
         return None if self.dtype is None else str(self.dtype).removeprefix("torch.")

@@ -33,11 +33,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psutil  # type: ignore[import-untyped]
-
+from whyload.errors import MissingExtra
 from whyload.probe.launch import launch_command
+
+if TYPE_CHECKING:
+    import psutil  # type: ignore[import-untyped]
 
 # address space torch and glibc reserve beyond what they touch: 2 GiB, plus malloc's arenas
 # (up to 8 per CPU, 64 MiB of address space each)
@@ -76,6 +78,8 @@ def _address_space_cap(limit: int) -> Callable[[], None]:
 
 
 def _tree_rss(proc: psutil.Process) -> int:
+    import psutil  # the load extra's; run_child has checked it is there
+
     try:
         members = [proc, *proc.children(recursive=True)]
     except psutil.Error:
@@ -108,7 +112,8 @@ def run_child(module: str, request_json: str, *, timeout_s: float,
               python: str = sys.executable) -> ChildExit:
     """Run `module` as `python -m module REQUEST RESULT` would, in the interpreter `python`,
     under the caps; never raises for what the child does (OSError only when it cannot be
-    started at all)."""
+    started at all). MissingExtra when psutil, which watches the child, is not installed."""
+    MissingExtra.check("whyload load", ["psutil"], "torch")
     with tempfile.TemporaryDirectory(prefix="whyload-load-") as tmp:
         request, result, stderr = (Path(tmp) / n for n in ("request.json", "result.json",
                                                            "stderr.log"))
@@ -131,6 +136,8 @@ def run_child(module: str, request_json: str, *, timeout_s: float,
 def _watch(proc: subprocess.Popen[bytes], timeout_s: float,
            memory_limit: int | None) -> tuple[str | None, int]:
     deadline = time.monotonic() + timeout_s
+    import psutil
+
     watched = psutil.Process(proc.pid)
     peak = 0
     killed_for: str | None = None
