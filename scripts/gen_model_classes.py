@@ -1,8 +1,8 @@
 """Generate src/whyload/knowledge/model_classes.json from the installed transformers.
 
 The classes, their model_types and heads, and every Auto class's model_type -> class mapping are
-read from transformers' sources with ast (whyload.knowledge.transformers_sources.read_transformers_sources,
-the reader `check` also runs on another installed version). With --cross-check, transformers is
+read from transformers' sources with ast (whyload.knowledge.transformers_sources, the reader
+`check` also runs on another installed version). With --cross-check, transformers is
 imported and every recorded class is compared with the real one: it exists, its
 config_class.model_type and base_model_prefix are the recorded ones, and each Auto class's
 mapping names the recorded classes.
