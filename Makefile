@@ -3,7 +3,7 @@
 # requirements.lock pins every package the tests and benchmarks use, torch, pip and setuptools
 # included, so a fresh clone installs exactly what was tested whatever the registry published
 # since. `make lock` refreshes it on purpose; `make test-latest` and `make test-min` try the
-# newest and the lowest versions pyproject.toml allows, each in a venv of its own.
+# newest and the lowest versions pyproject.toml allows, each in a venv of its own (not in CI).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -70,14 +70,15 @@ test-latest:
 	.venv-latest/bin/pip install -q --upgrade -e '.[test]' 'torch==2.13.0'
 	.venv-latest/bin/python -m pytest -q
 
-# The lowest versions pyproject.toml declares, to keep its lower bounds honest.
+# The lowest versions pyproject.toml declares, to keep its lower bounds honest: uv resolves every
+# direct requirement to its lowest allowed version (pip's resolver backtracks for hours over old
+# releases); torch stays the CPU wheel the lock pins.
 test-min:
 	rm -rf .venv-min
 	$(PYTHON) -m venv .venv-min
-	.venv-min/bin/pip install -q --upgrade pip
-	$(PYTHON) scripts/lowest_constraints.py pyproject.toml $(LOCK) > .venv-min/lowest.txt
-	.venv-min/bin/pip install -q -c .venv-min/lowest.txt torch
-	.venv-min/bin/pip install -q -c .venv-min/lowest.txt -e '.[test]'
+	.venv-min/bin/pip install -q -c $(LOCK) uv torch
+	.venv-min/bin/uv pip install -q --python .venv-min/bin/python --resolution lowest-direct \
+		-e '.[test]'
 	.venv-min/bin/python -m pytest -q
 
 clean:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -72,17 +70,6 @@ def test_no_extra_pins_torch_or_any_runtime_package() -> None:
 def test_check_needs_neither_numpy_nor_psutil() -> None:
     names = {_name(r) for r in PYPROJECT["dependencies"]}
     assert not names & {"numpy", "psutil", "torch", "transformers", "typer"}
-
-
-def test_lowest_constraints_pin_each_declared_floor() -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "scripts/lowest_constraints.py"),
-                           str(ROOT / "pyproject.toml"), str(ROOT / "requirements.lock")],
-                          capture_output=True, text=True, check=True)
-    pins = dict(line.split("==") for line in done.stdout.split())
-    for requirement in PYPROJECT["dependencies"]:
-        floor = re.search(r">=\s*([\w.]+)", requirement)
-        assert floor is not None and pins[_name(requirement)] == floor.group(1)
-    assert pins["torch"] == _locked()["torch"]  # the one CPU wheel the tests run on
 
 
 def test_a_missing_extra_is_a_usage_error_naming_it(monkeypatch: pytest.MonkeyPatch,
