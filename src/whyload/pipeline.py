@@ -116,9 +116,8 @@ def not_checked(snap: Snapshot, select: Sequence[str] = (),
     if snap.artifact.how == "machine":
         return out
     if not view.checkpoint:
-        reason = "no weights could be read"
         for category in (Category.CONFIG, Category.ARCHITECTURE):
-            out.setdefault(category.value, f"not compared with the weights: {reason}")
+            out.setdefault(category.value, "no weights could be read to compare with")
     if snap.config is None:
         where = "beside the file" if snap.artifact.focus else "in the folder"
         out.setdefault(Category.CONFIG.value, f"no config.json {where}")
