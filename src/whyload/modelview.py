@@ -104,8 +104,8 @@ def validate_class(asked: str, classes: ClassData, env: Environment | None) -> N
         from whyload.knowledge.model_classes import model_classes
 
         data = model_classes(installed, here)
-        if data.lookup(asked) is not None:
-            return
+        if data.lookup(asked) is not None or data.transformers_version != installed:
+            return  # found; or that release's sources could not be read: the load decides
     example = ("`--class` takes a model class such as AutoModelForSequenceClassification or "
                "BertForSequenceClassification")
     if NOT_A_MODEL.search(asked):  # these have from_pretrained too, and build no model

@@ -95,7 +95,9 @@ def _capture_loading_info(into: dict[str, Any]) -> None:
     (a size mismatch is logged in the report, then raised without the shapes)."""
     from transformers import modeling_utils
 
-    original: Callable[..., Any] = getattr(modeling_utils, "log_state_dict_report")  # noqa: B009
+    original: Callable[..., Any] | None = getattr(modeling_utils, "log_state_dict_report", None)
+    if original is None:  # transformers 4 has no report function: output_loading_info's keys
+        return            # (after a load that returns) are all there is
 
     def recording(*args: Any, **kwargs: Any) -> Any:
         loading_info = kwargs.get("loading_info", args[3] if len(args) > 3 else None)
@@ -183,6 +185,10 @@ def load(request: LoadRequest) -> dict[str, Any]:
                 missing_keys=_keys(info.get("missing_keys", ())),
                 unexpected_keys=_keys(info.get("unexpected_keys", ())),
             )
+            if "mismatched_keys" not in result["loading_info"]:  # transformers 4: only here
+                result["loading_info"]["mismatched_keys"] = [
+                    {"key": k, "checkpoint": list(a), "model": list(b)}
+                    for k, a, b in _keys(info.get("mismatched_keys", ()))]
             prefix = getattr(model, "base_model_prefix", "") or ""
             result.update(
                 outcome="loaded",
