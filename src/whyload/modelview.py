@@ -104,8 +104,10 @@ def validate_class(asked: str, classes: ClassData, env: Environment | None) -> N
         from whyload.knowledge.model_classes import model_classes
 
         data = model_classes(installed, here)
-        if data.lookup(asked) is not None or data.transformers_version != installed:
-            return  # found; or that release's sources could not be read: the load decides
+        if data.lookup(asked) is not None:
+            return
+        if data.transformers_version != installed and _defined_in(here / "transformers", asked):
+            return  # that release's layout is not read, but its sources define the class
     example = ("`--class` takes a model class such as AutoModelForSequenceClassification or "
                "BertForSequenceClassification")
     if NOT_A_MODEL.search(asked):  # these have from_pretrained too, and build no model
@@ -115,6 +117,17 @@ def validate_class(asked: str, classes: ClassData, env: Environment | None) -> N
     raise UsageError(f"--class {asked}: transformers {data.transformers_version} has no model "
                      f"class {asked!r}",
                      hint=f"did you mean {' or '.join(close)}?" if close else example)
+
+
+def _defined_in(package: Path, name: str) -> bool:
+    """Whether a modeling file of the transformers at `package` defines class `name` (a plain
+    text search: for a release whose layout the source reader does not read)."""
+    needle = f"\nclass {name}("
+    try:
+        return any(needle in path.read_text(encoding="utf-8", errors="replace")
+                   for path in (package / "models").glob("*/modeling_*.py"))
+    except OSError:
+        return True  # cannot tell: the load decides
 
 
 def _transformers_site_packages() -> Path | None:
