@@ -124,6 +124,9 @@ def test_a_selection_that_assesses_nothing_decisive_is_unknown(minilm: Path) -> 
     assert set(report.not_checked) == {"files", "version", "config", "architecture",
                                        "environment"}
     assert report.to_dict()["not_checked"]["files"].startswith("not selected")
+    shown = run_cli("check", str(minilm), "--select", "WL6").stdout
+    assert "unknown — what decides loading was not checked" in shown
+    assert "- files        not checked: not selected" in shown
 
 
 def test_model_type_without_a_key_spec_says_architecture_not_checked(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from whyload.render import printable
-from whyload.report import Category, Finding, Report, Severity, Verdict
+from whyload.report import Category, Effect, Finding, Report, Severity, Verdict
 
 MARKS = {Severity.ERROR: ("✗", "bold red"), Severity.WARNING: ("!", "yellow"),
          Severity.INFO: ("i", "cyan")}
@@ -100,6 +100,9 @@ def _loading_headline(report: Report) -> str:
         return HAPPENED_TEXT[verdict]
     if report.resolved.get("how") == "file" and verdict is Verdict.LOADS:
         return "loads — the file reads as a valid checkpoint"
+    if verdict is Verdict.UNKNOWN and report.not_checked and not report.skipped and not any(
+            f.effect is Effect.UNKNOWN for f in report.findings):
+        return "unknown — what decides loading was not checked (see below)"
     return VERDICT_TEXT[verdict]
 
 
