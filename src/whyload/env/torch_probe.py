@@ -1,6 +1,6 @@
 """Does torch import in the interpreter that will load the model, and what does it see? Asked
-of that interpreter in a child process with a timeout, so a broken CUDA install (a hang, a
-segfault, a missing .so) cannot take whyload down."""
+of that interpreter in a child process (whyload.probe.torch_child) with a timeout, so a broken
+CUDA install (a hang, a segfault, a missing .so) cannot take whyload down."""
 
 from __future__ import annotations
 
@@ -8,35 +8,8 @@ import json
 from dataclasses import dataclass, field
 
 from whyload.env.sources import Sources
+from whyload.probe.launch import launch_command
 
-PROBE = r"""
-import json, sys
-out = {}
-try:
-    import torch
-except BaseException as exc:
-    print(json.dumps({"imported": False, "error": f"{type(exc).__name__}: {exc}"}))
-    sys.exit(0)
-out.update(imported=True, version=torch.__version__, cuda=torch.version.cuda,
-           hip=getattr(torch.version, "hip", None))
-try:
-    out["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-except Exception as exc:
-    out["cudnn"] = None
-try:
-    out["cuda_available"] = bool(torch.cuda.is_available())
-    out["arch_list"] = torch.cuda.get_arch_list() if torch.version.cuda else []
-    devices = []
-    for i in range(torch.cuda.device_count() if out["cuda_available"] else 0):
-        free, total = torch.cuda.mem_get_info(i)
-        major, minor = torch.cuda.get_device_capability(i)
-        devices.append({"name": torch.cuda.get_device_name(i), "capability": f"{major}.{minor}",
-                        "free": free, "total": total})
-    out["devices"] = devices
-except Exception as exc:
-    out["cuda_error"] = f"{type(exc).__name__}: {exc}"
-print(json.dumps(out))
-"""
 TIMEOUT_S = 60
 
 
@@ -56,7 +29,7 @@ class TorchProbe:
 
 def probe_torch(src: Sources, python: str, timeout: float = TIMEOUT_S) -> TorchProbe:
     """`import torch` in `python` (a path to an interpreter), in a child process."""
-    done = src.run([python, "-c", PROBE], timeout)
+    done = src.run(launch_command(python, "whyload.probe.torch_child"), timeout)
     if done is None:
         return TorchProbe(ran=False, error=f"`import torch` did not finish within {timeout:.0f} s")
     code, out, err = done
