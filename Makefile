@@ -1,26 +1,24 @@
 # Set-up is part of every target: a fresh machine goes from nothing to green with `make test`.
 #
-# requirements.lock pins every package the tests and benchmarks use, torch, pip and setuptools
+# requirements-lock.txt pins every package the tests and benchmarks use, torch, pip and setuptools
 # included, so a fresh clone installs exactly what was tested whatever the registry published
 # since. `make lock` refreshes it on purpose; `make test-latest` and `make test-min` try the
 # newest and the lowest versions pyproject.toml allows, each in a venv of its own (not in CI).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-LOCK := requirements.lock
 STAMP := $(VENV)/.installed
-BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: demo test bench lint docs lock test-latest test-min clean
 
-# torch is named with the lock: the CPU wheel of the locked version, never a CUDA build pulled in
-# by a range. setuptools comes from the lock too (no build isolation), so the editable install of
-# whyload itself is reproducible.
-$(STAMP): pyproject.toml $(LOCK)
+# Exactly the locked set, torch's CPU wheel included (pip first, so it can read the lock), then
+# whyload itself without resolving anything. setuptools comes from the lock too (no build
+# isolation), so the editable install is reproducible.
+$(STAMP): pyproject.toml requirements-lock.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c $(LOCK) pip setuptools wheel
-	$(BIN)/pip install -q -c $(LOCK) torch
-	$(BIN)/pip install -q -c $(LOCK) --no-build-isolation -e '.[test]'
+	$(BIN)/pip install -q -c requirements-lock.txt pip
+	$(BIN)/pip install -q -r requirements-lock.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -33,13 +31,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/mypy src
 
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install -q -c $(LOCK) --no-build-isolation -e '.[bench]'
-	touch $(BENCH_STAMP)
-
 # Every benchmark, side by side with what a user would otherwise run (~30 minutes); each writes
 # its docs/benchmarks*.md and exits 1 when it misses a target.
-bench: $(BENCH_STAMP)
+bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/verify.py
@@ -57,9 +51,9 @@ lock:
 	.venv-lock/bin/pip install -q --upgrade pip setuptools wheel
 	.venv-lock/bin/pip install -q 'torch==2.13.0'
 	.venv-lock/bin/pip install -q -e '.[bench]' 'torch==2.13.0'
-	.venv-lock/bin/python scripts/write_lock.py .venv-lock/bin/python > $(LOCK)
+	.venv-lock/bin/python scripts/write_lock.py .venv-lock/bin/python > requirements-lock.txt
 	rm -rf .venv-lock
-	@echo "wrote $(LOCK): review the diff, then run make clean test"
+	@echo "wrote requirements-lock.txt: review the diff, then run make clean test"
 
 # Not in CI: the newest versions the registry has today, to see drift before the lock moves.
 test-latest:
@@ -76,7 +70,7 @@ test-latest:
 test-min:
 	rm -rf .venv-min
 	$(PYTHON) -m venv .venv-min
-	.venv-min/bin/pip install -q -c $(LOCK) uv torch
+	.venv-min/bin/pip install -q -c requirements-lock.txt uv torch
 	.venv-min/bin/uv pip install -q --python .venv-min/bin/python --resolution lowest-direct \
 		-e '.[test]'
 	.venv-min/bin/python -m pytest -q

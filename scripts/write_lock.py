@@ -1,7 +1,7 @@
-"""Write requirements.lock: every package installed in a scratch venv, pinned, as a pip
-constraints file (`make lock` runs this; the Makefile installs with `-c requirements.lock`).
+"""Write requirements-lock.txt: every package installed in a scratch venv, pinned, as a pip
+constraints file (`make lock` runs this; the Makefile installs with `-c requirements-lock.txt`).
 
-    python scripts/write_lock.py VENV_PYTHON > requirements.lock
+    python scripts/write_lock.py VENV_PYTHON > requirements-lock.txt
 
 A local version label is dropped (torch 2.13.0+cpu is pinned as 2.13.0): pip then takes the CPU
 wheel where a find-links folder or index offers it, and the lock stays valid elsewhere.

@@ -31,7 +31,7 @@ def _name(requirement: str) -> str:
 
 def _locked() -> dict[str, str]:
     pins = {}
-    for line in (ROOT / "requirements.lock").read_text().splitlines():
+    for line in (ROOT / "requirements-lock.txt").read_text().splitlines():
         if line and not line.startswith("#"):
             name, _, version = line.partition("==")
             pins[_name(name)] = version
@@ -39,7 +39,7 @@ def _locked() -> dict[str, str]:
 
 
 def test_the_lock_pins_every_package_installed_here() -> None:
-    """make test installs from requirements.lock: what is installed is what it pins."""
+    """make test installs from requirements-lock.txt: what is installed is what it pins."""
     locked = _locked()
     if importlib.metadata.version("transformers") != locked["transformers"]:
         pytest.skip("not the locked environment (make test-min / test-latest)")
@@ -47,7 +47,7 @@ def test_the_lock_pins_every_package_installed_here() -> None:
         name = _name(dist.metadata["Name"])
         if name == "whyload":
             continue
-        assert name in locked, f"{name} is installed but not in requirements.lock"
+        assert name in locked, f"{name} is installed but not in requirements-lock.txt"
         assert dist.version.split("+", 1)[0] == locked[name], name
 
 
