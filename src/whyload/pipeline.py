@@ -97,24 +97,15 @@ def check(
                    environment=environment).report(str(target))
 
 
-# the categories `check` examines: each is assessed, or named in the report as not checked
-CHECKED = (Category.FILES, Category.VERSION, Category.CONFIG, Category.ARCHITECTURE,
-           Category.ENVIRONMENT, Category.SECURITY)
-
-
 def not_checked(snap: Snapshot, select: Sequence[str] = (),
                 ignore: Sequence[str] = ()) -> dict[str, str]:
     """The categories this examination did not assess, and why: deselected by --select /
     --ignore, or without what they compare (no config.json, no readable weights, no key spec
     for the class being loaded)."""
-    from whyload.modelview import model_view
-
     selected = {r.category for r in all_rules() if r.func is not None
                 and (not select or matches(r.code, select)) and not matches(r.code, ignore)}
-    out = {c.value: "not selected (--select / --ignore)" for c in CHECKED if c not in selected}
-    view = model_view(snap)
-    if snap.artifact.how == "machine":
-        return out
+    out = {c.value: "not selected (--select / --ignore)" for c in Category if c not in selected}
+    view = snap.view
     if not view.checkpoint:
         for category in (Category.CONFIG, Category.ARCHITECTURE):
             out.setdefault(category.value, "no weights could be read to compare with")

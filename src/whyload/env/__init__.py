@@ -39,13 +39,18 @@ class Environment:
     model_mount: ModelMount | None = None  # the mount under the model folder, when asked
 
     def pip_install(self, *requirements: str) -> str:
-        """The command that installs `requirements` into the interpreter that loads the model
-        (uv where it has no pip: uv's venvs come without it)."""
-        packages = " ".join(shlex.quote(r) for r in requirements)
-        python = shlex.quote(self.interpreter.path)
-        if self.versions.get("pip") is None:
-            return f"uv pip install --python {python} {packages}"
-        return f"{python} -m pip install {packages}"
+        """The command that installs `requirements` into the interpreter that loads the model."""
+        return pip_install_command(self.interpreter.path, self.versions.get("pip") is not None,
+                                   *requirements)
+
+
+def pip_install_command(python: str, has_pip: bool, *requirements: str) -> str:
+    """`requirements` installed into `python` (uv where it has no pip: uv's venvs come without
+    it)."""
+    packages = " ".join(shlex.quote(r) for r in requirements)
+    if not has_pip:
+        return f"uv pip install --python {shlex.quote(python)} {packages}"
+    return f"{shlex.quote(python)} -m pip install {packages}"
 
 
 def collect(src: Sources | None = None, *, gpus: bool = False, probe: bool = False,

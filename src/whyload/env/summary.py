@@ -24,7 +24,7 @@ def environment_facts(env: Environment) -> dict[str, Any]:
 def interpreter_facts(env: Environment) -> dict[str, Any]:
     """The interpreter the environment facts describe: path, Python version, how it was chosen."""
     return {"path": env.interpreter.path, "python": env.python,
-            "chosen_by": env.interpreter.chosen_by}
+            "chosen_by": env.interpreter.chosen_by, "has_pip": env.versions.get("pip") is not None}
 
 
 def _gb(n: int | None) -> str:

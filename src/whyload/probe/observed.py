@@ -154,13 +154,13 @@ def end_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
 
 def install_command(static: Report, *requirements: str) -> str:
     """pip install into the interpreter the load ran in (check's facts["interpreter"])."""
-    import shlex
+    from whyload.env import pip_install_command
 
     interpreter = static.facts.get("interpreter")
-    path = interpreter.get("path") if isinstance(interpreter, dict) else None
-    packages = " ".join(shlex.quote(r) for r in requirements)
-    return f"{shlex.quote(path)} -m pip install {packages}" if isinstance(path, str) else \
-        f"pip install {packages}"
+    if not isinstance(interpreter, dict) or not isinstance(interpreter.get("path"), str):
+        return pip_install_command("python", True, *requirements)
+    return pip_install_command(interpreter["path"], bool(interpreter.get("has_pip", True)),
+                               *requirements)
 
 
 def exception_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
