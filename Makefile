@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint docs lock test-latest test-min clean
+.PHONY: demo test bench lint docs specs lock test-latest test-min clean
 
 # Exactly the locked set, torch's CPU wheel included (pip first, so it can read the lock), then
 # whyload itself without resolving anything. setuptools comes from the lock too (no build
@@ -40,6 +40,14 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/explain.py
 	$(BIN)/python benchmarks/load_sandbox.py
 	$(BIN)/python benchmarks/security.py
+	$(BIN)/python benchmarks/differential.py
+
+# Regenerate what whyload knows of every architecture from the installed transformers (run it
+# when the lock moves transformers; the old release's specs stay for its users).
+specs: $(STAMP)
+	$(BIN)/python scripts/gen_model_classes.py
+	$(BIN)/python scripts/gen_arch_specs.py --shard 0/2 & \
+	  $(BIN)/python scripts/gen_arch_specs.py --shard 1/2; wait
 
 docs: $(STAMP)
 	$(BIN)/python -m whyload rules --format markdown > docs/findings.md

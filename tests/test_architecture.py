@@ -90,12 +90,41 @@ def test_fine_tuned_head_lost(copy_of: Copy, safetensors_model: Path) -> None:
     assert report.verdict is Verdict.LOADS_BROKEN
 
 
-def test_base_model_for_fine_tuning_is_a_warning(minilm: Path) -> None:
-    report = whyload.check(str(minilm), model_class="AutoModelForSequenceClassification")
+def test_a_head_left_random_is_loads_broken_through_an_auto_class(minilm: Path) -> None:
+    """AutoModelForSequenceClassification on a base checkpoint: transformers loads it without
+    an exception and a random classifier (transformers#10329) — the same as naming the class."""
+    from transformers import AutoModelForSequenceClassification
+
+    _, info = AutoModelForSequenceClassification.from_pretrained(str(minilm),
+                                                                 output_loading_info=True)
+    assert set(info["missing_keys"]) == {"classifier.weight", "classifier.bias"}
+    for asked in ("AutoModelForSequenceClassification", "BertForSequenceClassification"):
+        report = whyload.check(str(minilm), model_class=asked)
+        f = only(report, "WL401")
+        assert f.severity is Severity.ERROR and f.effect is Effect.SILENT
+        assert report.verdict is Verdict.LOADS_BROKEN
+        assert "classifier.bias" in f.title and "classifier.weight" in f.title
+        assert f.evidence["class"] == "BertForSequenceClassification"
+        assert f.evidence["class_from"] == "--class"
+        assert "--finetune" in (f.fix or "")
+
+
+def test_a_head_to_be_fine_tuned_is_expected(minilm: Path) -> None:
+    report = whyload.check(str(minilm), model_class="AutoModelForSequenceClassification",
+                           finetune=True)
     f = only(report, "WL401")
-    assert f.severity is Severity.WARNING and report.verdict is Verdict.LOADS
-    assert f.evidence["class"] == "BertForSequenceClassification"
-    assert f.evidence["class_from"] == "--class"
+    assert f.severity is Severity.INFO and f.effect is Effect.NONE
+    assert report.verdict is Verdict.LOADS
+    assert "classifier.bias" in f.title and "trained" in f.title
+    assert f.evidence["finetune"] is True
+
+
+def test_finetune_on_the_command_line(minilm: Path) -> None:
+    from whyload.cli import run
+
+    code = run(["check", str(minilm), "--class", "AutoModelForSequenceClassification",
+                 "--finetune", "--format", "json"])
+    assert code == 0
 
 
 def test_encoder_weight_missing(copy_of: Copy, safetensors_model: Path) -> None:
@@ -216,7 +245,24 @@ def _tiny_gpt2(out: Path) -> Path:
     return out
 
 
-def test_other_model_types_need_deep(tmp_path: Path) -> None:
+def test_other_model_types_are_predicted_from_the_generated_specs(tmp_path: Path) -> None:
+    model = _tiny_gpt2(tmp_path / "gpt2")
+    assert "WL405" not in codes(whyload.check(str(model)))
+    gone = "transformer.h.1.mlp.c_fc.weight"
+    rewrite_safetensors(model / "model.safetensors",
+                        lambda t: {k: v for k, v in t.items() if k != gone})
+    assert set(load_report(model, "GPT2LMHeadModel")["missing_keys"]) == {gone}
+    report = whyload.check(str(model))
+    assert only(report, "WL402").evidence["missing"] == [gone]
+    assert report.verdict is Verdict.LOADS_BROKEN
+
+
+def test_a_class_the_specs_do_not_have_needs_deep(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model type newer than the shipped specs (here: the specs made to forget GPT-2)."""
+    from whyload.knowledge import specs
+
+    monkeypatch.setattr(specs, "type_of_class", lambda name, version: None)
     report = whyload.check(str(_tiny_gpt2(tmp_path / "gpt2")))
     f = only(report, "WL405")
     assert f.severity is Severity.INFO and "--deep" in f.fix

@@ -186,9 +186,12 @@ def test_pretraining_checkpoint_into_a_fresh_head(tmp_path: Path, cls: str) -> N
     """bert-base-uncased (pooler + NSP head) fine-tuned into a task: the NSP head, [2, hidden]
     like a 2-label classifier, is not the classifier renamed."""
     model = save_tiny(tmp_path / "m", "BertForPreTraining", num_labels=2)
-    report = whyload.check(str(model), model_class=cls)
+    report = whyload.check(str(model), model_class=cls, finetune=True)
     assert report.verdict is Verdict.LOADS, [(f.code, f.title) for f in report.findings]
-    assert only(report, "WL401").severity is Severity.WARNING
+    assert only(report, "WL401").severity is Severity.INFO
+    report = whyload.check(str(model), model_class=cls)  # for inference: a random head
+    assert report.verdict is Verdict.LOADS_BROKEN
+    assert only(report, "WL401").severity is Severity.ERROR
 
 
 def test_deberta_v3_into_a_fresh_classifier(tmp_path: Path) -> None:
@@ -199,5 +202,8 @@ def test_deberta_v3_into_a_fresh_classifier(tmp_path: Path) -> None:
                       position_biased_input=False, position_buckets=8, type_vocab_size=0)
     info = load_report(model, "DebertaV2ForSequenceClassification")
     assert any("pooler" in k for k in info["missing_keys"])
-    report = whyload.check(str(model), model_class="AutoModelForSequenceClassification")
+    report = whyload.check(str(model), model_class="AutoModelForSequenceClassification",
+                           finetune=True)
     assert report.verdict is Verdict.LOADS, [(f.code, f.title) for f in report.findings]
+    report = whyload.check(str(model), model_class="AutoModelForSequenceClassification")
+    assert report.verdict is Verdict.LOADS_BROKEN and "WL401" in codes(report)

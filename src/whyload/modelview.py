@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from whyload.errors import UsageError
+from whyload.knowledge import specs
 from whyload.knowledge.families import (
     ClassSpec,
     Inferred,
@@ -161,6 +162,12 @@ class ModelView:
     prediction: LoadingPrediction | None = None
     inferred: dict[str, Inferred] = field(default_factory=dict)
     wrapper: str | None = None  # a prefix every key shares: module., _orig_mod., model.
+    # from the generated specs (any model type): config.json as the modeling code reads it, the
+    # fields that count blocks, and what the spec says (None: the BERT-family spec, or none)
+    values: dict[str, Any] | None = None
+    count_fields: frozenset[str] = frozenset()
+    generated: Generated | None = None
+    unpredictable: str | None = None  # why the generated spec declined to predict this config
 
     @property
     def target_class(self) -> str | None:
@@ -197,15 +204,74 @@ def build_view(snap: Snapshot) -> ModelView:
     target = (load_class.resolved or load_class.name) if load_class else None
     class_family = family_of_class(target) if target else None
     spec = None
+    generic: Generated | None = None
+    unpredictable: list[str] = []
+    installed = snap.env.versions.get("transformers") if snap.env else None
+    # the BERT-family spec models every combination of its flags (DeBERTa's share_att_key, …);
+    # --deep asks transformers itself for this very config; every other class comes from the
+    # specs generated for the release that will load it (which also model renames on load)
+    deep = snap.deep_spec if snap.deep_spec and not snap.deep_spec.renames_on_load else None
     if target and class_family and config is not None:
         spec = class_spec(class_family, target, config)
-    elif snap.deep_spec is not None and not snap.deep_spec.renames_on_load:
-        spec, class_family = snap.deep_spec, "transformers"  # built by transformers itself
+    elif deep is not None:
+        spec, class_family = deep, "transformers"  # built by transformers itself
+    elif target and config is not None and (generic := _generated(target, config, installed,
+                                                                  unpredictable)):
+        spec, class_family = generic.spec, generic.model_type
     prediction = predict_loading(spec, checkpoint) if spec and checkpoint and not wrapper else None
     inferred_type = model_type if model_type in families() else weights_type
     inferred = infer_config(inferred_type, checkpoint) if inferred_type and not wrapper else {}
+    values = None
+    counted: frozenset[str] = frozenset()
+    if generic is not None and not inferred and not wrapper:
+        values = generic.values
+        counted = specs.count_fields(generic.version, generic.model_type)
+        inferred = {f: Inferred(v, key, checkpoint[key]) for f, (v, key) in specs.infer_values(
+            generic.version, generic.model_type, checkpoint).items()}
     return ModelView(config, model_type, weights_type, load_class, checkpoint, class_family,
-                     spec, prediction, inferred, wrapper)
+                     spec, prediction, inferred, wrapper, values, counted, generic,
+                     unpredictable[0] if unpredictable else None)
+
+
+@dataclass(frozen=True)
+class Generated:
+    """What the generated specs say about the class and the config."""
+
+    spec: ClassSpec
+    model_type: str
+    version: str
+    values: dict[str, Any]  # config.json as the modeling code reads it
+    unmodeled: dict[str, Any]  # fields at values the spec never explored
+
+
+def generated_spec(class_name: str, config: Mapping[str, Any], installed: str | None
+                   ) -> Generated | None:
+    """What `class_name` expects, from the specs generated for the transformers release that
+    will load it (knowledge/specs.py)."""
+    version = specs.version_for(installed)
+    model_type = specs.type_of_class(class_name, version) if version else None
+    if version is None or model_type is None:
+        return None
+    found = specs.expected(version, model_type, class_name, config)
+    if found is None:
+        return None
+    cls = found.cls
+    source = f"transformers {version} spec" + (
+        f" (transformers {installed} is installed)" if installed and installed != version else "")
+    spec = ClassSpec(class_name, cls["base_model_prefix"], found.keys, found.tied,
+                     tuple(cls["ignore_missing"]), tuple(cls["ignore_unexpected"]),
+                     tuple(cls["buffers"]), conversions=tuple(cls["conversions"]),
+                     uncertain=found.uncertain, source=source, head=found.head)
+    return Generated(spec, model_type, version, found.values, found.unmodeled)
+
+
+def _generated(class_name: str, config: Mapping[str, Any], installed: str | None,
+               why: list[str]) -> Generated | None:
+    try:
+        return generated_spec(class_name, config, installed)
+    except specs.Unpredictable as exc:
+        why.append(str(exc))
+        return None
 
 
 def shared_prefix(keys: list[str]) -> str | None:
@@ -222,7 +288,12 @@ def shared_prefix(keys: list[str]) -> str | None:
     return None
 
 
-def head_keys(keys: set[str] | frozenset[str], prefix: str) -> list[str]:
-    """The keys outside the base model: the task head (classifier, qa_outputs, cls, lm_head)."""
+def head_keys(keys: set[str] | frozenset[str], prefix: str,
+              spec: ClassSpec | None = None) -> list[str]:
+    """The keys outside the base model: the task head (classifier, qa_outputs, cls, lm_head).
+    The generated specs know it (the keys the type's base model does not have); else the keys
+    without the base_model_prefix, other than a BERT base model's own."""
+    if spec is not None and spec.head is not None:
+        return sorted(k for k in keys if k in spec.head)
     return sorted(k for k in keys if not k.startswith(prefix + ".") and not re.match(
         r"^(embeddings|encoder|pooler|transformer)\.", k))

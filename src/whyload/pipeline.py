@@ -79,6 +79,7 @@ def check(
     dtype: str | None = None,
     environment: Environment | None = None,
     python: str | None = None,
+    finetune: bool = False,
 ) -> Report:
     """Diagnose a model folder, weights file or cached hub id without loading it.
 
@@ -87,12 +88,14 @@ def check(
     `architectures`, else AutoModel). `deep` asks transformers itself, on the meta device in a
     child process, what classes outside the BERT-family spec expect. `device` and `dtype` say
     how it will be loaded; `python` is the interpreter that will load it (default: this one);
-    `environment` replaces this machine's facts (whyload.env.collect).
+    `environment` replaces this machine's facts (whyload.env.collect). `finetune` says the
+    model is loaded to be trained: a task head the checkpoint lacks is then expected to start
+    random, and the verdict is `loads` (without it, a random head is `loads broken`).
     Raises TargetError when there is nothing to examine; every problem with the model itself is
     a Finding in the returned Report.
     """
     options = Options(model_class=model_class, deep=deep, device=device, dtype=dtype,
-                      python=python)
+                      python=python, finetune=finetune)
     return examine(target, revision=revision, options=options, select=select, ignore=ignore,
                    environment=environment).report(str(target))
 
@@ -123,6 +126,8 @@ def _why_not_predicted(snap: Snapshot, view: ModelView) -> str:
         return f"the weight names carry the wrapper prefix {view.wrapper!r}"
     if snap.plan.adapter:
         return "PEFT adapter weights: the keys depend on the base model"
+    if view.unpredictable:
+        return view.unpredictable
     if snap.deep_error:
         return f"--deep could not build the model: {snap.deep_error}"
     if snap.deep_spec is not None and snap.deep_spec.renames_on_load:

@@ -120,9 +120,10 @@ class Options:
     model_class: str | None = None
     device: str = "cpu"  # where the model will be loaded: cpu, cuda, mps
     dtype: str | None = None  # the dtype it will be loaded in (None: as stored)
-    deep: bool = False  # ask transformers itself (meta device, child process) for the classes
-    # the BERT-family spec does not cover
+    deep: bool = False  # ask transformers itself (meta device, child process) what the class
+    # expects for this config: custom code, types newer than the shipped specs, build failures
     python: str | None = None  # the interpreter that will load it (None: this one)
+    finetune: bool = False  # the user is starting a fine-tune: a new head is meant to be random
 
 
 @dataclass(frozen=True)

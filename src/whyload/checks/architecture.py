@@ -141,6 +141,7 @@ def foreign_prefix(snap: Snapshot) -> Iterator[Problem]:
 
 
 _POOLER = re.compile(r"(^|\.)pooler\.")
+_INDEXES = re.compile(r"\.\d+(?=\.|$)")
 
 
 def _layout(family: str | None) -> str | None:
@@ -261,29 +262,49 @@ def head_missing(snap: Snapshot) -> Iterator[Problem]:
     """The task head is not in the weights: it would be initialized at random
 
     "Some weights of BertForSequenceClassification were not initialized from the model checkpoint
-    … newly initialized: ['classifier.weight', 'classifier.bias']". Expected when fine-tuning a
-    base model; a silent failure when the checkpoint claims to be the fine-tuned model.
+    … newly initialized: ['classifier.weight', 'classifier.bias']". No exception, and outputs
+    that mean nothing: loads broken, whether the class is named or an AutoModelFor* class picks
+    it (transformers#10329). Starting a fine-tune (`--finetune`) is the one case where a random
+    head is the point: then the verdict is loads, and the report says the head is trained from
+    scratch.
     """
     view = model_view(snap)
     pred = view.prediction
     if pred is None or not pred.missing:
         return
-    head = head_keys(pred.missing, _prefix(view))
+    head = head_keys(pred.missing, _prefix(view), view.spec)
     if not head:
         return
     prefix = _prefix(view)
     loaded = {pred.renamed.get(k, k) for k in view.checkpoint}
-    whole_head = not loaded & set(head_keys(frozenset(pred.expected), prefix))
+    whole_head = not loaded & set(head_keys(frozenset(pred.expected), prefix, view.spec))
     saved_by_base = bool(prefix) and not any(k.startswith(prefix + ".") for k in view.checkpoint)
-    if _claims_head(view) and whole_head and saved_by_base:
+    evidence = {"class": view.target_class, "class_from": view.class_source,
+                "missing": head[:20], "checkpoint_architectures":
+                (view.config or {}).get("architectures"), "finetune": snap.options.finetune}
+    if snap.options.finetune:
+        yield Problem(
+            severity=Severity.INFO, effect=Effect.NONE,
+            title=f"{view.target_class}'s head starts random, to be trained: {_sample(head, 3)}",
+            detail="You said this load starts a fine-tune (--finetune): the checkpoint has no "
+            f"{view.target_class} head, so transformers creates it at random and training "
+            "learns it from scratch.",
+            evidence=evidence,
+            fix="nothing to do before training; save the fine-tuned model with save_pretrained "
+            "so the head is in the checkpoint you load for inference",
+        )
+        return
+    if view.class_source == "architectures" and _claims_head(view) and whole_head and \
+            saved_by_base:
         # keys without the base_model_prefix were saved by the base class: architectures is
-        # the class it was trained with (all-mpnet-base-v2 says MPNetForMaskedLM)
+        # the class it was trained with (all-mpnet-base-v2 says MPNetForMaskedLM), and what
+        # people load it with is AutoModel
         yield Problem(
             severity=Severity.WARNING, effect=Effect.NONE,
             title=f"config.json names {view.target_class}, but the weights are the base model",
             detail=f"No {view.target_class} head is saved ({_sample(head, 3)}): AutoModel loads "
             f"these weights cleanly; {view.target_class} would start its head at random.",
-            evidence={"class": view.target_class, "missing": head[:20]},
+            evidence=evidence,
             fix="load with AutoModel (what sentence-transformers does), or fine-tune the head "
             "before inference",
         )
@@ -297,7 +318,7 @@ def head_missing(snap: Snapshot) -> Iterator[Problem]:
             detail=f"{old}* has exactly the shapes of the missing {_sample(head, 3)}: a custom "
             "training script named its head differently, so it would be dropped and a random "
             "head created.",
-            evidence={"saved_as": old, "expected": new, "missing": head[:20]},
+            evidence={**evidence, "saved_as": old, "expected": new},
             fix=fix_commands.rename_prefix(
                 snap.artifact.root,
                 snap.plan.files[0] if snap.plan.files else "pytorch_model.bin", old, new),
@@ -305,23 +326,27 @@ def head_missing(snap: Snapshot) -> Iterator[Problem]:
         return
     claims = _claims_head(view)
     yield Problem(
-        severity=Severity.ERROR if claims else Severity.WARNING,
-        effect=Effect.SILENT if claims else Effect.NONE,
-        title=f"{view.target_class}'s head is not in the weights: {_sample(head, 3)} would be "
-        "random",
+        effect=Effect.SILENT,
+        title=f"{view.target_class}'s head is not in the weights: {_sample(head, 3)} would "
+        "start random",
         detail=("config.json says the checkpoint is a " f"{view.target_class}, but its head was "
                 "not saved (or was dropped on conversion): its outputs would be random."
                 if claims else
-                f"The checkpoint has no {view.target_class} head; it is created at random. "
-                "Fine when you are about to train it; wrong for inference."),
-        evidence={"class": view.target_class, "class_from": view.class_source,
-                  "missing": head[:20], "checkpoint_architectures":
-                  (view.config or {}).get("architectures")},
+                f"The checkpoint has no {view.target_class} head (it was saved as "
+                f"{_saved_as(view)}): transformers creates one at random, loads without an "
+                "exception, and every prediction is noise."),
+        evidence=evidence,
         fix=("find the checkpoint that still has the head (the tied/shared weights may have been "
              "dropped by a safetensors conversion)" if claims else
-             "train the head before inference, or load the class the checkpoint was saved with "
-             f"(--class {shlex.quote(str((view.config or {}).get('architectures', ['?'])[0]))})"),
+             "load the class the checkpoint was saved with "
+             f"(--class {shlex.quote(_saved_as(view))}) for inference; if you are starting a "
+             "fine-tune, this is expected: say so with --finetune"),
     )
+
+
+def _saved_as(view: ModelView) -> str:
+    archs = (view.config or {}).get("architectures")
+    return str(archs[0]) if isinstance(archs, list) and archs else "AutoModel"
 
 
 def _renamed_head(view: ModelView, head: list[str]) -> tuple[str, str] | None:
@@ -359,14 +384,14 @@ def weights_missing(snap: Snapshot) -> Iterator[Problem]:
     if pred is None or not pred.missing:
         return
     prefix = _prefix(view)
-    base = sorted(set(pred.missing) - set(head_keys(pred.missing, prefix)))
+    base = sorted(set(pred.missing) - set(head_keys(pred.missing, prefix, view.spec)))
     if not base:
         return
     only_pooler = all(_POOLER.search(k) for k in base)
     # a loaded task head on top of the pooler (BERT's sequence classification) reads it; when
     # the head is missing too, the pooler is part of a fresh head being fine-tuned
-    head_reads_pooler = only_pooler and bool(head_keys(frozenset(pred.expected), prefix)) \
-        and not head_keys(pred.missing, prefix)
+    head_reads_pooler = only_pooler and not head_keys(pred.missing, prefix, view.spec) \
+        and bool(head_keys(frozenset(pred.expected), prefix, view.spec))
     harmless = only_pooler and not head_reads_pooler
     yield Problem(
         severity=Severity.WARNING if harmless else Severity.ERROR,
@@ -395,6 +420,22 @@ def weights_unused(snap: Snapshot) -> Iterator[Problem]:
     view = model_view(snap)
     pred = view.prediction
     if pred is None or not pred.unexpected:
+        return
+    # weights of this very model at block indexes its config does not have: layers (or experts)
+    # the config cut off, silently — the model is not the one that was trained
+    own = {_INDEXES.sub(".#", k) for k in pred.expected}
+    beyond = sorted(k for k in pred.unexpected if _INDEXES.sub(".#", k) in own)
+    if beyond:
+        yield Problem(
+            effect=Effect.SILENT,
+            title=f"{len(beyond)} weights of {view.target_class}'s own blocks have no place in "
+            f"it, e.g. {beyond[0]}: config.json describes a smaller model",
+            detail=f"Unused: {_sample(beyond)}. They are blocks of this architecture beyond "
+            "what config.json builds (fewer layers or experts): transformers drops them and "
+            "loads a different, truncated model without an exception.",
+            evidence={"class": view.target_class, "unused": beyond[:30], "count": len(beyond)},
+            fix="set the layer (or expert) count in config.json to what the weights hold",
+        )
         return
     head = head_keys(pred.unexpected, _prefix(view))
     if not any(_POOLER.search(k) for k in pred.expected):  # this class has no pooler at all
@@ -514,8 +555,10 @@ def remote_code(snap: Snapshot) -> Iterator[Problem]:
 def not_predicted(snap: Snapshot) -> Iterator[Problem]:
     """The loading report could not be predicted for this model
 
-    The built-in spec covers the BERT family; other model types need `check --deep`, which asks
-    transformers itself (on the meta device, in a child process) what the class expects.
+    The specs generated from transformers cover every class its Auto classes load; custom code,
+    a model type newer than the specs, or a config field the spec never saw need `check --deep`,
+    which asks transformers itself (on the meta device, in a child process) what the class
+    expects.
     """
     view = model_view(snap)
     if view.prediction is not None or not view.checkpoint or view.config is None or view.wrapper:
@@ -544,8 +587,10 @@ def not_predicted(snap: Snapshot) -> Iterator[Problem]:
     yield Problem(
         severity=Severity.INFO, effect=Effect.NONE,
         title=f"missing and unused weights not predicted for model_type {view.model_type!r}",
-        detail="whyload's built-in spec covers the BERT family; --deep asks transformers.",
-        evidence={"model_type": view.model_type, "class": view.target_class},
+        detail=(view.unpredictable or f"whyload's specs do not describe {view.target_class}")
+        + "; --deep asks transformers.",
+        evidence={"model_type": view.model_type, "class": view.target_class,
+                  "reason": view.unpredictable},
         fix=f"whyload check {shlex.quote(snap.artifact.target)} --deep",
     )
 

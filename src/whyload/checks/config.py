@@ -212,13 +212,11 @@ def sizes_contradict(snap: Snapshot) -> Iterator[Problem]:
     checkpoint, the shape in current model is [30522, 768]".
     """
     view = model_view(snap)
-    values = config_values(snap)
-    if values is None or view.weights_type is None or view.wrapper:
+    values, fields = _sizes(snap)
+    if values is None:
         return
-    if not _same_layout(view.family, view.weights_type):
-        return  # another family's key layout: its sizes are not these (WL420)
     mismatched = view.prediction.mismatched if view.prediction else {}
-    for attr in SIZES:
+    for attr in fields:
         seen = view.inferred.get(attr)
         said = values.get(attr)
         if seen is None or said is None or seen.value == said:
@@ -241,6 +239,23 @@ def sizes_contradict(snap: Snapshot) -> Iterator[Problem]:
         )
 
 
+def _sizes(snap: Snapshot) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
+    """config.json's values as the modeling code reads them, and the size fields to compare
+    with the weights: the BERT-family spec's, else the generated spec's (every field a weight
+    dimension names on its own). (None, ()) when neither describes this model."""
+    view = model_view(snap)
+    if view.wrapper:
+        return None, ()
+    values = config_values(snap)
+    if values is not None:
+        if view.weights_type is None or not _same_layout(view.family, view.weights_type):
+            return None, ()  # another family's key layout: its sizes are not these (WL420)
+        return values, SIZES
+    if view.values is None:
+        return None, ()
+    return view.values, tuple(sorted(f for f in view.inferred if f not in view.count_fields))
+
+
 def _same_layout(family: str | None, weights_type: str | None) -> bool:
     """bert, roberta, xlm-roberta, camembert and electra share one key layout."""
     bert_like = {"bert", "roberta", "xlm-roberta", "camembert", "electra"}
@@ -250,9 +265,12 @@ def _same_layout(family: str | None, weights_type: str | None) -> bool:
 def _layers(snap: Snapshot) -> Iterator[tuple[str, int, int, str]]:
     view = model_view(snap)
     values = config_values(snap)
-    if values is None or view.wrapper or not _same_layout(view.family, view.weights_type):
+    counts: tuple[str, ...] | frozenset[str] = COUNTS
+    if values is None or not _same_layout(view.family, view.weights_type):
+        values, counts = view.values, view.count_fields
+    if values is None or view.wrapper:
         return
-    for attr in COUNTS:
+    for attr in sorted(counts):
         seen = view.inferred.get(attr)
         said = values.get(attr)
         if seen is not None and isinstance(said, int) and said != seen.value:
@@ -295,6 +313,65 @@ def more_layers(snap: Snapshot) -> Iterator[Problem]:
                 evidence={"field": attr, "config": said, "weights": seen, "last_key": key},
                 fix=f"set \"{attr}\": {seen} in config.json", file="config.json",
             )
+
+
+@check("WL314", "layer-types-disagree", CONFIG, requires=["WL301"])
+def layer_types_disagree(snap: Snapshot) -> Iterator[Problem]:
+    """config.json's layer_types does not have one entry per hidden layer (or names an unknown one)
+
+    transformers 5 validates it while reading the config and refuses: "`num_hidden_layers` (20)
+    must be equal to the number of `layer_types` (24)" — typically a model pruned by editing
+    num_hidden_layers, with layer_types left as it was.
+    """
+    from whyload.knowledge import specs
+
+    config = _config(snap)
+    installed = snap.env.versions.get("transformers") if snap.env else None
+    version = specs.version_for(installed)
+    if config is None or version is None or not specs.covers(installed):
+        return
+    rules = specs.config_rules(version).get("layer_types")
+    if not rules:
+        return
+    for where, section in _sections(config):
+        for name, allowed in rules.items():  # transformers stops at the first one not set
+            layers = section.get(name)
+            if not isinstance(layers, list):
+                break
+            layers_n = section.get("num_hidden_layers")
+            unknown = sorted({str(t) for t in layers} - set(allowed))
+            path = f"{where}{name}"
+            if unknown:
+                yield Problem(
+                    effect=Effect.RAISES,
+                    title=f"{path} names {', '.join(unknown)}, which transformers does not know",
+                    detail=f"transformers {version} accepts {', '.join(allowed)} and refuses the "
+                    f"config: \"The `{name}` entries must be in …\".",
+                    evidence={"field": path, "unknown": unknown, "allowed": list(allowed)},
+                    fix=f"use one of {', '.join(allowed)} for each layer", file="config.json",
+                )
+            elif isinstance(layers_n, int) and not isinstance(layers_n, bool) and \
+                    layers_n != len(layers):
+                yield Problem(
+                    effect=Effect.RAISES,
+                    title=f"{where}num_hidden_layers is {layers_n}, {path} lists {len(layers)} "
+                    "layers",
+                    detail=f"transformers refuses the config: \"`num_hidden_layers` ({layers_n}) "
+                    f"must be equal to the number of `{name}` ({len(layers)})\".",
+                    evidence={"field": path, "num_hidden_layers": layers_n,
+                              "entries": len(layers)},
+                    fix=f"make {path} list one entry per layer ({layers_n}), or set "
+                    f"num_hidden_layers to {len(layers)} if the weights hold that many",
+                    file="config.json",
+                )
+
+
+def _sections(config: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """config.json and its sub-configs (text_config, …), each validated on its own."""
+    yield "", config
+    for key, value in config.items():
+        if key.endswith("_config") and isinstance(value, dict):
+            yield f"{key}.", value
 
 
 @check("WL320", "heads-do-not-divide-hidden", CONFIG, requires=[SIZES_UNREADABLE])
@@ -448,8 +525,9 @@ def vocab_vs_embeddings(snap: Snapshot) -> Iterator[Problem]:
     the rest, without --deep.
     """
     view = model_view(snap)
-    if view.family is not None or view.config is None or view.wrapper:
-        return
+    if view.family is not None or view.values is not None or view.config is None or \
+            view.wrapper:
+        return  # the BERT-family and the generated specs compare every size (WL310)
     said = view.config.get("vocab_size")
     if not isinstance(said, int) or isinstance(said, bool):
         return

@@ -39,9 +39,12 @@ def register(commands: Commands) -> None:
     IGNORE.add_to(parser)
     VERBOSE.add_to(parser)
     parser.add_argument("--deep", action=argparse.BooleanOptionalAction, default=False,
-                        help="For model types outside the BERT family, build the model on the "
-                        "meta device (transformers, in a child process) to predict its loading "
-                        "report.")
+                        help="For classes the shipped specs do not describe (custom code, a model "
+                        "type newer than the specs), build the model on the meta device "
+                        "(transformers, in a child process) to predict its loading report.")
+    parser.add_argument("--finetune", action="store_true",
+                        help="You are about to fine-tune: a task head the checkpoint lacks is "
+                        "meant to start random (verdict 'loads'; without it, 'loads broken').")
     DEVICE.add_to(parser)
     DTYPE.add_to(parser)
     PYTHON.add_to(parser)
@@ -69,7 +72,8 @@ def check(args: argparse.Namespace) -> int:
 
     report = run_check(args.target, revision=args.revision, select=args.select,
                        ignore=args.ignore, model_class=args.model_class, deep=args.deep,
-                       device=args.device, dtype=args.dtype, python=args.python)
+                       device=args.device, dtype=args.dtype, python=args.python,
+                       finetune=args.finetune)
     return emit(report, args.format, args.fail_on, args.verbose)
 
 

@@ -136,39 +136,50 @@ class LoadingPrediction:
     class_name: str
     missing: frozenset[str] = frozenset()
     unexpected: frozenset[str] = frozenset()
-    mismatched: Mapping[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(
+    mismatched: Mapping[str, tuple[tuple[int, ...], tuple[int | None, ...]]] = field(
         default_factory=dict)  # key -> (checkpoint shape, model shape)
     renamed: Mapping[str, str] = field(default_factory=dict)  # checkpoint key -> model key
-    expected: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    expected: Mapping[str, tuple[int | None, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ClassSpec:
     """What one model class expects from a checkpoint, for one config: from the BERT-family
-    spec (`class_spec`), or from transformers itself on the meta device (`whyload.probe.meta`)."""
+    spec (`class_spec`), the specs of every architecture (`whyload.knowledge.specs`), or from
+    transformers itself on the meta device (`whyload.probe.meta`)."""
 
     name: str
     base_model_prefix: str
-    expected: Mapping[str, tuple[int, ...]]
+    expected: Mapping[str, tuple[int | None, ...]]  # None: a dimension that is not checked
     tied: Mapping[str, str] = field(default_factory=dict)  # tied key -> the key it copies
     ignore_missing: tuple[str, ...] = ()
     ignore_unexpected: tuple[str, ...] = ()
     buffers: tuple[str, ...] = ()
-    renames_on_load: bool = False  # transformers converts this model's checkpoint keys (MoE…)
+    renames_on_load: bool = False  # transformers converts keys and `conversions` is unknown
+    conversions: tuple[Mapping[str, Any], ...] = ()  # transformers' renames, as specs.rename reads
+    uncertain: tuple[str, ...] = ()  # regexes: keys whose presence is not predicted
+    source: str = ""  # where the expectation comes from, for evidence
+    head: frozenset[str] | None = None  # the expected keys outside the base model (None: unknown)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "base_model_prefix": self.base_model_prefix,
                 "expected": {k: list(v) for k, v in self.expected.items()},
                 "tied": dict(self.tied), "ignore_missing": list(self.ignore_missing),
                 "ignore_unexpected": list(self.ignore_unexpected), "buffers": list(self.buffers),
-                "renames_on_load": self.renames_on_load}
+                "renames_on_load": self.renames_on_load,
+                "conversions": [dict(c) for c in self.conversions],
+                "uncertain": list(self.uncertain), "source": self.source,
+                "head": sorted(self.head) if self.head is not None else None}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ClassSpec:
         return cls(str(d["name"]), str(d["base_model_prefix"]),
                    {k: tuple(v) for k, v in d["expected"].items()}, dict(d["tied"]),
                    tuple(d["ignore_missing"]), tuple(d["ignore_unexpected"]),
-                   tuple(d["buffers"]), bool(d.get("renames_on_load")))
+                   tuple(d["buffers"]), bool(d.get("renames_on_load")),
+                   tuple(d.get("conversions", ())), tuple(d.get("uncertain", ())),
+                   str(d.get("source", "")),
+                   frozenset(d["head"]) if d.get("head") is not None else None)
 
 
 def class_spec(model_type: str, class_name: str, config: Mapping[str, Any]) -> ClassSpec:
@@ -185,13 +196,20 @@ def class_spec(model_type: str, class_name: str, config: Mapping[str, Any]) -> C
 
 def predict_loading(spec: ClassSpec,
                     checkpoint: Mapping[str, tuple[int, ...]]) -> LoadingPrediction:
+    from whyload.knowledge.specs import converted_shape, rename
+
     expected = spec.expected
     prefix = spec.base_model_prefix
     loaded: dict[str, tuple[int, ...]] = {}
     renamed: dict[str, str] = {}
+    # keys a converter builds from several checkpoint tensors: converter, source pattern, shapes
+    merged: dict[str, tuple[int, dict[int, list[tuple[int, ...]]]]] = {}
     for key, shape in checkpoint.items():
         new = key
-        if "LayerNorm.gamma" in new or "LayerNorm.beta" in new:
+        converted = None
+        if spec.conversions:
+            new, converted = rename(new, list(spec.conversions))
+        elif "LayerNorm.gamma" in new or "LayerNorm.beta" in new:
             for old, replacement in LEGACY_RENAMES:
                 new = new.replace(old, replacement)
         if prefix:
@@ -203,25 +221,40 @@ def predict_loading(spec: ClassSpec,
         if new != key:
             renamed[key] = new
         loaded[new] = shape
+        if converted is not None:
+            entry = merged.setdefault(new, (converted.converter, {}))
+            entry[1].setdefault(converted.source, []).append(tuple(shape))
+    unchecked = set()  # merged by an operation whose shape arithmetic is not modelled
+    for key, (converter, parts) in merged.items():
+        built = converted_shape(spec.conversions[converter], parts)
+        if built is None:
+            unchecked.add(key)
+        else:
+            loaded[key] = built
     missing = set(expected) - set(loaded)
     unexpected = set(loaded) - set(expected)
     mismatched = {k: (tuple(loaded[k]), tuple(expected[k])) for k in set(expected) & set(loaded)
-                  if tuple(loaded[k]) != tuple(expected[k])}
+                  if k not in unchecked and not _fits(loaded[k], expected[k])}
     # tied weights fill each other, whichever copy the checkpoint kept (a safetensors conversion
     # may keep lm_head.decoder.weight and drop the embeddings it is tied to)
     sources = {source: target for target, source in spec.tied.items()}
     missing = {k for k in missing if (k not in spec.tied or spec.tied[k] in missing)
                and (k not in sources or sources[k] not in loaded)}
-    ignore_missing = _pattern(list(spec.ignore_missing))
+    ignore_missing = _pattern([*spec.ignore_missing, *spec.uncertain])
     position_ids = [r"(^|\.)position_ids$"] if any(
         b.endswith("position_ids") for b in spec.buffers) else []
-    ignore_unexpected = _pattern([*spec.ignore_unexpected, *position_ids])
+    ignore_unexpected = _pattern([*spec.ignore_unexpected, *position_ids, *spec.uncertain])
     if ignore_missing:
         missing = {k for k in missing if not ignore_missing.search(k)}
     if ignore_unexpected:
         unexpected = {k for k in unexpected if not ignore_unexpected.search(k)}
     return LoadingPrediction(spec.name, frozenset(missing), frozenset(unexpected), mismatched,
                              renamed, expected)
+
+
+def _fits(got: tuple[int, ...], want: tuple[int | None, ...]) -> bool:
+    return len(got) == len(want) and all(w is None or g == w for g, w in zip(got, want,
+                                                                             strict=True))
 
 
 def _pattern(patterns: list[str]) -> re.Pattern[str] | None:
