@@ -47,9 +47,11 @@ DECLARED_BY_SUFFIX = {
     ".safetensors": "safetensors", ".bin": "torch", ".pt": "torch", ".pth": "torch",
     ".ckpt": "torch", ".h5": "tf", ".msgpack": "flax", ".gguf": "gguf", ".onnx": "onnx",
 }  # fmt: skip
-# small JSON files read whole for later checks (config, tokenizer, adapters, sentence-transformers)
+# small JSON files read whole for later checks (config, tokenizer, adapters, sentence-transformers,
+# and the layouts of other tools: a diffusers pipeline, a Meta release, a Keras preset)
 DOCUMENTS = ("config.json", "bert_config.json", "adapter_config.json", "tokenizer_config.json",
-             "special_tokens_map.json", "generation_config.json", "modules.json")
+             "special_tokens_map.json", "generation_config.json", "modules.json",
+             "model_index.json", "params.json", "metadata.json", "task.json")
 WEIGHT_KINDS = frozenset({Kind.SAFETENSORS, Kind.TORCH_ZIP, Kind.PICKLE, Kind.ZIP})
 
 

@@ -119,7 +119,8 @@ def bert_config_only(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
-@check("WL303", "no-model-type", CONFIG, requires=["WL301"])
+@check("WL303", "no-model-type", CONFIG, requires=["WL301"],
+       superseded_by=["WL108", "WL109"])
 def no_model_type(snap: Snapshot) -> Iterator[Problem]:
     """config.json has no model_type
 
