@@ -95,13 +95,15 @@ def incomplete_download(snap: Snapshot) -> Iterator[Problem]:
 def _local_dir_key(filename: str) -> str:
     """The name huggingface_hub gives a file's .incomplete in a --local-dir download
     (_local_folder.py: `_short_hash(metadata_path.name)`), so the file can be named back."""
-    digest = hashlib.sha1(f"{filename}.metadata".encode()).digest()
+    digest = hashlib.sha1(f"{filename}.metadata".encode("utf-8", "surrogateescape")).digest()
     return base64.urlsafe_b64encode(digest).decode()
 
 
 def interrupted_local_downloads(snap: Snapshot) -> dict[str, str | None]:
     """.incomplete name -> the file it was downloading (None when it cannot be told)."""
     names = snap.inventory.local_dir_downloads
+    if not any(n.endswith(".incomplete") for n in names):
+        return {}
     candidates = {n.removesuffix(".lock") for n in names if n.endswith(".lock")}
     candidates |= {n.removesuffix(".metadata") for n in names if n.endswith(".metadata")}
     candidates |= set(snap.files) | {SAFETENSORS_NAME, PYTORCH_NAME, "config.json"}
