@@ -1,0 +1,148 @@
+"""whyload agrees with what transformers 5 really does, not with what seems reasonable: each test
+first shows the real library's behaviour on a broken copy, then asserts whyload's codes,
+severities, verdict and evidence for the same copy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import whyload
+from tests.conftest import codes, edit_config, only
+from whyload.report import Effect, Severity, Verdict
+
+Copy = Callable[[Path], Path]
+
+
+def _load_error(folder: Path, class_name: str = "AutoModel") -> BaseException | None:
+    """What from_pretrained raises on `folder` (None: it loads)."""
+    import transformers
+
+    try:
+        getattr(transformers, class_name).from_pretrained(folder)
+    except Exception as exc:  # noqa: BLE001 - the exception is the observation
+        return exc
+    return None
+
+
+# --- config.json read exactly as transformers reads it ------------------------------------------
+
+
+def test_a_config_with_a_byte_order_mark_is_refused(copy_of: Copy,
+                                                     safetensors_model: Path) -> None:
+    model = copy_of(safetensors_model)
+    path = model / "config.json"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    error = _load_error(model)
+    assert isinstance(error, OSError) and "is not a valid JSON file" in str(error)
+    report = whyload.check(str(model))
+    f = only(report, "WL301")
+    assert (f.severity, f.effect) == (Severity.ERROR, Effect.RAISES)
+    assert f.evidence["bom"] is True and "byte-order mark" in f.title
+    assert f.fix == (f"cp -rL {model} {model}-fixed && "
+                     f"sed -i '1s/^\\xEF\\xBB\\xBF//' {model}-fixed/config.json")
+    assert report.verdict is Verdict.FAILS and codes(report) == ["WL301"]
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # the user's file is untouched
+
+
+def test_the_fix_for_a_byte_order_mark_gives_a_config_transformers_reads(
+        copy_of: Copy, safetensors_model: Path) -> None:
+    import subprocess
+
+    model = copy_of(safetensors_model)
+    path = model / "config.json"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    fix = only(whyload.check(str(model)), "WL301").fix
+    subprocess.run(fix, shell=True, check=True)
+    fixed = model.parent / (model.name + "-fixed")
+    assert _load_error(fixed) is None
+    assert whyload.check(str(fixed)).verdict is Verdict.LOADS
+
+
+def test_a_byte_order_mark_before_broken_json_names_the_syntax_error(
+        copy_of: Copy, safetensors_model: Path) -> None:
+    model = copy_of(safetensors_model)
+    path = model / "config.json"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"32,", b"32,,", 1))
+    f = only(whyload.check(str(model)), "WL301")
+    assert "bom" not in f.evidence and "byte-order mark" in f.evidence["error"]
+    assert f.evidence["line"] > 1
+
+
+@pytest.mark.parametrize(("name", "edit"), [
+    ("trailing comma", lambda text: text.replace('"hidden_size": 32,', '"hidden_size": 32,,')),
+    ("comma before the brace", lambda text: text.rstrip().removesuffix("}") + ",\n}"),
+])
+def test_a_trailing_comma_is_refused_by_both(name: str, edit: Callable[[str], str],
+                                             copy_of: Copy, safetensors_model: Path) -> None:
+    model = copy_of(safetensors_model)
+    path = model / "config.json"
+    path.write_text(edit(path.read_text()))
+    assert isinstance(_load_error(model), OSError)
+    report = whyload.check(str(model))
+    assert only(report, "WL301").severity is Severity.ERROR and report.verdict is Verdict.FAILS
+
+
+@pytest.mark.parametrize(("literal", "field"), [("NaN", "hidden_dropout_prob"),
+                                                ("Infinity", "layer_norm_eps")])
+def test_nan_and_infinity_literals_are_accepted_by_both(literal: str, field: str, copy_of: Copy,
+                                                        safetensors_model: Path) -> None:
+    import math
+
+    from transformers import AutoConfig
+
+    model = copy_of(safetensors_model)
+    path = model / "config.json"
+    config = json.loads(path.read_text())
+    path.write_text(path.read_text().replace(f'"{field}": {json.dumps(config[field])}',
+                                             f'"{field}": {literal}'))
+    assert not math.isfinite(getattr(AutoConfig.from_pretrained(model), field))
+    assert _load_error(model) is None
+    report = whyload.check(str(model))
+    assert "WL301" not in codes(report) and report.verdict is Verdict.LOADS, codes(report)
+
+
+def test_a_repeated_key_keeps_its_last_value_in_both(copy_of: Copy,
+                                                     safetensors_model: Path) -> None:
+    from transformers import AutoConfig
+
+    model = copy_of(safetensors_model)
+    path = model / "config.json"
+    path.write_text(path.read_text().replace('"hidden_size": 32,',
+                                             '"hidden_size": 64, "hidden_size": 32,'))
+    assert AutoConfig.from_pretrained(model).hidden_size == 32 and _load_error(model) is None
+    report = whyload.check(str(model))
+    f = only(report, "WL305")
+    assert (f.severity, f.effect) == (Severity.WARNING, Effect.NONE)
+    assert f.evidence == {"file": "config.json", "key": "hidden_size", "values": [64, 32],
+                          "used": 32}
+    assert report.verdict is Verdict.LOADS and "WL310" not in codes(report)
+
+
+def test_a_repeated_key_whose_last_value_is_wrong_fails_as_the_last_value_says(
+        copy_of: Copy, safetensors_model: Path) -> None:
+    model = copy_of(safetensors_model)
+    path = model / "config.json"
+    path.write_text(path.read_text().replace('"hidden_size": 32,',
+                                             '"hidden_size": 32, "hidden_size": 64,'))
+    error = _load_error(model)
+    assert isinstance(error, RuntimeError) and "ignore_mismatched_sizes" in str(error)
+    report = whyload.check(str(model))
+    assert only(report, "WL310").evidence["config"] == 64
+    assert only(report, "WL305").evidence["used"] == 64
+    assert report.verdict is Verdict.FAILS
+
+
+def test_a_top_level_list_is_refused_by_both(copy_of: Copy, safetensors_model: Path) -> None:
+    model = copy_of(safetensors_model)
+    path = model / "config.json"
+    path.write_text("[" + path.read_text() + "]")
+    error = _load_error(model)
+    assert isinstance(error, ValueError) and "Unrecognized model" in str(error)
+    report = whyload.check(str(model))
+    f = only(report, "WL301")
+    assert "JSON list" in f.title and "Unrecognized model" in f.detail
+    assert report.verdict is Verdict.FAILS
