@@ -146,3 +146,77 @@ def test_a_top_level_list_is_refused_by_both(copy_of: Copy, safetensors_model: P
     f = only(report, "WL301")
     assert "JSON list" in f.title and "Unrecognized model" in f.detail
     assert report.verdict is Verdict.FAILS
+
+
+# --- weights intact, inference fails: a warning about inference, never a broken load ------------
+
+
+def test_tokens_beyond_the_embeddings_load_intact_and_fail_at_inference(
+        copy_of: Copy, minilm: Path) -> None:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    model = copy_of(minilm)
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    tokenizer.add_tokens(["<company>"])
+    tokenizer.save_pretrained(model)
+    loaded, info = AutoModel.from_pretrained(model, output_loading_info=True)
+    assert not info["missing_keys"] and not info["mismatched_keys"]  # the load itself works
+    reference = AutoModel.from_pretrained(minilm)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(),
+                                                 reference.state_dict().values(), strict=True))
+    with pytest.raises(IndexError, match="index out of range"):
+        loaded(**tokenizer("<company>", return_tensors="pt"))
+    report = whyload.check(str(model))
+    f = only(report, "WL330")
+    assert (f.severity, f.effect) == (Severity.WARNING, Effect.NONE)
+    assert (f.evidence["tokenizer_ids"], f.evidence["embedding_rows"]) == (30523, 30522)
+    assert "loads intact" in f.detail
+    assert report.verdict is Verdict.LOADS, codes(report)
+
+
+@pytest.mark.parametrize("key", ["bos_token_id", "eos_token_id", "sep_token_id",
+                                 "decoder_start_token_id"])
+def test_a_special_id_beyond_the_vocabulary_loads(key: str, copy_of: Copy,
+                                                  safetensors_model: Path) -> None:
+    import torch
+    from transformers import BertForSequenceClassification
+
+    model = copy_of(safetensors_model)
+    edit_config(model, **{key: 150})
+    loaded = BertForSequenceClassification.from_pretrained(model)
+    assert getattr(loaded.config, key) == 150
+    loaded(input_ids=torch.tensor([[1, 2, 3]]))
+    report = whyload.check(str(model))
+    f = only(report, "WL331")
+    assert (f.severity, f.effect) == (Severity.WARNING, Effect.NONE)
+    assert f.evidence == {"field": key, "value": 150, "vocab_rows": 99}
+    assert report.verdict is Verdict.LOADS
+
+
+def test_a_pad_id_beyond_the_vocabulary_fails_the_load_itself(copy_of: Copy,
+                                                              safetensors_model: Path) -> None:
+    """pad_token_id is the embedding's padding_idx: not an inference problem, a load error."""
+    model = copy_of(safetensors_model)
+    edit_config(model, pad_token_id=150)
+    error = _load_error(model, "BertForSequenceClassification")
+    assert isinstance(error, AssertionError)
+    assert "Padding_idx must be within num_embeddings" in str(error)
+    report = whyload.check(str(model))
+    f = only(report, "WL331")
+    assert (f.severity, f.effect) == (Severity.ERROR, Effect.RAISES)
+    assert "Padding_idx must be within num_embeddings" in f.detail
+    assert report.verdict is Verdict.FAILS
+
+
+def test_mpnet_keeps_its_own_padding_idx(tmp_path: Path) -> None:
+    from tests.conftest import save_tiny
+
+    model = save_tiny(tmp_path / "mpnet", "MPNetModel", "mpnet", vocab_size=50, hidden_size=32,
+                      num_hidden_layers=1, num_attention_heads=2, intermediate_size=37)
+    edit_config(model, pad_token_id=60)
+    assert _load_error(model) is None
+    report = whyload.check(str(model))
+    f = only(report, "WL331")
+    assert (f.severity, f.effect) == (Severity.WARNING, Effect.NONE)
+    assert report.verdict is Verdict.LOADS, codes(report)

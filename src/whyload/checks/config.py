@@ -410,6 +410,8 @@ def embedding_rows(snap: Snapshot) -> tuple[int, str] | None:
     return None
 
 
+# model types whose embeddings take a fixed padding_idx, not config.pad_token_id
+FIXED_PADDING_IDX = frozenset({"mpnet"})
 SPECIAL_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id",
                "decoder_start_token_id")
 
@@ -418,23 +420,29 @@ SPECIAL_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id",
 def special_ids(snap: Snapshot) -> Iterator[Problem]:
     """A special token id in config.json beyond the vocabulary
 
-    pad_token_id becomes the embedding's padding_idx, which must be below vocab_size: "Padding_idx
-    must be within num_embeddings". Other ids fail when first used.
+    pad_token_id becomes the embedding's padding_idx, which must be below vocab_size: building
+    the model raises "Padding_idx must be within num_embeddings" (MPNet excepted: its padding_idx
+    is fixed at 1). The other ids are not read while loading: the model loads intact, and
+    generation or the first input that uses the id fails — a warning about inference.
     """
     config = _config(snap)
     rows = embedding_rows(snap)
     if config is None or rows is None:
         return
+    view = model_view(snap)
     for key in SPECIAL_IDS:
         value = config.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < rows[0]:
             continue
-        pad = key == "pad_token_id"
+        builds_padding = key == "pad_token_id" and view.family not in FIXED_PADDING_IDX
         yield Problem(
-            severity=Severity.ERROR if pad else Severity.WARNING,
-            effect=Effect.RAISES if pad else Effect.NONE,
+            severity=Severity.ERROR if builds_padding else Severity.WARNING,
+            effect=Effect.RAISES if builds_padding else Effect.NONE,
             title=f"{key} {value} is beyond the {rows[0]:,}-row vocabulary",
-            detail=f"{rows[1]}: ids run 0..{rows[0] - 1}.",
+            detail=f"{rows[1]}: ids run 0..{rows[0] - 1}. " + (
+                "It is the embedding's padding_idx: from_pretrained raises \"AssertionError: "
+                "Padding_idx must be within num_embeddings\"." if builds_padding else
+                "The model loads intact; inference that uses this id fails."),
             evidence={"field": key, "value": value, "vocab_rows": rows[0]},
             fix=f"set \"{key}\" to the tokenizer's id for that token (tokenizer."
             f"{key.removesuffix('_id')}_id)", file="config.json",
