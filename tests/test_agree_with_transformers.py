@@ -220,3 +220,98 @@ def test_mpnet_keeps_its_own_padding_idx(tmp_path: Path) -> None:
     f = only(report, "WL331")
     assert (f.severity, f.effect) == (Severity.WARNING, Effect.NONE)
     assert report.verdict is Verdict.LOADS, codes(report)
+
+
+# --- shard indexes as transformers reads them ---------------------------------------------------
+
+
+def _edit_index(model: Path, edit: Callable[[dict], None]) -> dict:
+    index = model / "model.safetensors.index.json"
+    doc = json.loads(index.read_text())
+    edit(doc)
+    index.write_text(json.dumps(doc))
+    return doc
+
+
+def _loads_intact(model: Path, reference: Path) -> tuple[bool, set[str]]:
+    """Whether transformers loads `model` with every weight equal to `reference`'s, and the
+    keys it reports missing."""
+    import torch
+    from transformers import BertForSequenceClassification
+
+    loaded, info = BertForSequenceClassification.from_pretrained(model, output_loading_info=True)
+    expected = BertForSequenceClassification.from_pretrained(reference).state_dict()
+    same = all(torch.equal(expected[k], v) for k, v in loaded.state_dict().items())
+    return same, set(info["missing_keys"])
+
+
+EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
+
+
+def test_a_tensor_the_index_omits_loads_from_its_shard(copy_of: Copy,
+                                                       sharded_model: Path) -> None:
+    model = copy_of(sharded_model)
+    _edit_index(model, lambda doc: doc["weight_map"].pop(EMBEDDINGS))
+    assert _loads_intact(model, sharded_model) == (True, set())
+    report = whyload.check(str(model))
+    f = only(report, "WL142")
+    assert (f.severity, f.effect) == (Severity.WARNING, Effect.NONE)
+    assert f.evidence["present_but_unlisted"] == [EMBEDDINGS]
+    assert "every weight still loads" in f.title
+    assert report.verdict is Verdict.LOADS, codes(report)
+
+
+def test_a_tensor_the_index_places_in_the_wrong_shard_loads(copy_of: Copy,
+                                                            sharded_model: Path) -> None:
+    model = copy_of(sharded_model)
+
+    def misplace(doc: dict) -> None:
+        wm = doc["weight_map"]
+        wm[EMBEDDINGS] = next(s for s in sorted(set(wm.values())) if s != wm[EMBEDDINGS])
+
+    _edit_index(model, misplace)
+    assert _loads_intact(model, sharded_model) == (True, set())
+    report = whyload.check(str(model))
+    f = only(report, "WL142")
+    assert (f.severity, f.effect) == (Severity.WARNING, Effect.NONE)
+    assert f.evidence["listed_in_another_shard"] == [EMBEDDINGS]
+    assert f.evidence["listed_but_absent"] == []
+    assert report.verdict is Verdict.LOADS, codes(report)
+
+
+def test_a_tensor_the_index_lists_and_no_shard_holds_stays_random(copy_of: Copy,
+                                                                   sharded_model: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    model = copy_of(sharded_model)
+    doc = json.loads((model / "model.safetensors.index.json").read_text())
+    shard = model / doc["weight_map"][EMBEDDINGS]
+    tensors = load_file(str(shard))
+    del tensors[EMBEDDINGS]
+    save_file(tensors, str(shard), metadata={"format": "pt"})
+    same, missing = _loads_intact(model, sharded_model)
+    assert not same and missing == {EMBEDDINGS}  # no exception: a random embedding matrix
+    report = whyload.check(str(model))
+    f = only(report, "WL142")
+    assert (f.severity, f.effect) == (Severity.ERROR, Effect.SILENT)
+    assert f.evidence["listed_but_absent"] == [EMBEDDINGS]
+    assert f.evidence["expected_but_absent"] == [EMBEDDINGS]
+    assert report.verdict is Verdict.LOADS_BROKEN
+
+
+def test_a_tensor_the_index_lists_that_the_model_has_no_place_for_changes_nothing(
+        copy_of: Copy, sharded_model: Path) -> None:
+    model = copy_of(sharded_model)
+    extra = "bert.encoder.layer.7.output.dense.weight"
+
+    def add(doc: dict) -> None:
+        doc["weight_map"][extra] = sorted(set(doc["weight_map"].values()))[0]
+
+    _edit_index(model, add)
+    assert _loads_intact(model, sharded_model) == (True, set())
+    report = whyload.check(str(model))
+    f = only(report, "WL142")
+    assert (f.severity, f.effect) == (Severity.WARNING, Effect.NONE)
+    assert f.evidence["listed_but_absent"] == [extra]
+    assert f.evidence["expected_but_absent"] == []
+    assert report.verdict is Verdict.LOADS

@@ -566,7 +566,10 @@ def test_index_lists_tensor_absent_from_shard(copy_of: Copy, sharded_model: Path
     report = whyload.check(str(model))
     f = only(report, "WL142")
     assert f.evidence["listed_but_absent"] == ["bert.encoder.layer.9.output.dense.weight"]
-    assert f.effect is Effect.SILENT and report.verdict is Verdict.LOADS_BROKEN
+    # a 2-layer model has no layer 9: transformers loads every weight it has (see
+    # tests/test_agree_with_transformers.py), so the index is wrong and the load is not
+    assert f.evidence["expected_but_absent"] == []
+    assert f.effect is Effect.NONE and report.verdict is Verdict.LOADS
 
 
 def test_shard_holds_tensor_missing_from_index(copy_of: Copy, sharded_model: Path) -> None:
