@@ -23,7 +23,7 @@ def _load_error(folder: Path, class_name: str = "AutoModel") -> BaseException | 
 
     try:
         getattr(transformers, class_name).from_pretrained(folder)
-    except Exception as exc:  # noqa: BLE001 - the exception is the observation
+    except Exception as exc:  # the exception is the observation
         return exc
     return None
 
@@ -315,3 +315,96 @@ def test_a_tensor_the_index_lists_that_the_model_has_no_place_for_changes_nothin
     assert f.evidence["listed_but_absent"] == [extra]
     assert f.evidence["expected_but_absent"] == []
     assert report.verdict is Verdict.LOADS
+
+
+# --- check --deep cannot build the model: the real load fails the same way ----------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("llama") / "llama"
+    LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=48,
+                                 num_hidden_layers=1, num_attention_heads=2,
+                                 num_key_value_heads=2, max_position_embeddings=64)
+                     ).save_pretrained(out)
+    return out
+
+
+def _flash_attn_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("flash_attn") is not None
+
+
+@pytest.mark.skipif(_flash_attn_installed(), reason="flash-attn is installed here")
+def test_flash_attention_without_flash_attn_fails_like_from_pretrained(
+        copy_of: Copy, tiny_llama: Path) -> None:
+    model = copy_of(tiny_llama)
+    edit_config(model, attn_implementation="flash_attention_2")
+    error = _load_error(model, "AutoModelForCausalLM")
+    assert isinstance(error, ImportError)
+    assert "FlashAttention2 has been toggled on" in str(error)
+    report = whyload.check(str(model), deep=True)
+    f = only(report, "WL407")
+    assert (f.severity, f.effect) == (Severity.ERROR, Effect.RAISES)
+    assert f.evidence["exception"] == "ImportError" and f.evidence["message"] == str(error)
+    assert f.evidence["phase"] == "build"
+    assert '"attn_implementation": "flash_attention_2"' in f.fix and "flash-attn" in f.fix
+    assert report.verdict is Verdict.FAILS and "WL405" not in codes(report)
+
+
+@pytest.mark.parametrize("field", ["rope_scaling", "rope_parameters"])
+def test_an_incomplete_rope_config_fails_like_from_pretrained(field: str, copy_of: Copy,
+                                                              tiny_llama: Path) -> None:
+    model = copy_of(tiny_llama)
+    edit_config(model, **{field: {"rope_type": "yarn"}})
+    error = _load_error(model, "AutoModelForCausalLM")
+    assert isinstance(error, KeyError)
+    message = error.args[0]
+    assert message == "Missing required keys in `rope_parameters` for 'rope_type'='yarn': " \
+        "{'factor'}"
+    report = whyload.check(str(model), deep=True)
+    f = only(report, "WL407")
+    assert (f.severity, f.effect) == (Severity.ERROR, Effect.RAISES)
+    assert (f.evidence["exception"], f.evidence["message"]) == ("KeyError", message)
+    assert f.evidence["phase"] in ("config", "build") and "rope" in f.fix
+    assert report.verdict is Verdict.FAILS and "WL405" not in codes(report)
+
+
+def test_without_deep_nothing_is_claimed(copy_of: Copy, tiny_llama: Path) -> None:
+    model = copy_of(tiny_llama)
+    edit_config(model, rope_scaling={"rope_type": "yarn"})
+    report = whyload.check(str(model))
+    assert "WL407" not in codes(report) and only(report, "WL405").severity is Severity.INFO
+
+
+@pytest.mark.parametrize(("failure", "repeats"), [
+    (("config", "KeyError", ("KeyError", "LookupError", "Exception"), "Missing keys"), True),
+    (("build", "ImportError", ("ImportError", "Exception"), "no flash_attn"), True),
+    (("build", "ValueError", ("ValueError", "Exception"), "not a multiple"), True),
+    (("build", "RuntimeError", ("RuntimeError", "Exception"),
+      "Tensor.item() cannot be called on meta tensors"), False),
+    (("build", "NotImplementedError", ("NotImplementedError", "RuntimeError", "Exception"),
+      "Cannot copy out of meta tensor; no data!"), False),
+    (("build", "ValueError", ("ValueError", "Exception"), "a meta tensor has no data"), False),
+])
+def test_only_failures_that_repeat_on_a_real_load_are_called_fails(
+        failure: tuple[str, str, tuple[str, ...], str], repeats: bool, tiny_llama: Path) -> None:
+    """The meta build differs from a real load; an error that may come from the meta device
+    itself stays the WL405 warning."""
+    import dataclasses
+
+    from whyload.checks.architecture import model_cannot_be_built, not_predicted
+    from whyload.pipeline import examine
+    from whyload.probe.meta import BuildFailure
+
+    snap = examine(str(tiny_llama)).snapshot
+    snap = dataclasses.replace(snap, deep_failure=BuildFailure(*failure),
+                               deep_error=f"transformers could not build the model: {failure[3]}")
+    assert [p.severity for p in model_cannot_be_built(snap)] == (
+        [Severity.ERROR] if repeats else [])
+    assert [p.severity for p in not_predicted(snap)] == ([] if repeats else [Severity.WARNING])

@@ -70,9 +70,9 @@ def config_invalid(snap: Snapshot) -> Iterator[Problem]:
     "json.decoder.JSONDecodeError: Expecting … line L column C".
     """
     doc = snap.config
-    if doc is None:
-        return
     name = snap.config_name
+    if doc is None or name is None:
+        return
     if doc.ok and isinstance(doc.value, dict):
         return
     if doc.ok:
