@@ -408,3 +408,152 @@ def test_only_failures_that_repeat_on_a_real_load_are_called_fails(
     assert [p.severity for p in model_cannot_be_built(snap)] == (
         [Severity.ERROR] if repeats else [])
     assert [p.severity for p in not_predicted(snap)] == ([] if repeats else [Severity.WARNING])
+
+
+# --- PEFT adapters: the base model they name, checked like any target ---------------------------
+
+
+def _adapter(folder: Path, base: str, target_modules: object) -> Path:
+    """An adapter folder as peft saves a LoRA for a BERT classifier (one LoRA tensor)."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text(json.dumps({
+        "base_model_name_or_path": base, "peft_type": "LORA", "task_type": "SEQ_CLS",
+        "target_modules": target_modules, "r": 4, "lora_alpha": 8}))
+    save_file({"base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight":
+               np.zeros((4, 32), np.float32)},
+              str(folder / "adapter_model.safetensors"), metadata={"format": "pt"})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def python_with_peft(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real second interpreter whose site-packages holds a (stub) peft distribution and sees
+    this environment's packages: whyload's own process has no peft."""
+    import subprocess
+    import sys
+    import sysconfig
+
+    venv = tmp_path_factory.mktemp("interp") / "with-peft"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python*/site-packages"))
+    (site / "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    (site / "peft").mkdir()
+    (site / "peft" / "__init__.py").write_text('__version__ = "0.17.1"\n')
+    dist = site / "peft-0.17.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: peft\nVersion: 0.17.1\n")
+    return venv / "bin" / "python"
+
+
+def test_peft_is_judged_in_the_interpreter_that_loads(tmp_path: Path, safetensors_model: Path,
+                                                      python_with_peft: Path) -> None:
+    import importlib.util
+
+    adapter = _adapter(tmp_path / "lora", str(safetensors_model), ["query", "value"])
+    assert importlib.util.find_spec("peft") is None  # not in whyload's own process
+    error = _load_error(adapter)  # nor in transformers' here: the folder is not a model
+    assert isinstance(error, ValueError) and "Unrecognized model" in str(error)
+    here = whyload.check(str(adapter))
+    f = only(here, "WL106")
+    assert f.severity is Severity.ERROR and f.evidence["peft"] is None
+    assert f.fix.startswith(whyload.env.collect().pip_install("peft"))
+    there = whyload.check(str(adapter), python=str(python_with_peft))
+    f = only(there, "WL106")
+    assert f.severity is Severity.INFO
+    assert (f.evidence["base_verdict"], f.evidence["base_headline"]) == ("loads", "loads")
+    assert f.evidence["base_found"] == str(safetensors_model)
+    assert not {"WL460", "WL461", "WL462"} & set(codes(there))
+
+
+def test_target_modules_of_another_architecture_are_not_found(
+        tmp_path: Path, safetensors_model: Path, python_with_peft: Path) -> None:
+    adapter = _adapter(tmp_path / "lora", str(safetensors_model), ["q_proj", "v_proj"])
+    report = whyload.check(str(adapter), python=str(python_with_peft))
+    f = only(report, "WL462")
+    assert (f.severity, f.effect) == (Severity.ERROR, Effect.RAISES)
+    # peft's own words (tuners_utils.inject_adapter), with the set printed in sorted order
+    assert f.title == "Target modules {'q_proj', 'v_proj'} not found in the base model"
+    assert "Please check the target modules and try again." in f.detail
+    assert f.evidence["not_found"] == ["q_proj", "v_proj"]
+    assert {"query", "key", "value", "dense"} <= set(f.evidence["base_module_leaves"])
+    assert report.verdict is Verdict.FAILS
+
+
+def test_some_target_modules_unmatched_is_a_warning(tmp_path: Path, safetensors_model: Path,
+                                                    python_with_peft: Path) -> None:
+    """peft raises only when no target matches; the others are silently unused."""
+    adapter = _adapter(tmp_path / "lora", str(safetensors_model), ["query", "q_proj"])
+    report = whyload.check(str(adapter), python=str(python_with_peft))
+    f = only(report, "WL462")
+    assert (f.severity, f.effect) == (Severity.WARNING, Effect.NONE)
+    assert f.evidence["not_found"] == ["q_proj"]
+    assert report.verdict is not Verdict.FAILS
+
+
+@pytest.mark.parametrize(("pattern", "found"), [
+    (r".*attention\.self\.(query|value)", True),
+    (r".*self_attn\.q_proj", False),
+    ("all-linear", True),
+])
+def test_a_regex_target_is_matched_as_peft_matches_it(
+        pattern: str, found: bool, tmp_path: Path, safetensors_model: Path,
+        python_with_peft: Path) -> None:
+    adapter = _adapter(tmp_path / "lora", str(safetensors_model), pattern)
+    report = whyload.check(str(adapter), python=str(python_with_peft))
+    assert ("WL462" in codes(report)) is not found
+    if not found:
+        assert only(report, "WL462").title == \
+            f"Target modules {pattern} not found in the base model"
+
+
+def test_a_cached_hub_id_base_is_found_and_checked(hf_cache: Path, tmp_path: Path,
+                                                   safetensors_model: Path,
+                                                   python_with_peft: Path) -> None:
+    from tests.test_files import _cache_repo
+
+    _cache_repo(hf_cache, "acme/tiny-bert", safetensors_model)
+    adapter = _adapter(tmp_path / "lora", "acme/tiny-bert", ["query"])
+    report = whyload.check(str(adapter), python=str(python_with_peft))
+    f = only(report, "WL106")
+    assert f.evidence["base_verdict"] == "loads"
+    assert "models--acme--tiny-bert" in f.evidence["base_found"]
+    assert not {"WL460", "WL461", "WL462"} & set(codes(report))
+
+
+def test_a_hub_id_base_not_cached_is_not_claimed_either_way(
+        hf_cache: Path, tmp_path: Path, python_with_peft: Path) -> None:
+    adapter = _adapter(tmp_path / "lora", "acme/not-here", ["query"])
+    report = whyload.check(str(adapter), python=str(python_with_peft))
+    f = only(report, "WL460")
+    assert (f.severity, f.effect) == (Severity.WARNING, Effect.UNKNOWN)
+    assert f.fix == "hf download acme/not-here"
+    assert report.verdict is Verdict.UNKNOWN
+
+
+def test_a_missing_local_base_fails(tmp_path: Path, python_with_peft: Path) -> None:
+    adapter = _adapter(tmp_path / "lora", str(tmp_path / "gone"), ["query"])
+    report = whyload.check(str(adapter), python=str(python_with_peft))
+    f = only(report, "WL460")
+    assert (f.severity, f.effect) == (Severity.ERROR, Effect.RAISES)
+    assert f.evidence["base_model"] == str(tmp_path / "gone")
+    assert report.verdict is Verdict.FAILS
+
+
+def test_a_base_that_does_not_load_fails_the_adapter(copy_of: Copy, tmp_path: Path,
+                                                     safetensors_model: Path,
+                                                     python_with_peft: Path) -> None:
+    base = copy_of(safetensors_model)
+    config = base / "config.json"
+    config.write_bytes(b"\xef\xbb\xbf" + config.read_bytes())
+    assert isinstance(_load_error(base), OSError)
+    adapter = _adapter(tmp_path / "lora", str(base), ["query"])
+    report = whyload.check(str(adapter), python=str(python_with_peft))
+    f = only(report, "WL461")
+    assert (f.severity, f.effect) == (Severity.ERROR, Effect.RAISES)
+    assert f.evidence["base_verdict"] == "fails" and f.evidence["base_codes"] == ["WL301"]
+    assert f.evidence["base_headline"].startswith("WL301 config.json starts with a UTF-8")
+    assert only(report, "WL106").evidence["base_verdict"] == "fails"
+    assert report.verdict is Verdict.FAILS

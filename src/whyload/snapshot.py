@@ -114,6 +114,21 @@ class LoadPlan:
 
 
 @dataclass(frozen=True)
+class AdapterBase:
+    """The base model a PEFT adapter names (adapter_config.json's base_model_name_or_path), as
+    whyload found and examined it: the same pipeline as any target, offline."""
+
+    named: str | None  # what adapter_config.json says (None: nothing)
+    found: str | None = None  # the folder it resolved to (None: not found here)
+    how: str | None = None  # "folder" or "hub-cache"
+    problem: str | None = None  # why it was not found or not examined
+    verdict: str | None = None  # its own verdict (Verdict values)
+    headline: str | None = None  # its first error, or what its verdict says
+    codes: tuple[str, ...] = ()  # its findings' codes
+    module_names: frozenset[str] = frozenset()  # its modules, from its weight names
+
+
+@dataclass(frozen=True)
 class Options:
     """What the user asked about the load: the class to load into (None: config's
     `architectures`, else AutoModel)."""
@@ -142,6 +157,7 @@ class Snapshot:
     env: Environment | None = None  # the machine that will load it
     load_class: LoadClass | None = None  # the class from_pretrained is called on, and why
     deep_failure: BuildFailure | None = None  # what transformers raised building it (--deep)
+    adapter_base: AdapterBase | None = None  # a PEFT adapter's base model, examined
 
     @functools.cached_property
     def view(self) -> ModelView:
