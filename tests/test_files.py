@@ -155,7 +155,7 @@ def test_variant_weights(copy_of: Copy, safetensors_model: Path) -> None:
     assert "variant='fp16'" in f.fix
 
 
-def test_peft_adapter_is_not_a_missing_model(tmp_path: Path) -> None:
+def test_peft_adapter_is_not_a_missing_model(tmp_path: Path, hf_cache: Path) -> None:
     import numpy as np
     from safetensors.numpy import save_file
 
@@ -170,7 +170,8 @@ def test_peft_adapter_is_not_a_missing_model(tmp_path: Path) -> None:
     report = whyload.check(str(tmp_path), environment=env)
     f = only(report, "WL106")
     assert f.severity is Severity.INFO and f.evidence["base_model"] == "bert-base-uncased"
-    assert not report.failed(Severity.WARNING), codes(report)
+    # the only warning: its base is not in the (empty) cache, so it was not checked
+    assert [g.code for g in report.findings if g.severity >= Severity.WARNING] == ["WL460"]
 
 
 # --- files that are not what their name says -----------------------------------------------------
