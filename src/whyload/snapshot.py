@@ -28,6 +28,7 @@ from whyload.resolve import Artifact
 
 if TYPE_CHECKING:
     from whyload.knowledge.model_classes import ModelClasses
+    from whyload.probe.meta import BuildFailure
 
 # what from_pretrained looks for, in the order it looks (PyTorch weights first)
 SAFETENSORS_NAME = "model.safetensors"
@@ -115,6 +116,21 @@ class LoadPlan:
 
 
 @dataclass(frozen=True)
+class AdapterBase:
+    """The base model a PEFT adapter names (adapter_config.json's base_model_name_or_path), as
+    whyload found and examined it: the same pipeline as any target, offline."""
+
+    named: str | None  # what adapter_config.json says (None: nothing)
+    found: str | None = None  # the folder it resolved to (None: not found here)
+    how: str | None = None  # "folder" or "hub-cache"
+    problem: str | None = None  # why it was not found or not examined
+    verdict: str | None = None  # its own verdict (Verdict values)
+    headline: str | None = None  # its first error, or what its verdict says
+    codes: tuple[str, ...] = ()  # its findings' codes
+    module_names: frozenset[str] = frozenset()  # its modules, from its weight names
+
+
+@dataclass(frozen=True)
 class Options:
     """What the user asked about the load: the class to load into (None: config's
     `architectures`, else AutoModel)."""
@@ -142,6 +158,8 @@ class Snapshot:
     deep_error: str | None = None  # why the deep tier could not run
     env: Environment | None = None  # the machine that will load it
     load_class: LoadClass | None = None  # the class from_pretrained is called on, and why
+    deep_failure: BuildFailure | None = None  # what transformers raised building it (--deep)
+    adapter_base: AdapterBase | None = None  # a PEFT adapter's base model, examined
 
     @functools.cached_property
     def view(self) -> ModelView:
@@ -279,16 +297,16 @@ def take_snapshot(artifact: Artifact, options: Options | None = None,
     load_class = choose_class(options.model_class, config_value,
                               isinstance(modules.value if modules and modules.ok else None, list),
                               shipped_classes)
-    deep_spec, deep_error = None, None
+    deep_spec, deep_error, deep_failure = None, None, None
     model_type = config_value.get("model_type") if config_value else None
     if options.deep and model_type not in families():
         from whyload.probe.meta import expected_by_transformers
 
-        deep_spec, deep_error = expected_by_transformers(
+        deep_spec, deep_error, deep_failure = expected_by_transformers(
             artifact.root, config, load_class.name,
             env.interpreter.path if env is not None else sys.executable)
     return Snapshot(artifact, inventory, files, indexes, plan, documents, tokenizer, code,
-                    options, deep_spec, deep_error, env, load_class)
+                    options, deep_spec, deep_error, env, load_class, deep_failure)
 
 
 def shipped_classes() -> ModelClasses:

@@ -3,6 +3,7 @@ verify, loading: load, logs: explain). Importing this package registers them all
 (whyload.registry) imports it and validates the relations between them."""
 
 from whyload.checks import (  # noqa: F401
+    adapters,
     architecture,
     config,
     environment,

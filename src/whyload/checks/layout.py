@@ -237,15 +237,19 @@ def peft_adapter(snap: Snapshot) -> Iterator[Problem]:
         return
     adapter = snap.document("adapter_config.json")
     base = adapter.get("base_model_name_or_path") if isinstance(adapter, dict) else None
+    examined = snap.adapter_base
+    about_base = {"base_verdict": examined.verdict, "base_headline": examined.headline,
+                  "base_found": examined.found} if examined is not None else {}
+    install = snap.env.pip_install("peft") if snap.env is not None else "pip install peft"
+    python = snap.env.interpreter.path if snap.env is not None else None
     if snap.env is not None and snap.env.versions.get("peft") is None:
         yield Problem(
             title="a PEFT adapter, and peft is not installed",
             detail="from_pretrained on an adapter folder needs peft (and its base model"
             f"{f', {base},' if base else ''} cached or reachable): without peft it fails with "
-            "\"Unrecognized model\".",
-            evidence={"base_model": base, "peft": None},
-            fix="pip install peft  # then AutoPeftModel.from_pretrained("
-            f"{str(snap.artifact.root)!r})",
+            f"\"Unrecognized model\". peft is not installed in {python}.",
+            evidence={"base_model": base, "peft": None, "python": python, **about_base},
+            fix=f"{install}  # then AutoPeftModel.from_pretrained({str(snap.artifact.root)!r})",
         )
         return
     yield Problem(
@@ -253,9 +257,8 @@ def peft_adapter(snap: Snapshot) -> Iterator[Problem]:
         title="a PEFT adapter: it loads on top of its base model",
         detail=f"The adapter needs its base model{f' ({base})' if base else ''}; transformers "
         "loads it with peft installed, or use PeftModel.from_pretrained(base_model, DIR).",
-        evidence={"base_model": base},
-        fix="pip install peft  # then AutoPeftModel.from_pretrained("
-            f"{str(snap.artifact.root)!r})",
+        evidence={"base_model": base, **about_base},
+        fix=f"{install}  # then AutoPeftModel.from_pretrained({str(snap.artifact.root)!r})",
     )
 
 

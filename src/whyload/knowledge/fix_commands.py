@@ -32,6 +32,13 @@ def by_whyload_fix(folder: Path, by_hand: str) -> str:
             f"{in_folder(folder, by_hand)})")
 
 
+def without_bom(folder: Path, name: str) -> str:
+    """A copy of the folder with `name`'s UTF-8 byte-order mark removed (the original stays)."""
+    copy = folder.parent / (folder.name + "-fixed")
+    return (f"cp -rL {quoted(folder)} {quoted(copy)} && "
+            f"sed -i '1s/^\\xEF\\xBB\\xBF//' {quoted(copy / name)}")
+
+
 def lfs_pull(folder: Path, name: str) -> str:
     """Fetch one Git LFS file of the clone the folder is in."""
     return f"git -C {quoted(folder)} lfs install --local && git -C {quoted(folder)} lfs pull " \
