@@ -14,6 +14,7 @@ from whyload.checks import (  # noqa: F401
     loading,
     logs,
     not_weights,
+    quantization,
     security,
     sentence_transformers,
     shards,

@@ -218,11 +218,14 @@ def sizes_contradict(snap: Snapshot) -> Iterator[Problem]:
     if not _same_layout(view.family, view.weights_type):
         return  # another family's key layout: its sizes are not these (WL420)
     mismatched = view.prediction.mismatched if view.prediction else {}
+    quantized = snap.quantization
     for attr in SIZES:
         seen = view.inferred.get(attr)
         said = values.get(attr)
         if seen is None or said is None or seen.value == said:
             continue
+        if quantized is not None and quantized.quantized(seen.key):
+            continue  # a packed shape (4-bit bytes, int32 words) says nothing of the config
         raises = any(seen.key.endswith(k.split(".", 1)[-1]) or k == seen.key for k in mismatched)
         if attr == "num_labels" and not raises:
             continue  # only the class's own head says what num_labels must be (MultipleChoice: 1)

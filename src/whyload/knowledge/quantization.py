@@ -286,3 +286,35 @@ def bits_of(q: Quantization) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     return None
+
+
+# transformers 5.25's fp8 quantizer (FineGrainedFP8HfQuantizer.validate_environment): without a
+# CUDA (or XPU) device, or on a GPU below compute capability 8.9, a pre-quantized checkpoint is
+# dequantized to bf16 on load, with one of these warnings
+FP8_NO_GPU = ("Using FP8 quantized models requires a GPU or XPU, we will default to "
+              "dequantizing the model to bf16 since no GPU or XPU is available")
+FP8_OLD_GPU = ("FP8 quantized models is only supported on GPUs with compute capability >= 8.9 "
+               "(e.g 4090/H100), actual = `{capability}`. We will default to dequantizing the "
+               "model to bf16.")
+FP8_MIN_CAPABILITY = (8, 9)
+
+
+def dequantized_on_load(q: Quantization, *, torch_has_cuda: bool | None,
+                        capabilities: Sequence[str]) -> str | None:
+    """The dtype transformers dequantizes `q`'s weights to on a machine whose torch has CUDA
+    (None: not known) and whose visible GPUs have these compute capabilities ("8.6"); None when
+    they stay quantized (or it cannot be told)."""
+    if q.method.name != "fp8" or q.config.get("dequantize") is True:
+        return "bfloat16" if q.method.name == "fp8" else None
+    if torch_has_cuda is False:
+        return "bfloat16"
+    if torch_has_cuda and capabilities and all(
+            _capability(c) < FP8_MIN_CAPABILITY for c in capabilities):
+        return "bfloat16"
+    return None
+
+
+def _capability(text: str) -> tuple[int, int]:
+    major, _, minor = text.partition(".")
+    return (int(major), int(minor or 0)) if major.isdigit() and (minor or "0").isdigit() \
+        else (0, 0)
