@@ -420,7 +420,9 @@ def dtype_differs(snap: Snapshot) -> Iterator[Problem]:
     if said is None or not weights:
         return
     stored = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "float64": "F64"}.get(said)
-    floats = {t.dtype for t in weights.values() if t.dtype.startswith(("F", "BF"))}
+    quantized = snap.quantization  # its fp8 weights and float scales are kept as stored
+    floats = {t.dtype for k, t in weights.items() if t.dtype.startswith(("F", "BF"))
+              and (quantized is None or not quantized.quantized(k))}
     if stored is None or not floats or floats == {stored}:
         return
     loads_as = snap.load_dtype()

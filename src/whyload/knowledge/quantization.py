@@ -138,7 +138,7 @@ NO_QUANT_METHOD = ("ValueError: The model's quantization config from the argumen
                    "quantized")
 # the order in which a checkpoint's own keys betray a method when config.json does not say it
 _BY_KEYS = ("bitsandbytes_4bit", "bitsandbytes_8bit", "gptq", "awq", "hqq", "fp8",
-            "compressed-tensors", "torchao")
+            "compressed-tensors", "torchao", "mlx")
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,8 @@ def quantization_of(config: Mapping[str, Any] | None,
     `quantization`) and its keys (name -> shape, or just the names: shapes are not needed);
     None when it is not quantized, or when config.json names a method whyload does not know
     (`declared_method` tells what it names). Without a config block, the keys alone decide,
-    from a marker only that method writes (bitsandbytes' quant_map, GPTQ's g_idx, ...)."""
+    from a marker only that method writes (bitsandbytes' quant_map, GPTQ's g_idx, MLX's .scales
+    and .biases beside a .weight, ...)."""
     names = list(keys)
     config = config if isinstance(config, Mapping) else {}
     block = config.get("quantization_config")
@@ -242,6 +243,10 @@ def _convincing(found: Quantization, keys: list[str]) -> bool:
     markers = {"bitsandbytes_4bit": "weight.quant_map", "bitsandbytes_8bit": "SCB",
                "gptq": "g_idx", "awq": "qzeros", "hqq": "W_q", "fp8": "weight_scale_inv",
                "compressed-tensors": "weight_packed", "torchao": "weight_qdata"}
+    if found.method.name == "mlx":  # .scales and .biases beside the same packed .weight
+        present = set(keys)
+        return any(f"{m}.scales" in present and f"{m}.biases" in present
+                   and f"{m}.weight" in present for m in found.quantized_modules)
     marker = markers[found.method.name]
     if found.method.name == "awq" and any(k.endswith(".g_idx") for k in keys):
         return False  # GPTQ
@@ -318,3 +323,18 @@ def _capability(text: str) -> tuple[int, int]:
     major, _, minor = text.partition(".")
     return (int(major), int(minor or 0)) if major.isdigit() and (minor or "0").isdigit() \
         else (0, 0)
+
+
+def mismatches_are_packed(mismatched: Sequence[str], others: Sequence[str]) -> Quantization | None:
+    """The quantization that explains shape mismatches a load reported (transformers' loading
+    report names the mismatched keys and, as unexpected, the method's extra keys): then
+    ignore_mismatched_sizes=True would replace quantized weights with random ones."""
+    found = quantization_of(None, [*mismatched, *others])
+    if found is None or not any(found.packed(k) for k in mismatched):
+        return None
+    return found
+
+
+IGNORE_SIZES_ON_QUANTIZED = ("never pass ignore_mismatched_sizes=True here: these are "
+                             "{title} packed weights, and it would replace every one of them "
+                             "with random values")
