@@ -223,7 +223,7 @@ def unknown_method(snap: Snapshot) -> Iterator[Problem]:
         evidence={"quant_method": name, "weights_look": shown.name if shown else None,
                   "known": sorted(TRANSFORMERS_METHODS), "transformers": TRANSFORMERS_VERSION},
         fix=(f"set \"quant_method\": \"{close[0]}\" in config.json" if close else
-             f"set quant_method to the method that saved the weights"
+             "set quant_method to the method that saved the weights"
              + (f" (\"{_config_name(shown)}\")" if shown else "")
              + ", or upgrade transformers if a newer release has it"),
         file="config.json",

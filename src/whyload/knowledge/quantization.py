@@ -12,7 +12,8 @@ saved on a CPU):
                          m.SCB, m.weight_format
     GPTQ                 m.qweight, m.qzeros I32 (packed), m.scales, m.g_idx    no m.weight
     AWQ                  m.qweight, m.qzeros I32 (packed), m.scales             no m.weight
-    fp8 (fine-grained)   m.weight            F8_E4M3 [out, in]; m.weight_scale_inv, m.activation_scale
+    fp8 (fine-grained)   m.weight            F8_E4M3 [out, in]  same shape
+                         m.weight_scale_inv, m.activation_scale
     compressed-tensors   m.weight_packed I32 + m.weight_shape (packed: no m.weight), or m.weight
                          F8/I8 beside m.weight_scale, m.weight_zero_point, m.weight_global_scale
     HQQ                  m.W_q U8 (packed) + its meta beside it                  no m.weight
@@ -28,7 +29,7 @@ other names (`stores`): none of these are unused, missing or mismatched weights.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,9 +201,9 @@ def is_mlx_block(block: Any) -> bool:
 
 
 def quantization_of(config: Mapping[str, Any] | None,
-                    keys: Mapping[str, Sequence[int]] | Sequence[str]) -> Quantization | None:
+                    keys: Iterable[str]) -> Quantization | None:
     """The checkpoint's quantization, from config.json (`quantization_config`, or MLX's
-    `quantization`) and its keys (name -> shape, or just the names: shapes are not needed);
+    `quantization`) and its keys (a name -> shape mapping, or the names: shapes are not needed);
     None when it is not quantized, or when config.json names a method whyload does not know
     (`declared_method` tells what it names). Without a config block, the keys alone decide,
     from a marker only that method writes (bitsandbytes' quant_map, GPTQ's g_idx, MLX's .scales
