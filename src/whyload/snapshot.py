@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from whyload.env import Environment, collect
 from whyload.env.predict import PeakEstimate, predict_peak
 from whyload.knowledge.families import ClassSpec, families
+from whyload.knowledge.quantization import Quantization, dequantized_on_load, quantization_of
 from whyload.modelview import LoadClass, ModelView, choose_class, validate_class
 from whyload.readers.code import CodeFile, read_code
 from whyload.readers.inventory import Entry, Inventory, is_training_state, take_inventory
@@ -168,6 +169,25 @@ class Snapshot:
 
         return build_view(self)
 
+    @functools.cached_property
+    def quantization(self) -> Quantization | None:
+        """How the planned weights are quantized (config.json's block, else their own keys)."""
+        cfg = self.document(self.config_name) if self.config_name else None
+        return quantization_of(cfg if isinstance(cfg, dict) else None, self.planned_tensors())
+
+    def dequantized_to(self) -> str | None:
+        """The dtype transformers turns the quantized weights into on this machine, or None when
+        its quantizer keeps them as stored."""
+        q = self.quantization
+        env = self.env
+        if q is None or env is None:
+            return None
+        cuda = None if env.torch_build is None else bool(env.torch_build.cuda or
+                                                          env.torch_build.hip)
+        gpus = env.gpus.devices if env.gpus is not None else ()
+        return dequantized_on_load(q, torch_has_cuda=cuda, capabilities=[
+            g.compute_capability for g in gpus if g.compute_capability])
+
     @property
     def config_name(self) -> str | None:
         """config.json, or bert_config.json for an original Google release."""
@@ -222,8 +242,15 @@ class Snapshot:
             return None
         legacy = any(f.torch is not None and f.torch.layout != "zip"
                      for f in (self.files.get(n) for n in self.plan.files) if f is not None)
+        q = self.quantization
+        if q is None or not q.method.transformers_loads:
+            return predict_peak(tensors, legacy=legacy, dtype=self.load_dtype(),
+                                device=self.options.device)
+        dequantized = self.dequantized_to()
         return predict_peak(tensors, legacy=legacy, dtype=self.load_dtype(),
-                            device=self.options.device)
+                            device=self.options.device, method=q.name, dequantized_to=dequantized,
+                            quantized=q.packed_keys if dequantized else
+                            q.packed_keys | q.extra_keys)
 
     def facts(self) -> dict[str, Any]:
         tensors = self.planned_tensors()
@@ -249,6 +276,12 @@ class Snapshot:
             out["predicted_peak"] = {"host_bytes": peak.host, "device_bytes": peak.device,
                                      "parts": dict(peak.parts), "device": self.options.device,
                                      "dtype": self.load_dtype()}
+            if peak.quantized:
+                out["predicted_peak"]["quantized"] = dict(peak.quantized)
+        if self.quantization is not None:
+            q = self.quantization
+            out["quantization"] = {"method": q.name, "declared": q.declared,
+                                   "packed_weights": len(q.packed_keys)}
         for key in ("model_type", "architectures", "transformers_version"):
             if key in cfg:
                 out[key] = cfg[key]

@@ -16,6 +16,7 @@ from whyload.checks import (  # noqa: F401
     logs,
     not_weights,
     other_tools,
+    quantization,
     security,
     sentence_transformers,
     shards,

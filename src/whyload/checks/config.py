@@ -255,11 +255,14 @@ def sizes_contradict(snap: Snapshot) -> Iterator[Problem]:
     if not _same_layout(view.family, view.weights_type):
         return  # another family's key layout: its sizes are not these (WL420)
     mismatched = view.prediction.mismatched if view.prediction else {}
+    quantized = snap.quantization
     for attr in SIZES:
         seen = view.inferred.get(attr)
         said = values.get(attr)
         if seen is None or said is None or seen.value == said:
             continue
+        if quantized is not None and quantized.quantized(seen.key):
+            continue  # a packed shape (4-bit bytes, int32 words) says nothing of the config
         raises = any(seen.key.endswith(k.split(".", 1)[-1]) or k == seen.key for k in mismatched)
         if attr == "num_labels" and not raises:
             continue  # only the class's own head says what num_labels must be (MultipleChoice: 1)
@@ -462,7 +465,9 @@ def dtype_differs(snap: Snapshot) -> Iterator[Problem]:
     if said is None or not weights:
         return
     stored = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "float64": "F64"}.get(said)
-    floats = {t.dtype for t in weights.values() if t.dtype.startswith(("F", "BF"))}
+    quantized = snap.quantization  # its fp8 weights and float scales are kept as stored
+    floats = {t.dtype for k, t in weights.items() if t.dtype.startswith(("F", "BF"))
+              and (quantized is None or not quantized.quantized(k))}
     if stored is None or not floats or floats == {stored}:
         return
     loads_as = snap.load_dtype()
