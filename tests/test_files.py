@@ -155,7 +155,7 @@ def test_variant_weights(copy_of: Copy, safetensors_model: Path) -> None:
     assert "variant='fp16'" in f.fix
 
 
-def test_peft_adapter_is_not_a_missing_model(tmp_path: Path) -> None:
+def test_peft_adapter_is_not_a_missing_model(tmp_path: Path, hf_cache: Path) -> None:
     import numpy as np
     from safetensors.numpy import save_file
 
@@ -170,7 +170,8 @@ def test_peft_adapter_is_not_a_missing_model(tmp_path: Path) -> None:
     report = whyload.check(str(tmp_path), environment=env)
     f = only(report, "WL106")
     assert f.severity is Severity.INFO and f.evidence["base_model"] == "bert-base-uncased"
-    assert not report.failed(Severity.WARNING), codes(report)
+    # the only warning: its base is not in the (empty) cache, so it was not checked
+    assert [g.code for g in report.findings if g.severity >= Severity.WARNING] == ["WL460"]
 
 
 # --- files that are not what their name says -----------------------------------------------------
@@ -566,7 +567,10 @@ def test_index_lists_tensor_absent_from_shard(copy_of: Copy, sharded_model: Path
     report = whyload.check(str(model))
     f = only(report, "WL142")
     assert f.evidence["listed_but_absent"] == ["bert.encoder.layer.9.output.dense.weight"]
-    assert f.effect is Effect.SILENT and report.verdict is Verdict.LOADS_BROKEN
+    # a 2-layer model has no layer 9: transformers loads every weight it has (see
+    # tests/test_agree_with_transformers.py), so the index is wrong and the load is not
+    assert f.evidence["expected_but_absent"] == []
+    assert f.effect is Effect.NONE and report.verdict is Verdict.LOADS
 
 
 def test_shard_holds_tensor_missing_from_index(copy_of: Copy, sharded_model: Path) -> None:

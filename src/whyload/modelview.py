@@ -11,6 +11,7 @@ auto mapping names (knowledge/model_classes.json, generated from transformers).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 from collections.abc import Callable, Mapping
@@ -35,6 +36,7 @@ from whyload.knowledge.families import (
 if TYPE_CHECKING:
     from whyload.env import Environment
     from whyload.knowledge.model_classes import ModelClasses
+    from whyload.knowledge.quantization import Quantization
     from whyload.snapshot import Snapshot
 
 ClassData = Callable[[], "ModelClasses | None"]  # loaded only when a decision needs it
@@ -219,6 +221,8 @@ def build_view(snap: Snapshot) -> ModelView:
                                                                   unpredictable)):
         spec, class_family = generic.spec, generic.model_type
     prediction = predict_loading(spec, checkpoint) if spec and checkpoint and not wrapper else None
+    if prediction is not None and spec is not None:
+        prediction = _without_quantized(prediction, snap.quantization, spec.base_model_prefix)
     inferred_type = model_type if model_type in families() else weights_type
     inferred = infer_config(inferred_type, checkpoint) if inferred_type and not wrapper else {}
     values = None
@@ -263,6 +267,28 @@ def generated_spec(class_name: str, config: Mapping[str, Any], installed: str | 
                      tuple(cls["buffers"]), conversions=tuple(cls["conversions"]),
                      uncertain=found.uncertain, source=source, head=found.head)
     return Generated(spec, model_type, version, found.values, found.unmodeled)
+
+
+def _without_quantized(prediction: LoadingPrediction, q: Quantization | None,
+                       prefix: str) -> LoadingPrediction:
+    """A quantized checkpoint, as its quantizer loads it: packed shapes are no mismatch, the
+    scales and zeros it adds are no unused weights, a weight stored under the method's own names
+    (GPTQ's qweight) is not missing. When config.json is silent about the quantization,
+    transformers has no quantizer to do that: the prediction stands (and WL362 says why)."""
+    if q is None or q.declared == "weights":
+        return prediction
+    back = {new: old for old, new in prediction.renamed.items()}
+
+    def stored(key: str) -> bool:
+        return q.stores(back.get(key, key)) or q.stores(key.removeprefix(prefix + "."))
+
+    return dataclasses.replace(
+        prediction,
+        missing=frozenset(k for k in prediction.missing if not stored(k)),
+        unexpected=frozenset(k for k in prediction.unexpected
+                             if not q.quantized(back.get(k, k))),
+        mismatched={k: v for k, v in prediction.mismatched.items()
+                    if not q.packed(back.get(k, k))})
 
 
 def _generated(class_name: str, config: Mapping[str, Any], installed: str | None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from whyload.env import Environment, collect
@@ -20,7 +20,14 @@ from whyload.readers.sniff import Kind
 from whyload.registry import all_rules, matches, run_checks, validate_patterns
 from whyload.report import Category, Finding, Report, Severity, Skipped
 from whyload.resolve import Artifact, resolve
-from whyload.snapshot import LoadPlan, Options, Snapshot, is_model_file, take_snapshot
+from whyload.snapshot import (
+    AdapterBase,
+    LoadPlan,
+    Options,
+    Snapshot,
+    is_model_file,
+    take_snapshot,
+)
 
 
 @dataclass(frozen=True)
@@ -49,15 +56,19 @@ def examine(
     select: Sequence[str] = (),
     ignore: Sequence[str] = (),
     environment: Environment | None = None,
+    with_adapter_base: bool = True,
 ) -> Examination:
     """resolve -> snapshot -> checks for one target (a path, a hub id, or an Artifact already
-    resolved). Raises TargetError when there is nothing to examine."""
+    resolved). A PEFT adapter's base model is examined too (`with_adapter_base`), one level
+    deep. Raises TargetError when there is nothing to examine."""
     validate_patterns([*select, *ignore])
     t0 = time.perf_counter()
     artifact = target if isinstance(target, Artifact) else resolve(str(target), revision)
     t1 = time.perf_counter()
     snapshot = take_snapshot(artifact, options or Options(), environment)
     _refuse_a_file_that_is_no_model_file(artifact, snapshot)
+    if with_adapter_base and snapshot.plan.adapter:
+        snapshot = replace(snapshot, adapter_base=examine_adapter_base(snapshot))
     t2 = time.perf_counter()
     findings, skipped = run_checks(snapshot, select=select, ignore=ignore)
     t3 = time.perf_counter()
@@ -98,6 +109,52 @@ def check(
                       python=python, finetune=finetune)
     return examine(target, revision=revision, options=options, select=select, ignore=ignore,
                    environment=environment).report(str(target))
+
+
+def examine_adapter_base(snap: Snapshot) -> AdapterBase:
+    """The base model adapter_config.json names, found as peft finds it (a local path, else a
+    hub id) but only on this machine (a folder, or the HF cache: never a download), and
+    examined like any target, by the same interpreter and options."""
+    adapter = snap.document("adapter_config.json")
+    named = adapter.get("base_model_name_or_path") if isinstance(adapter, dict) else None
+    if not isinstance(named, str) or not named.strip():
+        return AdapterBase(None, problem="adapter_config.json names no base_model_name_or_path")
+    revision = adapter.get("revision") if isinstance(adapter, dict) else None
+    try:
+        artifact = resolve(named, revision if isinstance(revision, str) and revision
+                           and not Path(named).expanduser().exists() else None)
+    except TargetError as exc:
+        return AdapterBase(named, problem=exc.message)
+    if artifact.root == snap.artifact.root:
+        return AdapterBase(named, found=str(artifact.root), how=artifact.how,
+                           problem="it names the adapter's own folder")
+    options = Options(device=snap.options.device, dtype=snap.options.dtype,
+                      python=snap.options.python, deep=snap.options.deep)
+    try:
+        exam = examine(artifact, options=options, environment=snap.env,
+                       with_adapter_base=False)
+    except TargetError as exc:
+        return AdapterBase(named, found=str(artifact.root), how=artifact.how,
+                           problem=exc.message)
+    report = exam.report(named)
+    first_error = next((f for f in report.findings if f.severity is Severity.ERROR), None)
+    view = exam.snapshot.view
+    keys = set(view.checkpoint) | set(view.spec.expected if view.spec else ())
+    return AdapterBase(
+        named, found=str(artifact.root), how=artifact.how, verdict=report.verdict.value,
+        headline=(f"{first_error.code} {first_error.title}" if first_error else
+                  report.verdict.label),
+        codes=tuple(report.codes()), module_names=frozenset(module_names(keys)))
+
+
+def module_names(weight_keys: set[str]) -> set[str]:
+    """Every module a model with these weights has: each key's owner and the owners above it
+    (bert.encoder.layer.0.attention.self.query.weight -> …query, …self, …, bert)."""
+    out: set[str] = set()
+    for key in weight_keys:
+        parts = key.split(".")[:-1]
+        out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return out
 
 
 def not_checked(snap: Snapshot, select: Sequence[str] = (),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from whyload.env import Environment, collect
 from whyload.env.predict import PeakEstimate, predict_peak
 from whyload.knowledge.families import ClassSpec, families
+from whyload.knowledge.quantization import Quantization, dequantized_on_load, quantization_of
 from whyload.modelview import LoadClass, ModelView, choose_class, validate_class
 from whyload.readers.code import CodeFile, read_code
 from whyload.readers.inventory import Entry, Inventory, is_training_state, take_inventory
@@ -28,6 +29,7 @@ from whyload.resolve import Artifact
 
 if TYPE_CHECKING:
     from whyload.knowledge.model_classes import ModelClasses
+    from whyload.probe.meta import BuildFailure
 
 # what from_pretrained looks for, in the order it looks (PyTorch weights first)
 SAFETENSORS_NAME = "model.safetensors"
@@ -47,9 +49,11 @@ DECLARED_BY_SUFFIX = {
     ".safetensors": "safetensors", ".bin": "torch", ".pt": "torch", ".pth": "torch",
     ".ckpt": "torch", ".h5": "tf", ".msgpack": "flax", ".gguf": "gguf", ".onnx": "onnx",
 }  # fmt: skip
-# small JSON files read whole for later checks (config, tokenizer, adapters, sentence-transformers)
+# small JSON files read whole for later checks (config, tokenizer, adapters, sentence-transformers,
+# and the layouts of other tools: a diffusers pipeline, a Meta release, a Keras preset)
 DOCUMENTS = ("config.json", "bert_config.json", "adapter_config.json", "tokenizer_config.json",
-             "special_tokens_map.json", "generation_config.json", "modules.json")
+             "special_tokens_map.json", "generation_config.json", "modules.json",
+             "model_index.json", "params.json", "metadata.json", "task.json")
 WEIGHT_KINDS = frozenset({Kind.SAFETENSORS, Kind.TORCH_ZIP, Kind.PICKLE, Kind.ZIP})
 
 
@@ -113,6 +117,21 @@ class LoadPlan:
 
 
 @dataclass(frozen=True)
+class AdapterBase:
+    """The base model a PEFT adapter names (adapter_config.json's base_model_name_or_path), as
+    whyload found and examined it: the same pipeline as any target, offline."""
+
+    named: str | None  # what adapter_config.json says (None: nothing)
+    found: str | None = None  # the folder it resolved to (None: not found here)
+    how: str | None = None  # "folder" or "hub-cache"
+    problem: str | None = None  # why it was not found or not examined
+    verdict: str | None = None  # its own verdict (Verdict values)
+    headline: str | None = None  # its first error, or what its verdict says
+    codes: tuple[str, ...] = ()  # its findings' codes
+    module_names: frozenset[str] = frozenset()  # its modules, from its weight names
+
+
+@dataclass(frozen=True)
 class Options:
     """What the user asked about the load: the class to load into (None: config's
     `architectures`, else AutoModel)."""
@@ -141,6 +160,8 @@ class Snapshot:
     deep_error: str | None = None  # why the deep tier could not run
     env: Environment | None = None  # the machine that will load it
     load_class: LoadClass | None = None  # the class from_pretrained is called on, and why
+    deep_failure: BuildFailure | None = None  # what transformers raised building it (--deep)
+    adapter_base: AdapterBase | None = None  # a PEFT adapter's base model, examined
 
     @functools.cached_property
     def view(self) -> ModelView:
@@ -148,6 +169,25 @@ class Snapshot:
         from whyload.modelview import build_view
 
         return build_view(self)
+
+    @functools.cached_property
+    def quantization(self) -> Quantization | None:
+        """How the planned weights are quantized (config.json's block, else their own keys)."""
+        cfg = self.document(self.config_name) if self.config_name else None
+        return quantization_of(cfg if isinstance(cfg, dict) else None, self.planned_tensors())
+
+    def dequantized_to(self) -> str | None:
+        """The dtype transformers turns the quantized weights into on this machine, or None when
+        its quantizer keeps them as stored."""
+        q = self.quantization
+        env = self.env
+        if q is None or env is None:
+            return None
+        cuda = None if env.torch_build is None else bool(env.torch_build.cuda or
+                                                          env.torch_build.hip)
+        gpus = env.gpus.devices if env.gpus is not None else ()
+        return dequantized_on_load(q, torch_has_cuda=cuda, capabilities=[
+            g.compute_capability for g in gpus if g.compute_capability])
 
     @property
     def config_name(self) -> str | None:
@@ -203,8 +243,15 @@ class Snapshot:
             return None
         legacy = any(f.torch is not None and f.torch.layout != "zip"
                      for f in (self.files.get(n) for n in self.plan.files) if f is not None)
+        q = self.quantization
+        if q is None or not q.method.transformers_loads:
+            return predict_peak(tensors, legacy=legacy, dtype=self.load_dtype(),
+                                device=self.options.device)
+        dequantized = self.dequantized_to()
         return predict_peak(tensors, legacy=legacy, dtype=self.load_dtype(),
-                            device=self.options.device)
+                            device=self.options.device, method=q.name, dequantized_to=dequantized,
+                            quantized=q.packed_keys if dequantized else
+                            q.packed_keys | q.extra_keys)
 
     def facts(self) -> dict[str, Any]:
         tensors = self.planned_tensors()
@@ -230,6 +277,12 @@ class Snapshot:
             out["predicted_peak"] = {"host_bytes": peak.host, "device_bytes": peak.device,
                                      "parts": dict(peak.parts), "device": self.options.device,
                                      "dtype": self.load_dtype()}
+            if peak.quantized:
+                out["predicted_peak"]["quantized"] = dict(peak.quantized)
+        if self.quantization is not None:
+            q = self.quantization
+            out["quantization"] = {"method": q.name, "declared": q.declared,
+                                   "packed_weights": len(q.packed_keys)}
         for key in ("model_type", "architectures", "transformers_version"):
             if key in cfg:
                 out[key] = cfg[key]
@@ -278,16 +331,16 @@ def take_snapshot(artifact: Artifact, options: Options | None = None,
     load_class = choose_class(options.model_class, config_value,
                               isinstance(modules.value if modules and modules.ok else None, list),
                               shipped_classes)
-    deep_spec, deep_error = None, None
+    deep_spec, deep_error, deep_failure = None, None, None
     model_type = config_value.get("model_type") if config_value else None
     if options.deep and model_type not in families():
         from whyload.probe.meta import expected_by_transformers
 
-        deep_spec, deep_error = expected_by_transformers(
+        deep_spec, deep_error, deep_failure = expected_by_transformers(
             artifact.root, config, load_class.name,
             env.interpreter.path if env is not None else sys.executable)
     return Snapshot(artifact, inventory, files, indexes, plan, documents, tokenizer, code,
-                    options, deep_spec, deep_error, env, load_class)
+                    options, deep_spec, deep_error, env, load_class, deep_failure)
 
 
 def shipped_classes() -> ModelClasses:

@@ -3,6 +3,7 @@ verify, loading: load, logs: explain). Importing this package registers them all
 (whyload.registry) imports it and validates the relations between them."""
 
 from whyload.checks import (  # noqa: F401
+    adapters,
     architecture,
     config,
     environment,
@@ -14,6 +15,8 @@ from whyload.checks import (  # noqa: F401
     loading,
     logs,
     not_weights,
+    other_tools,
+    quantization,
     security,
     sentence_transformers,
     shards,

@@ -372,7 +372,8 @@ def _renamed_head(view: ModelView, head: list[str]) -> tuple[str, str] | None:
     return prefixes.pop() if len(prefixes) == 1 else None
 
 
-@check("WL402", "weights-missing", ARCH, requires=[STRUCTURE])
+@check("WL402", "weights-missing", ARCH, requires=[STRUCTURE],
+       superseded_by=["WL361", "WL362", "WL364"])
 def weights_missing(snap: Snapshot) -> Iterator[Problem]:
     """Weights of the base model that the checkpoint does not have: initialized at random
 
@@ -409,7 +410,8 @@ def weights_missing(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
-@check("WL403", "weights-unused", ARCH, requires=[STRUCTURE])
+@check("WL403", "weights-unused", ARCH, requires=[STRUCTURE],
+       superseded_by=["WL361", "WL362", "WL364"])
 def weights_unused(snap: Snapshot) -> Iterator[Problem]:
     """Weights in the checkpoint that the model has no place for: dropped on load
 
@@ -456,7 +458,8 @@ def weights_unused(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
-@check("WL404", "shape-mismatch", ARCH, requires=[STRUCTURE])
+@check("WL404", "shape-mismatch", ARCH, requires=[STRUCTURE],
+       superseded_by=["WL361", "WL362", "WL364"])
 def shape_mismatch(snap: Snapshot) -> Iterator[Problem]:
     """Weights whose shape differs from the model's: from_pretrained raises
 
@@ -475,8 +478,11 @@ def shape_mismatch(snap: Snapshot) -> Iterator[Problem]:
         detail=f"{key}: the checkpoint has {list(got)}, the model expects {list(want)}.",
         evidence={"class": view.target_class, "mismatched": [
             {"key": k, "checkpoint": list(g), "model": list(w)} for k, (g, w) in items[:20]]},
-        fix="make config.json match the weights (whyload check names the field), or pass "
-        "ignore_mismatched_sizes=True to re-initialize them on purpose",
+        # ignore_mismatched_sizes=True would silently replace quantized weights with random ones
+        fix="make config.json match the weights (whyload check names the field)" + (
+            "; never ignore_mismatched_sizes=True on a quantized checkpoint: it replaces the "
+            "quantized weights with random ones" if snap.quantization is not None else
+            ", or pass ignore_mismatched_sizes=True to re-initialize them on purpose"),
     )
 
 
@@ -563,6 +569,8 @@ def not_predicted(snap: Snapshot) -> Iterator[Problem]:
     view = model_view(snap)
     if view.prediction is not None or not view.checkpoint or view.config is None or view.wrapper:
         return
+    if build_failure_repeats_on_load(snap):
+        return  # WL407: the real load raises the same
     if snap.deep_error:
         yield Problem(
             severity=Severity.WARNING, effect=Effect.NONE,
@@ -629,3 +637,70 @@ def class_of_another_model_type(snap: Snapshot) -> Iterator[Problem]:
         fix=f"load it with {right} (or {auto})" if right else
         f"load it with a {model_type} class (AutoModel picks one)",
     )
+
+
+@check("WL407", "model-cannot-be-built", ARCH)
+def model_cannot_be_built(snap: Snapshot) -> Iterator[Problem]:
+    """transformers refuses to build the model from this config: from_pretrained raises
+
+    `check --deep` builds the class on the meta device with the transformers that will load
+    it. When that fails in reading the config (an incomplete rope_scaling: "Missing required
+    keys in `rope_parameters`"), on a kernel that is not installed (attn_implementation
+    "flash_attention_2" without flash-attn) or on a value the constructor rejects, the real
+    from_pretrained builds the same model first and raises the same exception. Failures that
+    may come from the meta device itself stay a WL405 warning.
+    """
+    failure = snap.deep_failure
+    if failure is None or not build_failure_repeats_on_load(snap):
+        return
+    config = model_view(snap).config or {}
+    built = snap.load_class.name if snap.load_class else "the model"
+    step = f"reading {snap.config_name}" if failure.phase == "config" else f"building {built}"
+    yield Problem(
+        title=f"from_pretrained will raise {failure.type}: {_first_line(failure.message)}",
+        detail=f"transformers raised it while {step} (check --deep, on the meta device, in "
+        "the interpreter that will load it); from_pretrained does the same before it reads a "
+        "weight.",
+        evidence={"exception": failure.type, "message": failure.message, "phase": failure.phase,
+                  "class": snap.load_class.name if snap.load_class else None},
+        fix=_build_failure_fix(snap, failure.message, config), file=snap.config_name,
+    )
+
+
+def build_failure_repeats_on_load(snap: Snapshot) -> bool:
+    """Whether the real from_pretrained raises what the meta build raised: everything in
+    reading the config, a missing package (ImportError), and a ValueError or KeyError from the
+    constructor, which validates the config; not an error of the meta device itself."""
+    failure = snap.deep_failure
+    if failure is None:
+        return False
+    if failure.phase == "config" or "ImportError" in failure.bases:
+        return True
+    return bool({"ValueError", "KeyError"} & set(failure.bases)) and \
+        "meta" not in failure.message.lower()
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    first = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines or [""])[0]
+    return first[:200]
+
+
+def _build_failure_fix(snap: Snapshot, message: str, config: dict[str, object]) -> str:
+    import json
+
+    name = snap.config_name or "config.json"
+    attn = json.dumps(config.get("attn_implementation"))
+    if "FlashAttention" in message or "flash_attn" in message:
+        install = snap.env.pip_install("flash-attn") if snap.env else "pip install flash-attn"
+        return (f"remove \"attn_implementation\": {attn} from {name} (or pass "
+                "attn_implementation=\"sdpa\" to from_pretrained), or install the kernel: "
+                f"{install}")
+    if "attn_implementation" in message:
+        return (f"set \"attn_implementation\" in {name} to one the error lists (\"sdpa\" or "
+                "\"eager\"), or remove it")
+    if "rope" in message.lower():
+        return (f"complete rope_scaling / rope_parameters in {name} with the keys the error "
+                "names (the values from the model's source), or remove it")
+    return f"correct {name} where the error points, then: whyload check --deep again"
+

@@ -9,6 +9,7 @@ from typing import Any
 
 from whyload.checks.groups import SIZES_UNREADABLE
 from whyload.checks.registration import Problem, check
+from whyload.knowledge import fix_commands
 from whyload.knowledge.families import effective_config, families
 from whyload.modelview import model_view
 from whyload.readers.jsonfile import MAX_JSON_BYTES
@@ -69,15 +70,28 @@ def config_invalid(snap: Snapshot) -> Iterator[Problem]:
     "json.decoder.JSONDecodeError: Expecting … line L column C".
     """
     doc = snap.config
-    if doc is None:
-        return
     name = snap.config_name
+    if doc is None or name is None:
+        return
     if doc.ok and isinstance(doc.value, dict):
         return
     if doc.ok:
         yield Problem(title=f"{name} is a JSON {type(doc.value).__name__}, not an object",
+                      detail="transformers reads it and finds no model_type: \"ValueError: "
+                      "Unrecognized model in …. Should have a `model_type` key in its "
+                      "config.json\".",
                       evidence={"file": name}, fix=f"restore {name} from the model's source",
                       file=name)
+        return
+    if doc.bom:
+        yield Problem(
+            title=f"{name} starts with a UTF-8 byte-order mark (BOM): transformers refuses it",
+            detail="transformers opens it as plain UTF-8 and json.load stops at the mark "
+            "(\"Unexpected UTF-8 BOM\"): from_pretrained raises \"OSError: It looks like the "
+            f"config file at '…/{name}' is not a valid JSON file\". An editor (Notepad, some "
+            "Windows tools) added it; the JSON after it is fine.",
+            evidence={"file": name, "error": doc.error, "bom": True, "line": 1, "column": 1},
+            fix=fix_commands.without_bom(snap.artifact.root, name), file=name)
         return
     if doc.size > MAX_JSON_BYTES:  # not read: no real config comes near the limit
         yield Problem(
@@ -100,6 +114,28 @@ def config_invalid(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
+@check("WL305", "config-duplicate-key", CONFIG, requires=["WL301"])
+def duplicate_keys(snap: Snapshot) -> Iterator[Problem]:
+    """config.json sets the same key twice: transformers takes the last value
+
+    json.load keeps the last of repeated keys without a word; a hand edit or a merge that added
+    a second "hidden_size" decides the model's shape from whichever came last.
+    """
+    doc = snap.config
+    name = snap.config_name
+    if doc is None or not doc.ok or not doc.duplicates or name is None:
+        return
+    for key, values in doc.duplicates:
+        yield Problem(
+            severity=Severity.WARNING, effect=Effect.NONE,
+            title=f"{name} sets {key!r} {len(values)} times; transformers uses the last, "
+            f"{json.dumps(values[-1])}",
+            detail=f"Values in order: {', '.join(json.dumps(v) for v in values)}. json.load "
+            "keeps the last one; the others are ignored.",
+            evidence={"file": name, "key": key, "values": list(values), "used": values[-1]},
+            fix=f"keep one {key!r} in {name} (the value the model was trained with)", file=name)
+
+
 @check("WL302", "bert-config-only", CONFIG)
 def bert_config_only(snap: Snapshot) -> Iterator[Problem]:
     """bert_config.json instead of config.json
@@ -119,7 +155,8 @@ def bert_config_only(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
-@check("WL303", "no-model-type", CONFIG, requires=["WL301"])
+@check("WL303", "no-model-type", CONFIG, requires=["WL301"],
+       superseded_by=["WL108", "WL109"])
 def no_model_type(snap: Snapshot) -> Iterator[Problem]:
     """config.json has no model_type
 
@@ -216,11 +253,14 @@ def sizes_contradict(snap: Snapshot) -> Iterator[Problem]:
     if values is None:
         return
     mismatched = view.prediction.mismatched if view.prediction else {}
+    quantized = snap.quantization
     for attr in fields:
         seen = view.inferred.get(attr)
         said = values.get(attr)
         if seen is None or said is None or seen.value == said:
             continue
+        if quantized is not None and quantized.quantized(seen.key):
+            continue  # a packed shape (4-bit bytes, int32 words) says nothing of the config
         raises = any(seen.key.endswith(k.split(".", 1)[-1]) or k == seen.key for k in mismatched)
         if attr == "num_labels" and not raises:
             continue  # only the class's own head says what num_labels must be (MultipleChoice: 1)
@@ -451,6 +491,8 @@ def embedding_rows(snap: Snapshot) -> tuple[int, str] | None:
     return None
 
 
+# model types whose embeddings take a fixed padding_idx, not config.pad_token_id
+FIXED_PADDING_IDX = frozenset({"mpnet"})
 SPECIAL_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id",
                "decoder_start_token_id")
 
@@ -459,23 +501,29 @@ SPECIAL_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id",
 def special_ids(snap: Snapshot) -> Iterator[Problem]:
     """A special token id in config.json beyond the vocabulary
 
-    pad_token_id becomes the embedding's padding_idx, which must be below vocab_size: "Padding_idx
-    must be within num_embeddings". Other ids fail when first used.
+    pad_token_id becomes the embedding's padding_idx, which must be below vocab_size: building
+    the model raises "Padding_idx must be within num_embeddings" (MPNet excepted: its padding_idx
+    is fixed at 1). The other ids are not read while loading: the model loads intact, and
+    generation or the first input that uses the id fails — a warning about inference.
     """
     config = _config(snap)
     rows = embedding_rows(snap)
     if config is None or rows is None:
         return
+    view = model_view(snap)
     for key in SPECIAL_IDS:
         value = config.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < rows[0]:
             continue
-        pad = key == "pad_token_id"
+        builds_padding = key == "pad_token_id" and view.family not in FIXED_PADDING_IDX
         yield Problem(
-            severity=Severity.ERROR if pad else Severity.WARNING,
-            effect=Effect.RAISES if pad else Effect.NONE,
+            severity=Severity.ERROR if builds_padding else Severity.WARNING,
+            effect=Effect.RAISES if builds_padding else Effect.NONE,
             title=f"{key} {value} is beyond the {rows[0]:,}-row vocabulary",
-            detail=f"{rows[1]}: ids run 0..{rows[0] - 1}.",
+            detail=f"{rows[1]}: ids run 0..{rows[0] - 1}. " + (
+                "It is the embedding's padding_idx: from_pretrained raises \"AssertionError: "
+                "Padding_idx must be within num_embeddings\"." if builds_padding else
+                "The model loads intact; inference that uses this id fails."),
             evidence={"field": key, "value": value, "vocab_rows": rows[0]},
             fix=f"set \"{key}\" to the tokenizer's id for that token (tokenizer."
             f"{key.removesuffix('_id')}_id)", file="config.json",
@@ -494,7 +542,9 @@ def dtype_differs(snap: Snapshot) -> Iterator[Problem]:
     if said is None or not weights:
         return
     stored = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "float64": "F64"}.get(said)
-    floats = {t.dtype for t in weights.values() if t.dtype.startswith(("F", "BF"))}
+    quantized = snap.quantization  # its fp8 weights and float scales are kept as stored
+    floats = {t.dtype for k, t in weights.items() if t.dtype.startswith(("F", "BF"))
+              and (quantized is None or not quantized.quantized(k))}
     if stored is None or not floats or floats == {stored}:
         return
     loads_as = snap.load_dtype()

@@ -6,7 +6,7 @@ finding about an installed package names it, and its fix installs into it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from packaging.version import InvalidVersion, Version
 
@@ -28,6 +28,17 @@ def _gb(n: int | float) -> str:
 def _interpreter(env: Environment) -> dict[str, str]:
     """Evidence: which interpreter's packages a finding speaks of."""
     return {"interpreter": env.interpreter.path, "chosen_by": env.interpreter.chosen_by}
+
+
+def _quantized_note(quantized: Mapping[str, str | int | None]) -> str:
+    """How a quantized checkpoint's weights were counted in a memory prediction."""
+    if not quantized:
+        return ""
+    if quantized.get("dequantized_to"):
+        return (f" The {quantized.get('method')} weights are counted in "
+                f"{quantized.get('dequantized_to')}, which transformers dequantizes them to here.")
+    return (f" The {quantized.get('method')} weights are counted as stored (packed, "
+            f"{quantized.get('kept_as_stored'):,} bytes), not dequantized.")
 
 
 @check("WL500", "not-enough-memory", ENV)
@@ -52,9 +63,11 @@ def not_enough_memory(snap: Snapshot) -> Iterator[Problem]:
         title=f"loading needs ~{_gb(peak.host)}; {_gb(usable)} is available",
         detail=f"Predicted peak: {', '.join(f'{k} {_gb(v)}' for k, v in peak.parts.items())}. "
         f"The limit is {env.memory.limited_by}"
-        + (": the process would be killed (exit 137)." if over else ", with little headroom."),
+        + (": the process would be killed (exit 137)." if over else ", with little headroom.")
+        + _quantized_note(peak.quantized),
         evidence={"predicted_peak": peak.host, "usable": usable, "parts": dict(peak.parts),
-                  "cgroup_limit": env.memory.cgroup_limit, "mem_available": env.memory.available},
+                  "cgroup_limit": env.memory.cgroup_limit, "mem_available": env.memory.available,
+                  **({"quantized": dict(peak.quantized)} if peak.quantized else {})},
         fix=f"load with dtype=torch.float16 (~{_gb(half.host)}), or device_map='auto' on a "
         f"GPU, or give the container at least {_gb(peak.host * 1.2)} (docker run --memory)",
     )
@@ -179,9 +192,11 @@ def not_enough_vram(snap: Snapshot) -> Iterator[Problem]:
         return
     yield Problem(
         title=f"the weights need ~{_gb(peak.device)} on the GPU; {_gb(free)} is free",
-        detail=f"Weights in {peak.weights_dtype} plus the CUDA context.",
+        detail=f"Weights in {peak.weights_dtype} plus the CUDA context."
+        + _quantized_note(peak.quantized),
         evidence={"needed": peak.device, "free": free,
-                  "gpus": [g.name for g in env.gpus.devices]},
+                  "gpus": [g.name for g in env.gpus.devices],
+                  **({"quantized": dict(peak.quantized)} if peak.quantized else {})},
         fix="load with dtype=torch.float16, or device_map='auto' to spread over GPUs and CPU",
     )
 

@@ -1,5 +1,6 @@
-"""WL100-WL106 — layout: which weights from_pretrained finds in the folder at all (none,
-TensorFlow or Flax only, a Google TF release, another format, an unexpected name, an adapter)."""
+"""WL100-WL106, WL154 — layout: which weights from_pretrained finds in the folder at all (none,
+TensorFlow or Flax only, a Google TF release, another format, an unexpected name, an adapter, a
+name in the wrong case)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from whyload.checks.file_roles import download_fix
 from whyload.checks.registration import Problem, check
 from whyload.knowledge import fix_commands
 from whyload.readers.sniff import ARCHIVES, Kind
-from whyload.report import Category, Severity
+from whyload.report import Category, Effect, Severity
 from whyload.snapshot import (
     FLAX_INDEX,
     FLAX_NAME,
@@ -46,7 +47,7 @@ def _google_tf_release(snap: Snapshot) -> list[str]:
             or re.search(r"\.ckpt(-\d+)?\.index$", n)]
 
 
-@check("WL100", "no-weights", FILES)
+@check("WL100", "no-weights", FILES, superseded_by=["WL116", "WL117", "WL153"])
 def no_weights(snap: Snapshot) -> Iterator[Problem]:
     """No model weights in the folder
 
@@ -167,8 +168,10 @@ def google_tf_release(snap: Snapshot) -> Iterator[Problem]:
 def foreign_format(snap: Snapshot) -> Iterator[Problem]:
     """Only GGUF or ONNX weights
 
-    from_pretrained reads GGUF only when told the file (gguf_file=...) and for supported
-    architectures; ONNX models run with onnxruntime / optimum, not from_pretrained.
+    from_pretrained reads GGUF only when told the file (gguf_file=...), for the architectures
+    transformers can dequantize, and with the gguf package (>= 0.10.0: "Please install torch and
+    gguf>=0.10.0 to load a GGUF checkpoint in PyTorch."); ONNX models run with onnxruntime /
+    optimum, not from_pretrained.
     """
     if snap.plan.format is not None or snap.artifact.focus is not None:
         return
@@ -177,8 +180,7 @@ def foreign_format(snap: Snapshot) -> Iterator[Problem]:
         return
     if "gguf" in found:
         name = found["gguf"][0]
-        fix = (f"AutoModel.from_pretrained({str(snap.artifact.root)!r}, gguf_file={name!r})"
-               "  # needs `pip install gguf`")
+        fix = fix_commands.from_gguf(snap.artifact.root, name)
     else:
         name = found["onnx"][0]
         fix = (f"load it with optimum: ORTModel.from_pretrained({str(snap.artifact.root)!r}) "
@@ -192,7 +194,8 @@ def foreign_format(snap: Snapshot) -> Iterator[Problem]:
     )
 
 
-@check("WL105", "nonstandard-weights-name", FILES)
+@check("WL105", "nonstandard-weights-name", FILES,
+       superseded_by=["WL108", "WL117", "WL118", "WL119", "WL126", "WL154"])
 def nonstandard_name(snap: Snapshot) -> Iterator[Problem]:
     """Weights under a name from_pretrained does not look for
 
@@ -234,15 +237,19 @@ def peft_adapter(snap: Snapshot) -> Iterator[Problem]:
         return
     adapter = snap.document("adapter_config.json")
     base = adapter.get("base_model_name_or_path") if isinstance(adapter, dict) else None
+    examined = snap.adapter_base
+    about_base = {"base_verdict": examined.verdict, "base_headline": examined.headline,
+                  "base_found": examined.found} if examined is not None else {}
+    install = snap.env.pip_install("peft") if snap.env is not None else "pip install peft"
+    python = snap.env.interpreter.path if snap.env is not None else None
     if snap.env is not None and snap.env.versions.get("peft") is None:
         yield Problem(
             title="a PEFT adapter, and peft is not installed",
             detail="from_pretrained on an adapter folder needs peft (and its base model"
             f"{f', {base},' if base else ''} cached or reachable): without peft it fails with "
-            "\"Unrecognized model\".",
-            evidence={"base_model": base, "peft": None},
-            fix="pip install peft  # then AutoPeftModel.from_pretrained("
-            f"{str(snap.artifact.root)!r})",
+            f"\"Unrecognized model\". peft is not installed in {python}.",
+            evidence={"base_model": base, "peft": None, "python": python, **about_base},
+            fix=f"{install}  # then AutoPeftModel.from_pretrained({str(snap.artifact.root)!r})",
         )
         return
     yield Problem(
@@ -250,7 +257,61 @@ def peft_adapter(snap: Snapshot) -> Iterator[Problem]:
         title="a PEFT adapter: it loads on top of its base model",
         detail=f"The adapter needs its base model{f' ({base})' if base else ''}; transformers "
         "loads it with peft installed, or use PeftModel.from_pretrained(base_model, DIR).",
-        evidence={"base_model": base},
-        fix="pip install peft  # then AutoPeftModel.from_pretrained("
-            f"{str(snap.artifact.root)!r})",
+        evidence={"base_model": base, **about_base},
+        fix=f"{install}  # then AutoPeftModel.from_pretrained({str(snap.artifact.root)!r})",
     )
+
+
+# the names from_pretrained and AutoTokenizer open, exactly so spelled
+EXACT_NAMES = (SAFETENSORS_NAME, "model.safetensors.index.json", PYTORCH_NAME,
+               "pytorch_model.bin.index.json", "config.json", "generation_config.json",
+               "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+               "vocab.json", "merges.txt", "added_tokens.json", "preprocessor_config.json")
+NEEDED_TO_LOAD = frozenset(EXACT_NAMES[:5])
+# what transformers 5 raises when the file is not there (seen with each misnamed file)
+MISSING_EFFECT = {
+    "config.json": "\"ValueError: Unrecognized model in … Should have a `model_type` key in its "
+                   "config.json.\"",
+    **dict.fromkeys((SAFETENSORS_NAME, PYTORCH_NAME), "\"OSError: Error no file named "
+                    "model.safetensors, or pytorch_model.bin, found in directory …\" (when no "
+                    "other weights are there)."),
+}
+
+
+def case_mismatches(snap: Snapshot) -> list[tuple[str, str]]:
+    """(name on disk, the name from_pretrained opens) for files that differ only in case."""
+    lower = {n.lower(): n for n in EXACT_NAMES}
+    return [(name, lower[name.lower()]) for name in sorted(snap.files)
+            if name.lower() in lower and name != lower[name.lower()]
+            and lower[name.lower()] not in snap.files]
+
+
+@check("WL154", "name-differs-in-case", FILES)
+def name_differs_in_case(snap: Snapshot) -> Iterator[Problem]:
+    """A file named in the wrong case (Config.json, Model.safetensors, PYTORCH_MODEL.BIN)
+
+    from_pretrained opens config.json, model.safetensors, pytorch_model.bin exactly so
+    spelled. On a case-sensitive file system (Linux, most containers) Config.json is not
+    config.json: transformers says there is no config or no weights. On macOS and Windows it is
+    found, and breaks when the folder is copied to Linux or uploaded to the hub.
+    """
+    if snap.artifact.focus is not None:
+        return
+    folds = snap.inventory.case_insensitive
+    for name, expected in case_mismatches(snap):
+        needed = expected in NEEDED_TO_LOAD and not folds
+        yield Problem(
+            severity=Severity.ERROR if needed else Severity.WARNING,
+            effect=Effect.RAISES if needed else Effect.NONE,
+            title=f"{name} should be named {expected}: from_pretrained looks for {expected}",
+            detail=(f"{name} differs from {expected} only in case. "
+                    + ("This file system ignores case, so it is found here; it is not on Linux "
+                       "or once uploaded." if folds else
+                       "This file system tells them apart, so transformers does not see it: "
+                       + MISSING_EFFECT.get(expected, "AutoTokenizer / generation fall back "
+                                            "to defaults or fail."))),
+            evidence={"file": name, "expected": expected, "case_insensitive_fs": folds},
+            fix=fix_commands.in_folder(snap.artifact.root,
+                                       f"mv {shlex.quote(name)} {shlex.quote(expected)}"),
+            file=name,
+        )

@@ -78,42 +78,69 @@ def shard_missing(snap: Snapshot) -> Iterator[Problem]:
 def index_vs_shards(snap: Snapshot) -> Iterator[Problem]:
     """An index whose weight_map disagrees with what the shards hold
 
-    Tensors the index places in a shard that does not hold them are never loaded, and tensors a
-    shard holds but the index omits are ignored: either way weights stay at their random
-    initialization, with no exception.
+    transformers reads the index only for the list of shard files, then loads every tensor each
+    of those shards holds: a tensor the index omits, or places in the wrong shard, loads anyway
+    (a warning: the index is wrong, the load is not). A tensor the index lists but no shard
+    holds is not loaded; if the model expects it, it stays at its random initialization with
+    no exception.
     """
     for name, idx in snap.indexes.items():
-        absent: list[str] = []
-        unlisted: list[str] = []
         shards = [snap.files[s] for s in idx.shards if s in snap.files]
         if not idx.weight_map or not shards:
             continue
         readable = {f.name: f for f in shards if f.tensors or (
             f.safetensors is not None and f.safetensors.error is None)}
-        for tensor, shard in idx.weight_map.items():
-            f = readable.get(shard)
-            if f is not None and tensor not in f.tensors:
-                absent.append(tensor)
-        for f in readable.values():
-            unlisted.extend(t for t in f.tensors if t not in idx.weight_map)
-        if not absent and not unlisted:
+        held = {t for f in readable.values() for t in f.tensors}
+        all_read = len(readable) == len(shards)
+        misplaced = [t for t, shard in idx.weight_map.items()
+                     if shard in readable and t not in readable[shard].tensors and t in held]
+        absent = [t for t, shard in idx.weight_map.items()
+                  if all_read and shard in readable and t not in held]
+        unlisted = [t for t in held if t not in idx.weight_map]
+        if not absent and not misplaced and not unlisted:
             continue
+        needed = _expected_by_model(snap, absent)
         severity, effect, note = severity_of(snap, name)
+        if not needed:
+            severity, effect, note = Severity.WARNING, Effect.NONE, ""
+        parts = ([f"{len(absent)} tensors listed in the index are in no shard "
+                  f"({len(needed)} of them the model expects: they stay random)"] if absent
+                 else []) + ([f"{len(misplaced)} tensors are in another shard than the index "
+                              "says"] if misplaced else []) + (
+            [f"{len(unlisted)} tensors in the shards are not in the index"] if unlisted else [])
         yield Problem(
             severity=severity, effect=Effect.SILENT if effect is Effect.RAISES else effect,
             file=name,
-            title=f"{name} and its shards disagree on {len(absent) + len(unlisted)} tensors",
-            detail=(f"{len(absent)} tensors listed in the index are not in their shard; "
-                    if absent else "") + (f"{len(unlisted)} tensors in the shards are not in the "
-                                          "index; " if unlisted else "")
-            + "those weights would not be loaded." + note,
+            title=f"{name} and its shards disagree on "
+            f"{len(absent) + len(misplaced) + len(unlisted)} tensors"
+            + ("" if needed else " (every weight still loads)"),
+            detail="; ".join(parts) + ". transformers loads every tensor of every shard the "
+            "index names, whatever its weight_map says"
+            + (", so only the tensors in no shard are lost." if needed else
+               ": the weights load intact, but tools that read the index (accelerate's "
+               "device maps, conversions) see a wrong map.") + note,
             evidence={"index": name, "listed_but_absent": absent[:10],
+                      "expected_but_absent": needed[:10],
+                      "listed_in_another_shard": misplaced[:10],
                       "present_but_unlisted": unlisted[:10],
                       "counts": {"listed_but_absent": len(absent),
+                                 "expected_but_absent": len(needed),
+                                 "listed_in_another_shard": len(misplaced),
                                  "present_but_unlisted": len(unlisted)}},
             fix="rebuild the index from the shards: "
             + fix_commands.rebuild_index(snap.artifact.root),
         )
+
+
+def _expected_by_model(snap: Snapshot, absent: list[str]) -> list[str]:
+    """The tensors in no shard that the model expects. Without a prediction for the class,
+    every one: the index was written from the saved state dict, so each was saved."""
+    prediction = snap.view.prediction
+    if prediction is None or not absent:
+        return absent
+    missing = prediction.missing
+    return [t for t in absent if t in missing or any(
+        m.endswith("." + t) or t.endswith("." + m) for m in missing)]
 
 
 @check("WL143", "index-total-size", FILES, requires=["WL140", "WL141"])

@@ -47,11 +47,12 @@ def tokenizer_file_invalid(snap: Snapshot) -> Iterator[Problem]:
 
 @check("WL330", "tokenizer-exceeds-embeddings", CONFIG, requires=["WL301"])
 def tokenizer_exceeds(snap: Snapshot) -> Iterator[Problem]:
-    """The tokenizer produces ids beyond the embedding matrix
+    """The tokenizer produces ids beyond the embedding matrix: inference fails, loading does not
 
     Tokens added to the tokenizer without resize_token_embeddings, or a tokenizer from another
-    model: the model loads, and the first input holding such a token fails with "IndexError:
-    index out of range in self" (or a CUDA device-side assert).
+    model: from_pretrained loads every weight intact, and the first input holding such a token
+    fails with "IndexError: index out of range in self" (or a CUDA device-side assert). A
+    warning about inference, not a broken load.
     """
     tok = snap.tokenizer
     rows = embedding_rows(snap)
@@ -59,10 +60,11 @@ def tokenizer_exceeds(snap: Snapshot) -> Iterator[Problem]:
         return
     beyond = [(i, t) for i, t in tok.added if i >= rows[0]]
     yield Problem(
-        effect=Effect.SILENT,
+        severity=Severity.WARNING, effect=Effect.NONE,
         title=f"the tokenizer has {tok.size:,} ids, the embedding matrix {rows[0]:,} rows",
-        detail=f"{tok.source} can produce ids up to {tok.size - 1:,}; {rows[1]} has "
-        f"{rows[0]:,} rows. Any input containing those ids fails at the first forward pass"
+        detail=f"The model loads intact; inference does not: {tok.source} can produce ids up "
+        f"to {tok.size - 1:,}, {rows[1]} has {rows[0]:,} rows. Any input containing those ids "
+        "fails at the forward pass"
         + (f" (added tokens: {', '.join(repr(t) for _, t in beyond[:5])})." if beyond else "."),
         evidence={"tokenizer_ids": tok.size, "embedding_rows": rows[0], "source": tok.source,
                   "added_beyond": [{"id": i, "token": t} for i, t in beyond[:20]]},

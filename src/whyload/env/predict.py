@@ -7,12 +7,17 @@ is read into memory whole and used in place too; a conversion (float32 on disk t
 a copy while the stored tensors are read. On top of the weights comes the runtime itself: torch
 and transformers imported. benchmarks/run.py compares these predictions with real loads
 (within 8.5% from a tiny BERT to BERT-base, safetensors, zip and legacy .bin, f32 and f16).
+
+A quantized checkpoint's quantizer keeps its packed weights and their scales as stored (uint8,
+int32, int8, fp8): they are counted at the file's own bytes, never at a dequantized size, and a
+requested dtype converts only the other tensors. Where transformers dequantizes instead (fp8
+without a GPU that runs it), those weights are counted in the dtype they become.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 
 from whyload.readers.tensors import DTYPE_BITS, TensorInfo
 
@@ -29,15 +34,30 @@ class PeakEstimate:
     device: int  # bytes on the GPU (0 for a CPU load)
     parts: Mapping[str, int]  # what the host peak is made of
     weights_dtype: str  # the dtype the weights end up in
+    # what a quantized checkpoint's weights were counted as: {"method", "kept_as_stored" bytes,
+    # "dequantized_to"}; empty for a checkpoint that is not quantized
+    quantized: Mapping[str, str | int | None] = field(default_factory=dict)
 
 
 def predict_peak(tensors: Mapping[str, TensorInfo], *, legacy: bool, dtype: str | None,
-                 device: str) -> PeakEstimate:
+                 device: str, quantized: Collection[str] = (), method: str | None = None,
+                 dequantized_to: str | None = None) -> PeakEstimate:
+    """`quantized`: the keys a quantizer (`method`) keeps as stored, at their file bytes; with
+    `dequantized_to` it turns them into that dtype instead (counted at their numel)."""
     target = DTYPES.get(dtype or "")
     stored = sum(t.nbytes for t in tensors.values())
-    converted = sum(t.numel * DTYPE_BITS.get(target or t.dtype, 0) // 8 if t.dtype.startswith(
-        ("F", "BF")) else t.nbytes for t in tensors.values())
-    conversion = target is not None and converted != stored
+    kept = set(quantized)
+    dequantize = DTYPES.get(dequantized_to or "")
+
+    def loaded_bytes(key: str, t: TensorInfo) -> int:
+        if key in kept:
+            return t.numel * DTYPE_BITS[dequantize] // 8 if dequantize else t.nbytes
+        if t.dtype.startswith(("F", "BF")):
+            return t.numel * DTYPE_BITS.get(target or t.dtype, 0) // 8
+        return t.nbytes
+
+    converted = sum(loaded_bytes(k, t) for k, t in tensors.items())
+    conversion = converted != stored
     parts: dict[str, int] = {"runtime": RUNTIME_BYTES["cuda" if device == "cuda" else "cpu"]}
     if device == "cuda":
         parts["staging"] = max((t.nbytes for t in tensors.values()), default=0) * 2
@@ -49,8 +69,13 @@ def predict_peak(tensors: Mapping[str, TensorInfo], *, legacy: bool, dtype: str 
         if conversion:
             parts["unpickled state dict" if legacy else "mapped checkpoint pages"] = stored
         gpu = 0
+    counted: dict[str, str | int | None] = {}
+    if method is not None:
+        counted = {"method": method, "dequantized_to": dequantized_to,
+                   "kept_as_stored": 0 if dequantize else sum(
+                       t.nbytes for k, t in tensors.items() if k in kept)}
     return PeakEstimate(host=sum(parts.values()), device=gpu, parts=parts,
-                        weights_dtype=target or _dominant(tensors))
+                        weights_dtype=target or _dominant(tensors), quantized=counted)
 
 
 def _dominant(tensors: Mapping[str, TensorInfo]) -> str:

@@ -17,7 +17,9 @@ from pathlib import Path
 
 PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "accelerate",
             "huggingface_hub", "sentencepiece", "protobuf", "numpy", "peft", "bitsandbytes",
-            "sentence-transformers", "pip")
+            "sentence-transformers", "pip",
+            # the backends of quantized checkpoints (whyload.knowledge.quantization)
+            "optimum", "gptqmodel", "compressed-tensors", "hqq", "torchao")
 ANSWER_PREFIX = "whyload-runtime: "  # marks the answer among whatever else the child prints
 
 

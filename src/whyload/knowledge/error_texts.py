@@ -386,7 +386,8 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
          "max_position_embeddings or type_vocab_size for embeddings), often a default or foreign "
          "config.",
          "load the config from the same checkpoint and fix the size in config.json (num_labels "
-         "via id2label); or pass ignore_mismatched_sizes=True to re-initialize {key}",
+         "via id2label); or, unless the checkpoint is quantized (its random values would "
+         "replace quantized weights), pass ignore_mismatched_sizes=True to re-initialize {key}",
          example="size mismatch for classifier.weight: copying a param with shape "
                  "torch.Size([3, 768]) from checkpoint, the shape in current model is "
                  "torch.Size([2, 768]). You may consider adding ignore_mismatched_sizes=True"),

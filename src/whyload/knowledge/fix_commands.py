@@ -32,6 +32,13 @@ def by_whyload_fix(folder: Path, by_hand: str) -> str:
             f"{in_folder(folder, by_hand)})")
 
 
+def without_bom(folder: Path, name: str) -> str:
+    """A copy of the folder with `name`'s UTF-8 byte-order mark removed (the original stays)."""
+    copy = folder.parent / (folder.name + "-fixed")
+    return (f"cp -rL {quoted(folder)} {quoted(copy)} && "
+            f"sed -i '1s/^\\xEF\\xBB\\xBF//' {quoted(copy / name)}")
+
+
 def lfs_pull(folder: Path, name: str) -> str:
     """Fetch one Git LFS file of the clone the folder is in."""
     return f"git -C {quoted(folder)} lfs install --local && git -C {quoted(folder)} lfs pull " \
@@ -125,3 +132,101 @@ def state_dict_of_pickled_model(folder: Path, weights: str) -> str:
 
 def load_on_cpu(weights: str) -> str:
     return f"torch.load('{weights}', map_location='cpu')"
+
+
+def python_call(statement: str) -> str:
+    """One line of Python as a shell command."""
+    return f"python -c \"{statement}\""
+
+
+def beside(folder: Path, suffix: str) -> Path:
+    """A new folder next to the model's: where a converted copy goes, never over the original."""
+    return folder.parent / (folder.name + suffix)
+
+
+def diffusers_pipeline(root: Path) -> str:
+    return ("pip install diffusers && " + python_call(
+        "from diffusers import DiffusionPipeline; "
+        f"DiffusionPipeline.from_pretrained({str(root)!r})"))
+
+
+def diffusers_model(folder: Path, class_name: str) -> str:
+    return ("pip install diffusers && " + python_call(
+        f"from diffusers import {class_name}; {class_name}.from_pretrained({str(folder)!r})"))
+
+
+def transformers_subfolder(root: Path, class_name: str, subfolder: str) -> str:
+    """A transformers model kept in a subfolder of another layout (a pipeline's text_encoder/)."""
+    return python_call(f"from transformers import {class_name}; "
+                       f"{class_name}.from_pretrained({str(root)!r}, subfolder={subfolder!r})")
+
+
+def dcp_to_safetensors(dcp_dir: Path, config_dir: Path, out: Path) -> str:
+    """torch.distributed.checkpoint's own converter (format_utils, mode dcp_to_torch) to one
+    torch file, then the model's tensors (under "model" when the trainer saved {"model": …})
+    as model.safetensors beside a copy of config.json."""
+    merged = out / "merged.pt"
+    return (f"mkdir -p {quoted(out)} && python -m torch.distributed.checkpoint.format_utils "
+            f"dcp_to_torch {quoted(dcp_dir)} {quoted(merged)} && "
+            + python_call("import torch; from safetensors.torch import save_file; "
+                          f"sd = torch.load({str(merged)!r}, weights_only=True); "
+                          "sd = sd.get('model', sd); save_file({k: v.clone() for k, v in "
+                          f"sd.items()}}, {str(out / 'model.safetensors')!r}, "
+                          "metadata={'format': 'pt'})")
+            + f" && cp {quoted(config_dir / 'config.json')} {quoted(out)}/")
+
+
+def accelerate_merge(fsdp_dir: Path, config_dir: Path, out: Path) -> str:
+    """accelerate's merge of a SHARDED_STATE_DICT FSDP checkpoint: writes out/model.safetensors."""
+    return (f"accelerate merge-weights {quoted(fsdp_dir)} {quoted(out)} && "
+            f"cp {quoted(config_dir / 'config.json')} {quoted(out)}/")
+
+
+def zero_to_fp32(folder: Path, out: Path, tag: str | None, script_present: bool) -> str:
+    """DeepSpeed's consolidation of ZeRO partitions into full fp32 weights (model.safetensors
+    in `out`); the script the checkpoint carries matches the DeepSpeed that wrote it."""
+    script = "python zero_to_fp32.py ." if script_present else \
+        "python -m deepspeed.utils.zero_to_fp32 ."
+    tag_arg = f" -t {quoted(tag)}" if tag else ""
+    return in_folder(folder, f"{script} {quoted(out)} --safe_serialization{tag_arg} && "
+                     f"cp config.json {quoted(out)}/")
+
+
+def transformers_script(module_path: str, arguments: str, version: str | None) -> str:
+    """A conversion script from the transformers repository: the wheel ships none of them
+    (python -m transformers.models.…convert_… says "No module named"), so fetch the one of the
+    installed release."""
+    ref = f"v{version}" if version else "main"
+    name = module_path.rsplit("/", 1)[-1]
+    url = (f"https://raw.githubusercontent.com/huggingface/transformers/{ref}/src/transformers/"
+           f"{module_path}")
+    return f"curl -fLO {url} && python {name} {arguments}"
+
+
+# nanoGPT names its modules as GPT-2 does, but with nn.Linear where GPT-2 has Conv1D: these
+# four weights are stored transposed. A compiled model saves every key under `_orig_mod.`.
+NANOGPT_TRANSPOSED = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight",
+                      "mlp.c_proj.weight")
+
+
+def nanogpt_to_gpt2(folder: Path, ckpt: str, out: Path) -> str:
+    """Rebuild a nanoGPT ckpt.pt as a transformers GPT2LMHeadModel folder."""
+    return in_folder(folder, python_call(
+        "import torch; from transformers import GPT2Config, GPT2LMHeadModel; "
+        f"c = torch.load({ckpt!r}, map_location='cpu', weights_only=True); a = c['model_args']; "
+        "sd = {k.removeprefix('_orig_mod.'): v for k, v in c['model'].items()}; "
+        f"sd = {{k: v.t() if k.endswith({NANOGPT_TRANSPOSED!r}) else v for k, v in sd.items()}}; "
+        "m = GPT2LMHeadModel(GPT2Config(n_layer=a['n_layer'], n_head=a['n_head'], "
+        "n_embd=a['n_embd'], n_positions=a['block_size'], vocab_size=a['vocab_size'])); "
+        "r = m.load_state_dict(sd, strict=False); print('not in ckpt:', r.missing_keys); "
+        f"m.save_pretrained({str(out)!r})"))
+
+
+GGUF_MIN_VERSION = "0.10.0"  # transformers' GGUF_MIN_VERSION (utils/import_utils.py)
+
+
+def from_gguf(folder: Path, name: str) -> str:
+    """transformers dequantizes a GGUF file into a PyTorch model when told its name."""
+    return (f"pip install 'gguf>={GGUF_MIN_VERSION}' && " + python_call(
+        "from transformers import AutoModelForCausalLM; AutoModelForCausalLM.from_pretrained("
+        f"{str(folder)!r}, gguf_file={name!r})"))

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import whyload.checks  # noqa: F401  (registers every code the table names)
+from whyload.knowledge.quantization import IGNORE_SIZES_ON_QUANTIZED, mismatches_are_packed
 from whyload.logs.lines import Line, without_prefix
 from whyload.registry import Problem, stamp
 from whyload.report import Effect, Finding, JSONValue, Severity
@@ -204,6 +205,16 @@ def _mismatch_finding(code: str, report: LoadingReport, mismatched: dict[str, tu
     fix = ("load with AutoModel (or the DebertaV2* classes for v2/v3)" if code == "WL422" else
            "take the config from the same checkpoint and fix the size in config.json; or pass "
            "ignore_mismatched_sizes=True to re-initialize them at random")
+    packed = mismatches_are_packed(list(mismatched), report.unexpected)
+    if packed is not None:  # random weights would replace the quantized ones
+        cause = (f"they are {packed.method.title} packed weights (their scales are the "
+                 "unexpected keys), read by a model built without that quantizer")
+        code = "WL362" if packed.method.transformers_loads else "WL361"
+        fix = ("load the checkpoint with the quantization_config it was saved with"
+               if packed.method.transformers_loads else
+               "load it with mlx-lm on Apple silicon, or use the checkpoint it was converted "
+               "from") + "; " + IGNORE_SIZES_ON_QUANTIZED.format(title=packed.method.title)
+        where = {**where, "quantization": packed.name}
     return stamp(code, Problem(
         title=f"{len(mismatched)} weights of {report.model_class} differ in shape from the "
               f"checkpoint: {_shown(list(mismatched))}",

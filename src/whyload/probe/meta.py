@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,17 +24,34 @@ if TYPE_CHECKING:
     from whyload.readers.jsonfile import JsonDoc
 
 TIMEOUT_S = 120
+FAILED = 3  # the child's exit status when transformers raised: the exception is on stdout
+
+
+@dataclass(frozen=True)
+class BuildFailure:
+    """What transformers raised while building the model: in reading the config ("config") or
+    in constructing the class on the meta device ("build")."""
+
+    phase: str
+    type: str  # the exception's class name
+    bases: tuple[str, ...]  # the names of its classes, most derived first (ValueError, …)
+    message: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.type}: {self.message}"
 
 
 def expected_by_transformers(root: Path, config: JsonDoc | None, class_name: str | None,
                              python: str = sys.executable
-                             ) -> tuple[ClassSpec | None, str | None]:
-    """What `class_name` expects, built by the transformers of `python` on the meta device."""
+                             ) -> tuple[ClassSpec | None, str | None, BuildFailure | None]:
+    """What `class_name` expects, built by the transformers of `python` on the meta device;
+    else why not, and what transformers raised when it was transformers that refused."""
     from whyload.knowledge.families import ClassSpec
     from whyload.probe.launch import launch_command
 
     if config is None or not config.ok or not isinstance(config.value, dict):
-        return None, "no readable config.json to build the model from"
+        return None, "no readable config.json to build the model from", None
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
            "TOKENIZERS_PARALLELISM": "false"}
     try:
@@ -42,16 +60,28 @@ def expected_by_transformers(root: Path, config: JsonDoc | None, class_name: str
             capture_output=True, text=True, timeout=TIMEOUT_S, env=env, stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
-        return None, f"building the model on the meta device took over {TIMEOUT_S} s"
+        return None, f"building the model on the meta device took over {TIMEOUT_S} s", None
     except OSError as exc:
-        return None, f"could not start the probe: {exc}"
+        return None, f"could not start the probe: {exc}", None
+    failure = _failure(done.stdout) if done.returncode == FAILED else None
+    if failure is not None:
+        return None, f"transformers could not build the model: {failure.text[:300]}", failure
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return None, f"transformers could not build the model: {last[:300]}"
+        return None, f"transformers could not build the model: {last[:300]}", None
     try:
-        return ClassSpec.from_dict(json.loads(done.stdout)), None
+        return ClassSpec.from_dict(json.loads(done.stdout)), None, None
     except (ValueError, KeyError, TypeError) as exc:
-        return None, f"unreadable probe output: {exc}"
+        return None, f"unreadable probe output: {exc}", None
+
+
+def _failure(stdout: str) -> BuildFailure | None:
+    try:
+        raw = json.loads(stdout)["failed"]
+        return BuildFailure(str(raw["phase"]), str(raw["type"]),
+                            tuple(str(b) for b in raw["bases"]), str(raw["message"])[:2000])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _describe(root: str, class_name: str) -> dict[str, object]:
@@ -59,11 +89,16 @@ def _describe(root: str, class_name: str) -> dict[str, object]:
     import transformers
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(root, trust_remote_code=False)
-    name = class_name or "AutoModel"  # the snapshot's choice (whyload.modelview.choose_class)
-    cls = getattr(transformers, name)
-    with torch.device("meta"):
-        model = cls.from_config(config) if name.startswith("AutoModel") else cls(config)
+    phase = "config"
+    try:
+        config = AutoConfig.from_pretrained(root, trust_remote_code=False)
+        phase = "build"
+        name = class_name or "AutoModel"  # the snapshot's choice (whyload.modelview.choose_class)
+        cls = getattr(transformers, name)
+        with torch.device("meta"):
+            model = cls.from_config(config) if name.startswith("AutoModel") else cls(config)
+    except Exception as exc:  # what transformers raised is the answer: the parent classifies it
+        raise Refused(phase, exc) from exc
     try:  # transformers 5 converts some models' checkpoint keys on load (MoE experts, ViT…)
         from transformers.conversion_mapping import get_model_conversion_mapping
 
@@ -82,5 +117,24 @@ def _describe(root: str, class_name: str) -> dict[str, object]:
     }
 
 
+class Refused(Exception):
+    """transformers raised while reading the config or building the model."""
+
+    def __init__(self, phase: str, error: Exception) -> None:
+        super().__init__(phase)
+        self.phase, self.error = phase, error
+
+    def to_dict(self) -> dict[str, object]:
+        kinds = [c.__name__ for c in type(self.error).__mro__ if c not in (object, BaseException)]
+        message = self.error.args[0] if isinstance(self.error, KeyError) and \
+            len(self.error.args) == 1 and isinstance(self.error.args[0], str) else str(self.error)
+        return {"failed": {"phase": self.phase, "type": type(self.error).__name__,
+                           "bases": kinds, "message": message}}
+
+
 if __name__ == "__main__":
-    print(json.dumps(_describe(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "")))
+    try:
+        print(json.dumps(_describe(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "")))
+    except Refused as refused:
+        print(json.dumps(refused.to_dict()))
+        sys.exit(FAILED)

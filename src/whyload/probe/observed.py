@@ -113,8 +113,19 @@ def key_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:
             + "; ".join(f"{m.get('key')} {m.get('checkpoint')} in the checkpoint, "
                         f"{m.get('model')} in the model" for m in mismatched[:3]),
             evidence={"class": cls},
-            fix="make config.json match the weights (whyload check names the value), or pass "
-            "ignore_mismatched_sizes=True to start those weights at random on purpose"))
+            fix=_mismatch_fix(static)))
+
+
+def _mismatch_fix(static: Report) -> str:
+    """A quantized checkpoint's weights must never be re-initialized at random to get past a
+    mismatch: ignore_mismatched_sizes=True would do exactly that to the packed ones."""
+    quantized = static.facts.get("quantization")
+    if isinstance(quantized, dict):
+        return ("make config.json match the weights (whyload check names the value); never pass "
+                "ignore_mismatched_sizes=True to a quantized checkpoint "
+                f"({quantized.get('method')}): it replaces quantized weights with random ones")
+    return ("make config.json match the weights (whyload check names the value), or pass "
+            "ignore_mismatched_sizes=True to start those weights at random on purpose")
 
 
 def end_findings(exit_: ChildExit, static: Report) -> Iterator[Finding]:

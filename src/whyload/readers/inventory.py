@@ -1,8 +1,20 @@
 """The files of a model folder: names, sizes, links, and what each one really is.
 
 Only the top level is listed (that is where from_pretrained looks), plus the names of subfolders
-that hold weights themselves (`checkpoint-500/`), so a user pointed one level too high is told.
+that hold weights themselves (`checkpoint-500/`), so a user pointed one level too high is told,
+and the names (only) in each subfolder: other tools' layouts live there (a diffusers pipeline's
+unet/, DeepSpeed's global_step500/, an FSDP pytorch_model_fsdp_0/).
 Nothing is opened that is not a regular file: a FIFO would block, a device could be endless.
+
+`hf download --local-dir` keeps its bookkeeping in the folder itself (huggingface_hub's
+_local_folder.py); a download in progress or cut leaves an `.incomplete` file there:
+
+    model/
+    ├── config.json
+    └── .cache/huggingface/download/
+        ├── config.json.metadata          commit, etag, time: written once a file is complete
+        ├── model.safetensors.lock
+        └── <urlsafe-b64 sha1 of "model.safetensors.metadata">.<etag>.incomplete
 """
 
 from __future__ import annotations
@@ -10,12 +22,15 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from whyload.readers.sniff import HEAD_BYTES, Kind, sniff
 
 MAX_ENTRIES = 5000
+MAX_SUBFOLDERS = 50  # subfolders whose names are listed
+MAX_SUBFOLDER_NAMES = 200  # names kept per subfolder
+LOCAL_DIR_DOWNLOADS = Path(".cache") / "huggingface" / "download"
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,11 @@ class Inventory:
     subfolders_with_weights: tuple[str, ...] = ()
     missing_root: bool = False
     truncated_listing: bool = False
+    # names of the entries in each subfolder (bounded): what a layout of another tool holds
+    subfolders: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # names in .cache/huggingface/download/ (hf download --local-dir's bookkeeping)
+    local_dir_downloads: tuple[str, ...] = ()
+    case_insensitive: bool = False  # the file system finds Config.json under config.json
 
     def get(self, name: str) -> Entry | None:
         return next((e for e in self.entries if e.name == name), None)
@@ -55,14 +75,46 @@ def take_inventory(root: Path) -> Inventory:
     truncated = len(names) > MAX_ENTRIES
     entries: list[Entry] = []
     subfolders: list[str] = []
+    listed: dict[str, tuple[str, ...]] = {}
     for name in names[:MAX_ENTRIES]:
         entry = read_entry(root, name)
         if entry.special == "directory":
             if _holds_weights(root / name):
                 subfolders.append(name)
+            if len(listed) < MAX_SUBFOLDERS:
+                listed[name] = list_names(root / name)
             continue
         entries.append(entry)
-    return Inventory(tuple(entries), tuple(subfolders), truncated_listing=truncated)
+    downloads = list_names(root / LOCAL_DIR_DOWNLOADS) if ".cache" in listed else ()
+    return Inventory(tuple(entries), tuple(subfolders), truncated_listing=truncated,
+                     subfolders=listed, local_dir_downloads=downloads,
+                     case_insensitive=_folds_case(root, names))
+
+
+def list_names(folder: Path) -> tuple[str, ...]:
+    """The sorted names in a folder, at most MAX_SUBFOLDER_NAMES; none when it cannot be read."""
+    try:
+        with os.scandir(folder) as it:
+            found = []
+            for e in it:
+                found.append(e.name)
+                if len(found) >= MAX_SUBFOLDER_NAMES:
+                    break
+    except OSError:
+        return ()
+    return tuple(sorted(found))
+
+
+def _folds_case(root: Path, names: list[str]) -> bool:
+    """Whether the file system answers for a name in another case (macOS, Windows): there a
+    Config.json is found as config.json, and breaks only once copied to Linux."""
+    name = next((n for n in names if n.swapcase() != n and n.swapcase() not in names), None)
+    if name is None:
+        return False
+    try:
+        return os.path.samefile(root / name, root / name.swapcase())
+    except OSError:
+        return False
 
 
 def read_entry(root: Path, name: str) -> Entry:
