@@ -25,6 +25,7 @@ tests/test_differential.py runs the fixed sample and turns each disagreement int
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import os
@@ -252,6 +253,24 @@ def scenarios(types: list[str], heads_per_type: int = 3) -> Iterator[Scenario]:
             yield Scenario(mt, base, head[0], "head-random", finetune=True)
 
 
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """transformers' warnings and progress bars off while saving, as they were after (the
+    harness also runs inside the test session, whose other tests read those warnings)."""
+    import transformers
+
+    verbosity = transformers.logging.get_verbosity()
+    bars = transformers.utils.logging.is_progress_bar_enabled()
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+        if bars:
+            transformers.utils.logging.enable_progress_bar()
+
+
 def build(s: Scenario, out: Path) -> bool:
     """Save the scenario's checkpoint with real transformers and break it. False when this
     architecture cannot be built or the breakage does not apply."""
@@ -259,8 +278,6 @@ def build(s: Scenario, out: Path) -> bool:
     import transformers
     from safetensors.torch import load_file, save_file
 
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
     try:
         config = tiny_config(s.model_type)
         torch.manual_seed(0)
@@ -407,12 +424,13 @@ def run(sample: bool, limit_types: list[str] | None = None, seed: int = 0) -> li
     work = Path(tempfile.mkdtemp(prefix="whyload-differential-"))
     try:
         built: list[tuple[Scenario, Path]] = []
-        for n, s in enumerate(every):
-            path = work / f"{n:05d}"
-            if build(s, path):
-                built.append((s, path))
-            else:
-                shutil.rmtree(path, ignore_errors=True)
+        with _quiet_transformers():
+            for n, s in enumerate(every):
+                path = work / f"{n:05d}"
+                if build(s, path):
+                    built.append((s, path))
+                else:
+                    shutil.rmtree(path, ignore_errors=True)
         observed = observe([(str(p), s.load_class) for s, p in built])
         return [judge(s, p, o) for (s, p), o in zip(built, observed, strict=True)]
     finally:

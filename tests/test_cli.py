@@ -248,10 +248,10 @@ def test_check_passes_every_option_through(monkeypatch: pytest.MonkeyPatch) -> N
     calls = _record_calls(monkeypatch, whyload.pipeline, "check", "check")
     assert _main(monkeypatch, "check", "org/name", "--revision", "v1", "--class",
                  "BertForMaskedLM", "--deep", "--device", "cuda", "--dtype", "float16",
-                 "-f", "json") == 0
+                 "--finetune", "-f", "json") == 0
     assert calls == [{"revision": "v1", "select": [], "ignore": [],
                       "model_class": "BertForMaskedLM", "deep": True, "device": "cuda",
-                      "dtype": "float16", "python": None}]
+                      "dtype": "float16", "python": None, "finetune": True}]
 
 
 def test_load_reads_sizes_and_times(monkeypatch: pytest.MonkeyPatch) -> None:

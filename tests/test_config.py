@@ -209,11 +209,28 @@ def test_vocab_contradicts_embeddings_for_any_model_type(tmp_path: Path) -> None
     with pytest.raises(RuntimeError, match=r"size mismatch|ignore_mismatched_sizes"):
         AutoModelForCausalLM.from_pretrained(model)
     report = whyload.check(str(model))
-    f = only(report, "WL313")
-    assert (f.evidence["config"], f.evidence["weights"]) == (50, 56)
-    assert report.verdict is Verdict.FAILS
+    # the generated GPT-2 spec compares every size (WL310); WL313 covers types it lacks
+    f = only(report, "WL310")
+    assert (f.evidence["field"], f.evidence["config"], f.evidence["weights"]) == \
+        ("vocab_size", 50, 56)
+    assert report.verdict is Verdict.FAILS and "WL313" not in codes(report)
     edit_config(model, vocab_size=56)
-    assert "WL313" not in codes(whyload.check(str(model)))
+    assert not {"WL310", "WL313"} & set(codes(whyload.check(str(model))))
+
+
+def test_vocab_contradicts_embeddings_for_a_type_without_a_spec(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from whyload.knowledge import specs
+
+    monkeypatch.setattr(specs, "type_of_class", lambda name, version: None)
+    model = tmp_path / "gpt2"
+    GPT2LMHeadModel(GPT2Config(vocab_size=56, n_positions=16, n_embd=16, n_layer=1,
+                               n_head=2)).save_pretrained(model)
+    edit_config(model, vocab_size=50)
+    f = only(whyload.check(str(model)), "WL313")
+    assert (f.evidence["config"], f.evidence["weights"]) == (50, 56)
 
 
 def test_distilbert_question_answering_needs_two_labels(tmp_path: Path) -> None:
@@ -260,3 +277,31 @@ def test_a_tokenizer_file_cut_short_is_named(name: str, minilm: Path,
     finding = only(report, "WL352")
     assert finding.severity is Severity.WARNING and finding.file == name
     assert finding.evidence["line"] is not None and report.verdict is Verdict.LOADS
+
+
+def test_layer_types_must_list_every_layer(tmp_path: Path) -> None:
+    """A model pruned by editing num_hidden_layers, with layer_types left: transformers 5 refuses
+    the config before it reads a weight."""
+    from transformers import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    model = tmp_path / "qwen2"
+    Qwen2ForCausalLM(Qwen2Config(vocab_size=64, hidden_size=32, intermediate_size=40,
+                                 num_hidden_layers=3, num_attention_heads=4,
+                                 num_key_value_heads=2)).save_pretrained(model)
+    config = json.loads((model / "config.json").read_text())
+    assert len(config["layer_types"]) == 3
+    config["num_hidden_layers"] = 2
+    (model / "config.json").write_text(json.dumps(config))
+    with pytest.raises(Exception, match=r"must be equal to the number of `layer_types` \(3\)"):
+        AutoModelForCausalLM.from_pretrained(model)
+    report = whyload.check(str(model))
+    f = only(report, "WL314")
+    assert f.severity is Severity.ERROR and f.effect is Effect.RAISES
+    assert f.evidence == {"field": "layer_types", "num_hidden_layers": 2, "entries": 3}
+    assert report.verdict is Verdict.FAILS
+    config["num_hidden_layers"] = 3
+    config["layer_types"][0] = "global_attention"
+    (model / "config.json").write_text(json.dumps(config))
+    with pytest.raises(Exception, match="entries must be in"):
+        AutoModelForCausalLM.from_pretrained(model)
+    assert only(whyload.check(str(model)), "WL314").evidence["unknown"] == ["global_attention"]

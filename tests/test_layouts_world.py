@@ -88,7 +88,8 @@ def pipeline(tmp_path: Path) -> Path:
                   str(root / part / "diffusion_pytorch_model.safetensors"))
     CLIPTextModel(CLIPTextConfig(vocab_size=50, hidden_size=16, intermediate_size=20,
                                  num_hidden_layers=1, num_attention_heads=2,
-                                 max_position_embeddings=16, projection_dim=8)
+                                 max_position_embeddings=16, projection_dim=8,
+                                 bos_token_id=0, eos_token_id=1, pad_token_id=1)
                   ).save_pretrained(root / "text_encoder")
     _write_json(root / "scheduler" / "scheduler_config.json",
                 {"_class_name": "PNDMScheduler", "_diffusers_version": "0.30.0"})

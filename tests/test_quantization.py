@@ -451,3 +451,37 @@ def test_every_method_names_its_backends_as_transformers_does() -> None:
             assert backend.distribution.replace("-", "_") in backend.error.replace("-", "_") \
                 or backend.distribution == "torchao"
     assert not METHODS["mlx"].transformers_loads
+
+
+# --- the architecture checks see the weights as the quantizer loads them ------------------------
+
+
+@pytest.mark.parametrize("name", ["bnb4", "bnb8", "gptq", "fp8"])
+def test_packed_and_added_keys_are_no_architecture_problem(quantized: dict[str, Path],
+                                                           name: str) -> None:
+    """Packed shapes are no size mismatch, scales and zeros no unused weights, GPTQ's qweight no
+    missing weight: the prediction the architecture checks read leaves them out once."""
+    from whyload.pipeline import examine
+
+    exam = examine(str(quantized[name]))
+    view = exam.snapshot.view
+    assert view.prediction is not None
+    assert not view.prediction.mismatched
+    assert not view.prediction.unexpected
+    assert not view.prediction.missing
+    assert not {"WL402", "WL403", "WL404"} & set(exam.report("x").codes())
+
+
+def test_a_quantized_mismatch_never_suggests_ignore_mismatched_sizes(
+        quantized: dict[str, Path], copy_of: Callable[[Path], Path]) -> None:
+    """A real size mismatch in a quantized checkpoint (the embeddings, which bitsandbytes leaves
+    unquantized, against an edited vocab_size): the fix does not offer ignore_mismatched_sizes,
+    which would replace the quantized weights with random ones."""
+    folder = copy_of(quantized["bnb8"])
+    config = json.loads((folder / "config.json").read_text())
+    config["vocab_size"] += 8
+    (folder / "config.json").write_text(json.dumps(config))
+    report = whyload.check(str(folder))
+    assert "WL310" in report.codes()
+    assert not [f.code for f in report.findings if "ignore_mismatched_sizes=True" in (f.fix or "")
+                and "never" not in (f.fix or "")]
