@@ -421,20 +421,32 @@ def run(sample: bool, limit_types: list[str] | None = None, seed: int = 0) -> li
     if sample:
         random.Random(seed).shuffle(every)
         every = sorted(every[:SAMPLE_SIZE], key=lambda s: s.name)
-    work = Path(tempfile.mkdtemp(prefix="whyload-differential-"))
-    try:
-        built: list[tuple[Scenario, Path]] = []
-        with _quiet_transformers():
-            for n, s in enumerate(every):
-                path = work / f"{n:05d}"
-                if build(s, path):
-                    built.append((s, path))
-                else:
-                    shutil.rmtree(path, ignore_errors=True)
-        observed = observe([(str(p), s.load_class) for s, p in built])
-        return [judge(s, p, o) for (s, p), o in zip(built, observed, strict=True)]
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    outcomes: list[Outcome] = []
+    # in chunks, each deleted once judged: the disk holds one chunk of checkpoints at a time
+    for start in range(0, len(every), CHUNK):
+        work = Path(tempfile.mkdtemp(prefix="whyload-differential-"))
+        try:
+            built: list[tuple[Scenario, Path]] = []
+            with _quiet_transformers():
+                for n, s in enumerate(every[start:start + CHUNK]):
+                    path = work / f"{n:05d}"
+                    if build(s, path) and _size(path) <= MAX_BYTES:
+                        built.append((s, path))
+                    else:
+                        shutil.rmtree(path, ignore_errors=True)
+            observed = observe([(str(p), s.load_class) for s, p in built])
+            outcomes += [judge(s, p, o) for (s, p), o in zip(built, observed, strict=True)]
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return outcomes
+
+
+CHUNK = 100
+MAX_BYTES = 64 << 20  # a "tiny" config that is still large (huge defaults) is left out
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 SAMPLE_SIZE = 300
