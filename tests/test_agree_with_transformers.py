@@ -405,7 +405,7 @@ def test_only_failures_that_repeat_on_a_real_load_are_called_fails(
     from whyload.pipeline import examine
     from whyload.probe.meta import BuildFailure
 
-    monkeypatch.setattr(specs, "type_of_class", lambda name, version: None)
+    monkeypatch.setattr(specs, "type_of_class", lambda *_: None)
 
     snap = examine(str(tiny_llama)).snapshot
     snap = dataclasses.replace(snap, deep_failure=BuildFailure(*failure),

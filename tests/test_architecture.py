@@ -262,7 +262,7 @@ def test_a_class_the_specs_do_not_have_needs_deep(tmp_path: Path,
     """A model type newer than the shipped specs (here: the specs made to forget GPT-2)."""
     from whyload.knowledge import specs
 
-    monkeypatch.setattr(specs, "type_of_class", lambda name, version: None)
+    monkeypatch.setattr(specs, "type_of_class", lambda *_: None)
     report = whyload.check(str(_tiny_gpt2(tmp_path / "gpt2")))
     f = only(report, "WL405")
     assert f.severity is Severity.INFO and "--deep" in f.fix

@@ -224,7 +224,7 @@ def test_vocab_contradicts_embeddings_for_a_type_without_a_spec(
 
     from whyload.knowledge import specs
 
-    monkeypatch.setattr(specs, "type_of_class", lambda name, version: None)
+    monkeypatch.setattr(specs, "type_of_class", lambda *_: None)
     model = tmp_path / "gpt2"
     GPT2LMHeadModel(GPT2Config(vocab_size=56, n_positions=16, n_embd=16, n_layer=1,
                                n_head=2)).save_pretrained(model)

@@ -135,7 +135,7 @@ def test_model_type_without_a_key_spec_says_architecture_not_checked(
 
     from whyload.knowledge import specs
 
-    monkeypatch.setattr(specs, "type_of_class", lambda name, version: None)
+    monkeypatch.setattr(specs, "type_of_class", lambda *_: None)
 
     GPT2LMHeadModel(GPT2Config(vocab_size=50, n_positions=16, n_embd=16, n_layer=1,
                                n_head=2)).save_pretrained(tmp_path / "gpt2")

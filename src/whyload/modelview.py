@@ -253,7 +253,9 @@ def generated_spec(class_name: str, config: Mapping[str, Any], installed: str | 
     """What `class_name` expects, from the specs generated for the transformers release that
     will load it (knowledge/specs.py)."""
     version = specs.version_for(installed)
-    model_type = specs.type_of_class(class_name, version) if version else None
+    asked_type = config.get("model_type")
+    model_type = specs.type_of_class(class_name, version, asked_type if isinstance(
+        asked_type, str) else None) if version else None
     if version is None or model_type is None:
         return None
     found = specs.expected(version, model_type, class_name, config)

@@ -317,6 +317,14 @@ def _layers(snap: Snapshot) -> Iterator[tuple[str, int, int, str]]:
             yield attr, said, seen.value, seen.key
 
 
+def _layers_effect(snap: Snapshot) -> Effect:
+    """Silent, unless a weight of the layers that do load has the wrong shape too (YOLOS keeps
+    a position embedding per layer): then from_pretrained raises first."""
+    view = model_view(snap)
+    return Effect.RAISES if view.prediction is not None and view.prediction.mismatched else \
+        Effect.SILENT
+
+
 @check("WL311", "fewer-layers-in-config", CONFIG, requires=[SIZES_UNREADABLE])
 def fewer_layers(snap: Snapshot) -> Iterator[Problem]:
     """config.json has fewer layers than the weights: the extra layers are silently dropped
@@ -327,7 +335,7 @@ def fewer_layers(snap: Snapshot) -> Iterator[Problem]:
     for attr, said, seen, key in _layers(snap):
         if said < seen:
             yield Problem(
-                effect=Effect.SILENT,
+                effect=_layers_effect(snap),
                 title=f"config.json says {attr} {said}, the weights hold {seen}",
                 detail=f"Layers {said}..{seen - 1} (up to {key}) would be dropped without an "
                 "error; the outputs change.",
@@ -346,7 +354,7 @@ def more_layers(snap: Snapshot) -> Iterator[Problem]:
     for attr, said, seen, key in _layers(snap):
         if said > seen:
             yield Problem(
-                effect=Effect.SILENT,
+                effect=_layers_effect(snap),
                 title=f"config.json says {attr} {said}, the weights hold only {seen}",
                 detail=f"Layers {seen}..{said - 1} would be created at random: the model loads "
                 "and predicts garbage.",

@@ -204,6 +204,7 @@ def predict_loading(spec: ClassSpec,
     renamed: dict[str, str] = {}
     # keys a converter builds from several checkpoint tensors: converter, source pattern, shapes
     merged: dict[str, tuple[int, dict[int, list[tuple[int, ...]]]]] = {}
+    also: dict[str, tuple[int, ...]] = {}
     for key, shape in checkpoint.items():
         new = key
         converted = None
@@ -212,19 +213,19 @@ def predict_loading(spec: ClassSpec,
         elif "LayerNorm.gamma" in new or "LayerNorm.beta" in new:
             for old, replacement in LEGACY_RENAMES:
                 new = new.replace(old, replacement)
-        if prefix:
-            # transformers strips "prefix" plus any one character ("^prefix." as a regex)
-            if new.startswith(prefix) and new[len(prefix) + 1:] in expected:
-                new = new[len(prefix) + 1:]
-            elif f"{prefix}.{new}" in expected:
-                new = f"{prefix}.{new}"
+        # transformers strips "prefix" plus any one character ("^prefix." as a regex)
+        new = _prefixed(new, prefix, expected)
         if new != key:
             renamed[key] = new
         loaded[new] = shape
         if converted is not None:
             entry = merged.setdefault(new, (converted.converter, {}))
             entry[1].setdefault(converted.source, []).append(tuple(shape))
-    unchecked = set()  # merged by an operation whose shape arithmetic is not modelled
+            for other in converted.also:  # split out of this tensor: present, shape unknown
+                also[_prefixed(other, prefix, expected)] = tuple(shape)
+    for key, shape in also.items():
+        loaded.setdefault(key, shape)
+    unchecked = set(also)  # merged or split by an operation whose shape arithmetic is not modelled
     for key, (converter, parts) in merged.items():
         built = converted_shape(spec.conversions[converter], parts)
         if built is None:
@@ -250,6 +251,16 @@ def predict_loading(spec: ClassSpec,
         unexpected = {k for k in unexpected if not ignore_unexpected.search(k)}
     return LoadingPrediction(spec.name, frozenset(missing), frozenset(unexpected), mismatched,
                              renamed, expected)
+
+
+def _prefixed(key: str, prefix: str, expected: Mapping[str, Any]) -> str:
+    """The base_model_prefix added or stripped as transformers does, when that makes it a key
+    of the model."""
+    if prefix and key.startswith(prefix) and key[len(prefix) + 1:] in expected:
+        return key[len(prefix) + 1:]
+    if prefix and f"{prefix}.{key}" in expected:
+        return f"{prefix}.{key}"
+    return key
 
 
 def _fits(got: tuple[int, ...], want: tuple[int | None, ...]) -> bool:

@@ -94,7 +94,11 @@ def config_rules(version: str) -> dict[str, Any]:
     return index(version).get("config_rules", {})  # type: ignore[no-any-return]
 
 
-def type_of_class(class_name: str, version: str) -> str | None:
+def type_of_class(class_name: str, version: str, model_type: str | None = None) -> str | None:
+    """The model type whose spec describes the class: config.json's, when that type builds it
+    (exaone's AutoModel is LlamaModel, built from an ExaoneConfig), else the one that owns it."""
+    if model_type is not None and class_name in index(version)["types"].get(model_type, ()):
+        return model_type
     return _class_types(version).get(class_name)
 
 
@@ -442,6 +446,7 @@ class Converted:
 
     converter: int
     source: int
+    also: tuple[str, ...] = ()  # the other keys a one-to-many converter (a fused qkv) produces
 
 
 def rename(key: str, conversions: list[Mapping[str, Any]]) -> tuple[str, Converted | None]:
@@ -456,7 +461,9 @@ def rename(key: str, conversions: list[Mapping[str, Any]]) -> tuple[str, Convert
         if c["kind"] == "converter":
             new, group = _apply(c, renamed)
             if group is not None:
-                return new, Converted(n, int(group[1:]))
+                first, *others = c["targets"]
+                also = tuple(new.replace(first, t, 1) for t in others if first in new)
+                return new, Converted(n, int(group[1:]), also)
     return renamed, None
 
 
@@ -483,9 +490,12 @@ def converted_shape(c: Mapping[str, Any], sources: Mapping[int, list[tuple[int, 
     if ops[-1] != "Concatenate":
         return parts[0] if len(parts) == 1 else None
     dim = dims[-1] or 0
-    if len({len(p) for p in parts}) != 1 or any(
-            p[:dim] + p[dim + 1:] != parts[0][:dim] + parts[0][dim + 1:] for p in parts):
+    if len({len(p) for p in parts}) != 1:
         return None
+    if any(p[:dim] + p[dim + 1:] != parts[0][:dim] + parts[0][dim + 1:] for p in parts):
+        # stacks of different lengths (an expert missing from one projection): transformers'
+        # conversion fails; the smallest stack is what the checkpoint can give
+        parts = [min(parts)] * len(parts)
     return (*parts[0][:dim], sum(p[dim] for p in parts), *parts[0][dim + 1:])
 
 
