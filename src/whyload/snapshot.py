@@ -288,6 +288,10 @@ class Snapshot:
                 out[key] = cfg[key]
         if self.load_class is not None:
             out["load_class"] = self.load_class.to_fact()
+        spec = self.view.spec
+        if spec is not None:  # where the expected weights came from
+            out["key_spec"] = spec.source or ("transformers --deep" if spec is self.deep_spec
+                                              else "BERT-family spec")
         if self.env is not None:
             from whyload.env.summary import interpreter_facts
 

@@ -169,6 +169,10 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def resolve(tspec: Mapping[str, Any], config: Mapping[str, Any]) -> Resolved:
+    """config.json read as the config class reads it: its defaults for what is left out, the
+    fields it derives (head_dim from hidden_size and the heads), aliases (GPT-2's hidden_size is
+    n_embd), num_labels from id2label; which switches are on; and what the spec cannot vouch
+    for."""
     flat = flatten(config)
     for alias, real in tspec.get("aliases", {}).items():  # GPT-2: hidden_size -> n_embd
         if alias in flat and real not in flat:
