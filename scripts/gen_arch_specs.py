@@ -36,7 +36,6 @@ import copy
 import datetime
 import gzip
 import json
-import math
 import re
 import sys
 import time
@@ -44,6 +43,9 @@ import traceback
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+
+# the arithmetic `check` evaluates the formulas with: verified here with the very same function
+from whyload.knowledge.specs import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_ROOT = ROOT / "src/whyload/knowledge/specs"
@@ -319,20 +321,6 @@ def affine(d0: int, changes: dict[str, tuple[int, int, int]]) -> str | None:
     b = d0 - a * old
     head = f if a == 1 else f"{a.numerator}*{f}"
     return head + (f"+{b}" if b > 0 else f"-{-b}" if b < 0 else "")
-
-
-def evaluate(expr: str | int | None, values: dict[str, Any]) -> int | None:
-    """The same arithmetic as whyload.knowledge.specs.evaluate (kept in step by the tests)."""
-    if expr is None or isinstance(expr, int):
-        return expr
-    m = re.fullmatch(r"(.*?)([+-]\d+)?", expr)
-    assert m
-    body, offset = m.group(1), int(m.group(2) or 0)
-    acc = Fraction(1)
-    for op, tok in re.findall(r"(^|[*/])([^*/]+)", body):
-        v = Fraction(int(tok)) if tok.isdigit() else Fraction(int(values[tok]))
-        acc = acc / v if op == "/" else acc * v
-    return math.floor(acc) + offset
 
 
 def fit(d0: int, changes: dict[str, tuple[int, int, int]]) -> str | int | None:

@@ -18,7 +18,8 @@ one it used.
 What the prediction does not know, it does not claim: keys of a block list present in only part
 of it (`partial`), and, when config.json sets a module-choosing field to a value the generator
 did not explore, which keys exist at all — the shapes of the keys that are there are still
-checked.
+checked. A size-like field the config class does not even define (read by the modeling code
+with getattr) could size any weight: `expected` raises Unpredictable, and `check` says so.
 """
 
 from __future__ import annotations
