@@ -441,13 +441,51 @@ def true_defaults(config_cls: Any, fields: dict[str, Any]) -> dict[str, Any]:
     return {f: real.get(f, v) for f, v in fields.items()}
 
 
+def length_rules(model_type: str, class_names: list[str]) -> list[dict[str, Any]]:
+    """Lists that must hold one entry per layer, as transformers enforces them (Longformer's
+    attention_window): a list field as long as a layer count, which the config or the model
+    refuses once the count changes and the list does not. The exception's first line is kept."""
+    import torch
+    import transformers
+    from transformers import CONFIG_MAPPING
+
+    config_cls = CONFIG_MAPPING[model_type]
+    cls = getattr(transformers, class_names[0])
+    with torch.device("meta"):  # the model may turn a field into its per-layer list (Longformer)
+        d = cls(config_cls()).config.to_dict()
+    d.pop("transformers_version", None)
+    rules = []
+    for name, value in d.items():
+        if not isinstance(value, list) or not value or name in ("architectures", "layer_types",
+                                                                 "mlp_layer_types"):
+            continue  # layer_types: the config rule every class applies (WL314)
+        for count, n in d.items():
+            if not (LAYER_COUNT.search(count) and n == len(value)):
+                continue
+            try:
+                config = config_cls.from_dict({**d, count: n + 1})
+                with torch.device("meta"):
+                    cls(config)
+            except Exception as exc:  # the refusal is what is recorded
+                text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                if name in text:
+                    rules.append({"list": name, "count": count, "error": type(exc).__name__,
+                                  "message": text[:300]})
+    return rules
+
+
 def refresh_defaults(out_dir: Path) -> None:
-    """Rewrite the defaults of every generated type from its config class (no model is built)."""
+    """Rewrite the defaults (and the per-layer list rules) of every generated type from its
+    config class, without rebuilding the specs."""
     from transformers import CONFIG_MAPPING
 
     for path in sorted(out_dir.glob("*.json.gz")):
         spec = json.loads(gzip.decompress(path.read_bytes()))
         spec["defaults"] = true_defaults(CONFIG_MAPPING[spec["model_type"]], spec["defaults"])
+        try:
+            spec["length_rules"] = length_rules(spec["model_type"], sorted(spec["classes"]))
+        except Exception:
+            spec["length_rules"] = []
         text = json.dumps(spec, sort_keys=True, separators=(",", ":")) + "\n"
         path.write_bytes(gzip.compress(text.encode(), mtime=0))
 
@@ -626,6 +664,7 @@ def describe_type(model_type: str, class_names: list[str], deadline: float) -> d
         "aliases": dict(getattr(config_cls, "attribute_map", {}) or {}),
         "switches": used_switches,
         "fixed": fixed,
+        "length_rules": length_rules(model_type, sorted(out_classes)),
         # every field the config class has: a size-like field config.json sets beyond these
         # is one the generator never saw (check then declines to predict shapes)
         "known": sorted(values),

@@ -305,3 +305,28 @@ def test_layer_types_must_list_every_layer(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="entries must be in"):
         AutoModelForCausalLM.from_pretrained(model)
     assert only(whyload.check(str(model)), "WL314").evidence["unknown"] == ["global_attention"]
+
+
+def test_a_per_layer_list_must_follow_the_layer_count(tmp_path: Path) -> None:
+    """Longformer keeps an attention window per layer: a layer count edited without it is
+    refused by transformers; which lists are per layer comes from the generated specs."""
+    from transformers import AutoModel, LongformerConfig, LongformerModel
+
+    model = tmp_path / "longformer"
+    LongformerModel(LongformerConfig(vocab_size=64, hidden_size=32, intermediate_size=40,
+                                     num_hidden_layers=3, num_attention_heads=4,
+                                     attention_window=4, max_position_embeddings=40,
+                                     pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                                     sep_token_id=2)).save_pretrained(model)
+    config = json.loads((model / "config.json").read_text())
+    assert config["attention_window"] == [4, 4, 4]
+    config["num_hidden_layers"] = 2
+    (model / "config.json").write_text(json.dumps(config))
+    with pytest.raises(Exception, match=r"len\(config.attention_window\)"):
+        AutoModel.from_pretrained(model)
+    report = whyload.check(str(model))
+    f = only(report, "WL315")
+    assert f.severity is Severity.ERROR and f.effect is Effect.RAISES
+    assert f.evidence == {"field": "attention_window", "entries": 3,
+                          "count_field": "num_hidden_layers", "layers": 2}
+    assert report.verdict is Verdict.FAILS

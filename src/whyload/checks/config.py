@@ -414,6 +414,40 @@ def layer_types_disagree(snap: Snapshot) -> Iterator[Problem]:
                 )
 
 
+@check("WL315", "per-layer-list-disagrees", CONFIG, requires=["WL301"])
+def per_layer_list(snap: Snapshot) -> Iterator[Problem]:
+    """A config list that must hold one entry per layer has another length
+
+    Longformer and LED keep an attention_window per layer, Gemma 3n an intermediate_size per
+    layer; transformers refuses the model when the layer count was edited and the list was not:
+    "`len(config.attention_window)` should equal `config.num_hidden_layers`. Expected 13, given
+    12". Which lists these are comes from the generated specs (transformers refusing a changed
+    count with the list kept).
+    """
+    from whyload.knowledge import specs
+
+    view = model_view(snap)
+    generated, config = view.generated, view.config
+    if generated is None or config is None:
+        return
+    tspec = specs.type_spec(generated.version, generated.model_type) or {}
+    for rule in tspec.get("length_rules", []):
+        entries, layers = config.get(rule["list"]), generated.values.get(rule["count"])
+        if not isinstance(entries, list) or not isinstance(layers, int) or \
+                len(entries) == layers:
+            continue
+        yield Problem(
+            effect=Effect.RAISES,
+            title=f"{rule['list']} lists {len(entries)} layers, {rule['count']} is {layers}",
+            detail=f"transformers {generated.version} needs one entry per layer and refuses "
+            f"the model ({rule['error']}, as in \"{rule['message']}\").",
+            evidence={"field": rule["list"], "entries": len(entries), "count_field":
+                      rule["count"], "layers": layers},
+            fix=f"give {rule['list']} one entry per layer ({layers}), or set {rule['count']} "
+            f"to {len(entries)} if the weights hold that many", file="config.json",
+        )
+
+
 def _sections(config: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """config.json and its sub-configs (text_config, …), each validated on its own."""
     yield "", config
