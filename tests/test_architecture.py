@@ -322,3 +322,33 @@ def test_head_saved_under_another_name(copy_of: Copy, safetensors_model: Path) -
     assert (f.evidence["saved_as"], f.evidence["expected"]) == ("fc.", "classifier.")
     assert report.verdict is Verdict.LOADS_BROKEN
     assert "'classifier.' + k[3:] if k.startswith('fc.')" in f.fix
+
+
+@pytest.mark.parametrize(("layers", "code", "real"), [
+    (3, "WL312", "missing_keys"),  # one layer more than the weights: created at random
+    (1, "WL311", "unexpected_keys"),  # one fewer: the last layer is dropped
+])
+def test_a_layer_count_edit_for_any_model_type(tmp_path: Path, layers: int, code: str,
+                                               real: str) -> None:
+    """GPT-2 calls its layer count n_layer: the generated spec knows which field counts
+    transformer.h, and the weights say how many there are."""
+    model = _tiny_gpt2(tmp_path / "gpt2")
+    edit_config(model, n_layer=layers)
+    assert load_report(model, "GPT2LMHeadModel")[real]
+    report = whyload.check(str(model))
+    f = only(report, code)
+    assert (f.evidence["field"], f.evidence["config"], f.evidence["weights"]) == \
+        ("n_layer", layers, 2)
+    assert f.effect is Effect.SILENT and report.verdict is Verdict.LOADS_BROKEN
+
+
+def test_blocks_beyond_the_config_are_named_when_no_count_is_inferred(tmp_path: Path) -> None:
+    """With --deep, transformers' own expectation is used and no layer count is read off the
+    weights: the unused weights of the model's own blocks still say it is truncated (WL403)."""
+    model = _tiny_gpt2(tmp_path / "gpt2")
+    edit_config(model, n_layer=1)
+    report = whyload.check(str(model), deep=True)
+    f = only(report, "WL403")
+    assert f.severity is Severity.ERROR and f.effect is Effect.SILENT
+    assert f.evidence["unused"][0].startswith("transformer.h.1.")
+    assert report.verdict is Verdict.LOADS_BROKEN

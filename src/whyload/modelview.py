@@ -164,12 +164,19 @@ class ModelView:
     prediction: LoadingPrediction | None = None
     inferred: dict[str, Inferred] = field(default_factory=dict)
     wrapper: str | None = None  # a prefix every key shares: module., _orig_mod., model.
-    # from the generated specs (any model type): config.json as the modeling code reads it, the
-    # fields that count blocks, and what the spec says (None: the BERT-family spec, or none)
-    values: dict[str, Any] | None = None
-    count_fields: frozenset[str] = frozenset()
-    generated: Generated | None = None
+    generated: Generated | None = None  # what the generated specs say (None: not used)
     unpredictable: str | None = None  # why the generated spec declined to predict this config
+
+    @property
+    def values(self) -> dict[str, Any] | None:
+        """config.json as the modeling code reads it, from the generated spec."""
+        return self.generated.values if self.generated and not self.wrapper else None
+
+    @property
+    def count_fields(self) -> frozenset[str]:
+        """The config fields that count the generated spec's block lists."""
+        g = self.generated
+        return specs.count_fields(g.version, g.model_type) if g else frozenset()
 
     @property
     def target_class(self) -> str | None:
@@ -225,15 +232,11 @@ def build_view(snap: Snapshot) -> ModelView:
         prediction = _without_quantized(prediction, snap.quantization, spec.base_model_prefix)
     inferred_type = model_type if model_type in families() else weights_type
     inferred = infer_config(inferred_type, checkpoint) if inferred_type and not wrapper else {}
-    values = None
-    counted: frozenset[str] = frozenset()
     if generic is not None and not inferred and not wrapper:
-        values = generic.values
-        counted = specs.count_fields(generic.version, generic.model_type)
         inferred = {f: Inferred(v, key, checkpoint[key]) for f, (v, key) in specs.infer_values(
             generic.version, generic.model_type, checkpoint).items()}
     return ModelView(config, model_type, weights_type, load_class, checkpoint, class_family,
-                     spec, prediction, inferred, wrapper, values, counted, generic,
+                     spec, prediction, inferred, wrapper, generic,
                      unpredictable[0] if unpredictable else None)
 
 
@@ -245,7 +248,6 @@ class Generated:
     model_type: str
     version: str
     values: dict[str, Any]  # config.json as the modeling code reads it
-    unmodeled: dict[str, Any]  # fields at values the spec never explored
 
 
 def generated_spec(class_name: str, config: Mapping[str, Any], installed: str | None
@@ -268,7 +270,7 @@ def generated_spec(class_name: str, config: Mapping[str, Any], installed: str | 
                      tuple(cls["ignore_missing"]), tuple(cls["ignore_unexpected"]),
                      tuple(cls["buffers"]), conversions=tuple(cls["conversions"]),
                      uncertain=found.uncertain, source=source, head=found.head)
-    return Generated(spec, model_type, version, found.values, found.unmodeled)
+    return Generated(spec, model_type, version, found.values)
 
 
 def _without_quantized(prediction: LoadingPrediction, q: Quantization | None,

@@ -1,11 +1,13 @@
 """Expected weights of BERT-family classes, from the spec generated out of transformers itself
 (bert_family.json, written by scripts/gen_family_spec.py), and what from_pretrained does when a
-checkpoint meets them — predicted without torch.
+checkpoint meets any class's expectation (`ClassSpec`: this spec, the generated specs of every
+architecture in knowledge/specs.py, or --deep) — predicted without torch.
 
-The prediction follows transformers 5's loader: legacy renames (LayerNorm.gamma/beta), then per
-key the base_model_prefix is stripped or added when that makes it a key of the model, then the
-key sets are compared; tied weights, position_ids buffers and the class's ignore patterns are not
-reported.
+The prediction follows transformers 5's loader: its renames (the class's conversion mapping when
+the spec has one: legacy names, stacked experts, fused projections; else LayerNorm.gamma/beta),
+then per key the base_model_prefix is stripped or added when that makes it a key of the model,
+then the key sets are compared; tied weights, position_ids buffers, the class's ignore patterns
+and the keys the spec leaves open are not reported.
 """
 
 from __future__ import annotations
