@@ -57,13 +57,16 @@ def examine(
     ignore: Sequence[str] = (),
     environment: Environment | None = None,
     with_adapter_base: bool = True,
+    remote: bool = False,
+    storage_options: Mapping[str, object] | None = None,
 ) -> Examination:
     """resolve -> snapshot -> checks for one target (a path, a hub id, or an Artifact already
     resolved). A PEFT adapter's base model is examined too (`with_adapter_base`), one level
     deep. Raises TargetError when there is nothing to examine."""
     validate_patterns([*select, *ignore])
     t0 = time.perf_counter()
-    artifact = target if isinstance(target, Artifact) else resolve(str(target), revision)
+    artifact = target if isinstance(target, Artifact) else resolve(
+        str(target), revision, remote=remote, storage_options=storage_options)
     t1 = time.perf_counter()
     snapshot = take_snapshot(artifact, options or Options(), environment)
     _refuse_a_file_that_is_no_model_file(artifact, snapshot)
@@ -91,8 +94,13 @@ def check(
     environment: Environment | None = None,
     python: str | None = None,
     finetune: bool = False,
+    remote: bool = False,
+    storage_options: Mapping[str, object] | None = None,
+    memory: int | None = None,
 ) -> Report:
-    """Diagnose a model folder, weights file or cached hub id without loading it.
+    """Diagnose a model folder, weights file or cached hub id without loading it; or a remote
+    one (hf://org/name[@rev], a hub id with `remote=True`, s3://, gs://, https://), read by
+    ranges: headers and small JSON only, nothing downloaded (`storage_options` go to fsspec).
 
     Reads headers and JSON only: never a tensor, never a pickle, never torch or transformers.
     `model_class` is the class the model will be loaded into (default: the config's
@@ -102,13 +110,15 @@ def check(
     `environment` replaces this machine's facts (whyload.env.collect). `finetune` says the
     model is loaded to be trained: a task head the checkpoint lacks is then expected to start
     random, and the verdict is `loads` (without it, a random head is `loads broken`).
+    `memory` (bytes) is the memory of the machine that will load it, instead of this one's.
     Raises TargetError when there is nothing to examine; every problem with the model itself is
     a Finding in the returned Report.
     """
     options = Options(model_class=model_class, deep=deep, device=device, dtype=dtype,
-                      python=python, finetune=finetune)
+                      python=python, finetune=finetune, memory=memory)
     return examine(target, revision=revision, options=options, select=select, ignore=ignore,
-                   environment=environment).report(str(target))
+                   environment=environment, remote=remote,
+                   storage_options=storage_options).report(str(target))
 
 
 def examine_adapter_base(snap: Snapshot) -> AdapterBase:
@@ -175,6 +185,20 @@ def not_checked(snap: Snapshot, select: Sequence[str] = (),
         out.setdefault(Category.ARCHITECTURE.value, f"no config.json {where} names the class")
     if view.prediction is None and Category.ARCHITECTURE.value not in out:
         out[Category.ARCHITECTURE.value] = _why_not_predicted(snap, view)
+    if snap.artifact.remote is not None:
+        out.update(not_checked_remotely(snap))
+    return out
+
+
+def not_checked_remotely(snap: Snapshot) -> dict[str, str]:
+    """What a check by ranges cannot tell: facts that need every byte, files not read."""
+    out = {"checksums": "sha256, zip CRCs and tensor values need every byte: not checked "
+           "remotely (after a download: whyload verify DIR"
+           + (f" --against {snap.artifact.remote.url})" if snap.artifact.remote.store == "hf"
+              else ")")}
+    stats = snap.artifact.source.stats() if snap.artifact.source is not None else None
+    for name, why in (stats.skipped.items() if stats is not None else ()):
+        out[f"file {name}"] = f"not read remotely ({why})"
     return out
 
 

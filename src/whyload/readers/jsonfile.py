@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 MAX_JSON_BYTES = 64 << 20  # far above any real config or index; tokenizer.json can reach ~30 MB
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -34,11 +35,17 @@ class JsonDoc:
 
 
 def read_json(path: Path, size: int, limit: int = MAX_JSON_BYTES) -> JsonDoc:
+    return read_json_file(lambda: path.open("rb"), size, limit)
+
+
+def read_json_file(open_file: Callable[[], BinaryIO], size: int,
+                   limit: int = MAX_JSON_BYTES) -> JsonDoc:
+    """The document in the file open_file() opens (a local file, or a ranged remote one)."""
     if size > limit:
         return JsonDoc(error=f"{size:,} bytes is too large for this kind of file "
                        f"(read limit {limit:,})", size=size)
     try:
-        with path.open("rb") as f:
+        with open_file() as f:
             raw = f.read(limit + 1)
     except OSError as exc:
         return JsonDoc(error=f"unreadable: {exc.strerror or exc}", size=size)

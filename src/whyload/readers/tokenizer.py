@@ -3,10 +3,12 @@ can produce, which ids are special, how long an input it allows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from whyload.readers.jsonfile import JsonDoc, read_json
+from whyload.readers.jsonfile import JsonDoc, read_json_file
 
 MAX_VOCAB_TXT = 64 << 20
 
@@ -21,20 +23,21 @@ class TokenizerFacts:
     merges_as_pairs: bool | None = None  # BPE merges written as [a, b] (tokenizers >= 0.20)
 
 
-def read_tokenizer(root: Path, sizes: dict[str, int]) -> tuple[TokenizerFacts | None,
-                                                                JsonDoc | None]:
+def read_tokenizer(root: Path | Callable[[str], BinaryIO], sizes: dict[str, int]
+                   ) -> tuple[TokenizerFacts | None, JsonDoc | None]:
     """The tokenizer's numbers (from tokenizer.json, else vocab.txt), and tokenizer.json's
-    document when it is not valid JSON."""
+    document when it is not valid JSON. `root` is the folder, or what opens a file by name."""
+    open_file = root if callable(root) else (lambda name: (root / name).open("rb"))
     broken = None
     if "tokenizer.json" in sizes:
-        doc = read_json(root / "tokenizer.json", sizes["tokenizer.json"])
+        doc = read_json_file(lambda: open_file("tokenizer.json"), sizes["tokenizer.json"])
         facts = _from_tokenizer_json(doc)
         if facts is not None:
             return facts, None
         broken = None if doc.ok else doc
     if "vocab.txt" in sizes and sizes["vocab.txt"] <= MAX_VOCAB_TXT:
         try:
-            with (root / "vocab.txt").open("rb") as f:
+            with open_file("vocab.txt") as f:
                 lines = sum(1 for _ in f)
         except OSError:
             return None, broken

@@ -123,12 +123,36 @@ def _bytes_headline(report: Report) -> tuple[str, str]:
     return VERDICT_TEXT[Verdict.UNKNOWN], VERDICT_STYLE[Verdict.UNKNOWN]
 
 
+def _memory_asked(report: Report) -> bool:
+    """The memory question is asked with --device, --dtype or --memory."""
+    peak = report.facts.get("predicted_peak")
+    fit = report.facts.get("memory_fit")
+    return isinstance(peak, dict) and isinstance(fit, dict) and (
+        fit.get("where") == "--memory" or peak.get("device") != "cpu"
+        or bool(peak.get("dtype")))
+
+
+def memory_line(fit: dict[str, Any]) -> Text:
+    """"will not fit: needs 17.1 GB, this GPU has 11.8 GB free" — the answer to "will it fit"."""
+    needs, has = fit["needs_bytes"] / 1e9, fit["has_bytes"] / 1e9
+    where = fit["where"]
+    against = (f"--memory is {has:.1f} GB" if where == "--memory" else
+               f"{where.removesuffix(' has free')} has {has:.1f} GB free"
+               if where.endswith("has free") else f"{where} {has:.1f} GB usable")
+    if fit["fits"]:
+        return Text(f"  memory: fits: needs {needs:.1f} GB, {against}", style="green")
+    return Text(f"  memory: will not fit: needs {needs:.1f} GB, {against}", style="bold red")
+
+
 def render_rich(report: Report, *, verbose: bool = False) -> Group:
     lines: list[Any] = []
     machine = report.command == "env"
     lines.append(Text(f"whyload {report.command}" + ("" if machine else
                                                      f" {printable(report.target)}"),
                       style="bold"))
+    fit = report.facts.get("memory_fit") if report.command == "check" else None
+    if isinstance(fit, dict) and _memory_asked(report):
+        lines.append(memory_line(fit))
     lines.extend(headline(report))
     summary = _summary(report) if report.command == "check" else ""
     if summary:
