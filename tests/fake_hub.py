@@ -46,6 +46,7 @@ class FakeHub:
     def __init__(self, hash_limit: int = 64 << 20, latency_s: float = 0.0) -> None:
         self.repos: dict[str, Repo] = {}
         self.fail: dict[str, tuple[int, dict[str, str]]] = {}
+        self.fail_once: dict[str, tuple[int, dict[str, str]]] = {}  # the first match only
         self.ignore_ranges = False
         self.hash_limit = hash_limit
         self.latency_s = latency_s
@@ -172,7 +173,10 @@ class FakeHub:
                     import time
 
                     time.sleep(hub.latency_s)
-                for prefix, (status, headers) in hub.fail.items():
+                with hub._lock:
+                    once = next((p for p in hub.fail_once if path.startswith(p)), None)
+                    failing = {once: hub.fail_once.pop(once)} if once else dict(hub.fail)
+                for prefix, (status, headers) in failing.items():
                     if path.startswith(prefix):
                         code = headers.get("X-Error-Code", "")
                         self.error(status, code, headers.get("X-Error-Message", "refused"),

@@ -192,10 +192,11 @@ def not_checked(snap: Snapshot, select: Sequence[str] = (),
 
 def not_checked_remotely(snap: Snapshot) -> dict[str, str]:
     """What a check by ranges cannot tell: facts that need every byte, files not read."""
+    listing = snap.artifact.remote
+    against = f" --against {listing.url}" if listing is not None and listing.store == "hf" \
+        else ""
     out = {"checksums": "sha256, zip CRCs and tensor values need every byte: not checked "
-           "remotely (after a download: whyload verify DIR"
-           + (f" --against {snap.artifact.remote.url})" if snap.artifact.remote.store == "hf"
-              else ")")}
+           f"remotely (after a download: whyload verify DIR{against})"}
     stats = snap.artifact.source.stats() if snap.artifact.source is not None else None
     for name, why in (stats.skipped.items() if stats is not None else ()):
         out[f"file {name}"] = f"not read remotely ({why})"

@@ -17,6 +17,7 @@ from whyload.checks import (  # noqa: F401
     not_weights,
     other_tools,
     quantization,
+    remote,
     security,
     sentence_transformers,
     shards,

@@ -65,7 +65,8 @@ class HubStore:
                           endpoint=self.endpoint)
 
     def fetch(self, name: str, start: int, end: int) -> bytes:
-        from huggingface_hub.utils import build_hf_headers, http_stream_backoff
+        from huggingface_hub.utils._headers import build_hf_headers
+        from huggingface_hub.utils._http import http_stream_backoff
 
         headers = build_hf_headers(token=token())
         headers["Range"] = f"bytes={start}-{end - 1}"

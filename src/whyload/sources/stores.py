@@ -79,7 +79,7 @@ def failure_of(exc: Exception, what: str) -> RemoteFailure:
 
 def open_filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
     """fsspec's filesystem for url, and the path in it."""
-    import fsspec
+    import fsspec  # type: ignore[import-untyped]
 
     return fsspec.core.url_to_fs(url, **storage_options)  # type: ignore[no-any-return]
 
