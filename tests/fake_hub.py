@@ -100,11 +100,20 @@ class FakeHub:
                 repo.sha256[name] = hashlib.sha256(path.read_bytes()).hexdigest()
         return repo.sha256[name]
 
+    def git_oid(self, repo: Repo, name: str, size: int, lfs: bool) -> str:
+        """The git blob id: of the file itself, or (LFS) of the pointer git stores instead."""
+        if lfs:
+            pointer = (f"version https://git-lfs.github.com/spec/v1\noid sha256:"
+                       f"{self.sha256(repo, name)}\nsize {size}\n").encode()
+            return hashlib.sha1(b"blob %d\0" % len(pointer) + pointer).hexdigest()
+        data = (repo.folder / name).read_bytes()
+        return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
     def entry(self, repo: Repo, name: str, *, tree: bool = False) -> dict[str, Any]:
         path = repo.folder / name
         size = path.stat().st_size
         lfs = name.endswith(LFS_SUFFIXES) and size > 200
-        oid = hashlib.sha1(f"{name}{size}".encode()).hexdigest()
+        oid = self.git_oid(repo, name, size, lfs)
         if tree:
             out: dict[str, Any] = {"type": "file", "path": name, "size": size, "oid": oid}
             if lfs:

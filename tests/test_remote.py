@@ -401,3 +401,38 @@ def test_a_local_check_imports_nothing_remote(safetensors_model: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(safetensors_model)],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- verify --against ---------------------------------------------------------------------------
+
+def test_verify_against_the_hub_listing(hub: FakeHub, copy_of: Copy,
+                                        safetensors_model: Path) -> None:
+    serve(hub, safetensors_model, "org/verify")
+    intact = whyload.verify(str(safetensors_model), against="hf://org/verify")
+    assert not intact.findings and intact.facts["bytes"] == "intact"
+
+    damaged = copy_of(safetensors_model)
+    weights = damaged / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0xFF  # a flipped bit in the last tensor: safetensors loads it silently
+    weights.write_bytes(bytes(data))
+    (damaged / "config.json").unlink()
+    report = whyload.verify(str(damaged), against="hf://org/verify")
+    f = only(report, "WL170")
+    assert f.file == "model.safetensors" and f.evidence["expected"] == hub.sha256(
+        hub.repos["org/verify"], "model.safetensors")
+    missing = only(report, "WL192")
+    assert missing.file == "config.json" and missing.severity is Severity.ERROR
+    assert str(damaged) in missing.fix and report.facts["bytes"] == "damaged"
+    assert sum(1 for r in hub.requests if "/resolve/" in r[1]) == 0  # the listing only
+
+
+def test_verify_against_cli(hub: FakeHub, safetensors_model: Path) -> None:
+    serve(hub, safetensors_model, "org/verify-cli")
+    env = {**os.environ, "HF_ENDPOINT": hub.endpoint}
+    result = run_cli("verify", str(safetensors_model), "--against", "hf://org/verify-cli",
+                     "--format", "json", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["facts"]["bytes"] == "intact"
+    result = run_cli("verify", str(safetensors_model), "--against", "hf://org/absent", env=env)
+    assert result.returncode == 2 and "WL581" in result.stdout + result.stderr

@@ -248,7 +248,7 @@ def list_hub(repo_id: str, revision: str | None, stats: RemoteStats,
             subfolders.setdefault(folder, []).append(rest.split("/", 1)[0])
         files.append(RemoteFile(name, int(sib.size or (lfs.size if lfs else 0) or 0),
                                 sha256=lfs.sha256 if lfs else None, lfs=lfs is not None,
-                                scan=scan, scan_detail=detail))
+                                scan=scan, scan_detail=detail, git_oid=sib.blob_id))
     status = getattr(model, "security_repo_status", None)
     listing = RemoteListing(
         url=url, store="hf", files=tuple(files),

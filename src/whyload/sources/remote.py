@@ -75,6 +75,7 @@ class RemoteFile:
     lfs: bool | None = None  # stored in Git LFS (Hub only; None: the store does not say)
     scan: str | None = None  # the store's own security scan verdict ("unsafe", "caution", ...)
     scan_detail: tuple[str, ...] = ()  # what that scan named (pickle imports, virus names)
+    git_oid: str | None = None  # the git blob id (Hub only): sha1 of "blob <size>\\0" + bytes
 
 
 @dataclass(frozen=True)
