@@ -33,6 +33,10 @@ LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack
                 ".gguf", ".ot")
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # a check opens 16 connections at once; 5 would drop SYNs
+
+
 @dataclass
 class Repo:
     folder: Path
@@ -53,7 +57,7 @@ class FakeHub:
         self.requests: list[tuple[str, str, str | None]] = []  # method, path, Range
         self.bytes_sent = 0
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _Server(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
