@@ -194,8 +194,9 @@ def measure_remote(hub: Any, repo_id: str, folder: Path, repeats: int,
 def measure_download(hub: Any, repo_id: str) -> tuple[float, float, int]:
     """snapshot_download to a temporary folder, then a local check: (download s, check s,
     bytes)."""
-    import whyload
     from huggingface_hub import snapshot_download
+
+    import whyload
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -261,6 +262,11 @@ def main() -> int:
     return 1 if misses else 0
 
 
+HEADER = ("| repo | size | verdict, codes | bytes read | requests | check (no latency) "
+          "| check ({ms} ms per request) | slowest single request | check / slowest "
+          "| hf download + local check |\n|---|---|---|---|---|---|---|---|---|---|")
+
+
 def render(runs: list[RemoteRun], args: argparse.Namespace, download_s: float,
            local_check_s: float, downloaded: int, rate: float, misses: list[str]) -> str:
     rows = []
@@ -284,8 +290,7 @@ def render(runs: list[RemoteRun], args: argparse.Namespace, download_s: float,
 {os.cpu_count()} CPUs. A fake Hub (tests/fake_hub.py) on 127.0.0.1 serves the repos; huggingface_hub
 talks to it through HF_ENDPOINT exactly as to the Hub. Result: **{verdict}**.
 
-| repo | size | verdict, codes | bytes read | requests | check (no latency) | check ({args.latency * 1000:.0f} ms per request) | slowest single request | check / slowest | hf download + local check |
-|---|---|---|---|---|---|---|---|---|---|
+{HEADER.format(ms=f"{args.latency * 1000:.0f}")}
 {table}
 
 - The sparse repos are healthy BertModels as far as their files go; the verdict is `fails`
