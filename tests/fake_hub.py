@@ -55,6 +55,7 @@ class FakeHub:
         self.hash_limit = hash_limit
         self.latency_s = latency_s
         self.requests: list[tuple[str, str, str | None]] = []  # method, path, Range
+        self.authorizations: set[str] = set()  # the Authorization headers seen
         self.bytes_sent = 0
         self._lock = threading.Lock()
         self.server = _Server(("127.0.0.1", 0), self._handler())
@@ -84,6 +85,7 @@ class FakeHub:
     def reset_counts(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.authorizations.clear()
             self.bytes_sent = 0
 
     def range_requests(self) -> list[tuple[str, str, str | None]]:
@@ -182,6 +184,8 @@ class FakeHub:
                 query = urlparse(self.path).query
                 with hub._lock:
                     hub.requests.append((self.command, path, self.headers.get("Range")))
+                    if self.headers.get("Authorization"):
+                        hub.authorizations.add(self.headers["Authorization"])
                 if hub.latency_s:
                     import time
 

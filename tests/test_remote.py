@@ -232,6 +232,13 @@ def test_private_repository(hub: FakeHub, safetensors_model: Path) -> None:
     assert err.message.startswith("WL580") and "HF_TOKEN" in err.hint
 
 
+def test_hf_token_is_sent(hub: FakeHub, safetensors_model: Path,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    whyload.check(serve(hub, safetensors_model, "org/token"))
+    assert hub.authorizations == {"Bearer hf_test_token"}
+
+
 def test_offline_mode_needs_the_network(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     err = _target_error("hf://org/anything")
@@ -272,6 +279,7 @@ def test_range_not_satisfiable(hub: FakeHub, safetensors_model: Path) -> None:
     hub.fail["/org/416/resolve/"] = (416, {})
     report = whyload.check("hf://org/416")
     assert "WL582" in codes(report) and report.verdict is Verdict.UNKNOWN
+    assert report.by_code("WL582")[0].fix.startswith("hf download org/416 --revision")
 
 
 def test_timeouts(hub: FakeHub, safetensors_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -74,6 +74,8 @@ def examine(
         snapshot = replace(snapshot, adapter_base=examine_adapter_base(snapshot))
     t2 = time.perf_counter()
     findings, skipped = run_checks(snapshot, select=select, ignore=ignore)
+    if artifact.remote is not None:
+        findings = tuple(named_by_url(f, artifact) for f in findings)
     t3 = time.perf_counter()
     return Examination(
         artifact, snapshot, findings, skipped, not_checked(snapshot, select, ignore),
@@ -119,6 +121,25 @@ def check(
     return examine(target, revision=revision, options=options, select=select, ignore=ignore,
                    environment=environment, remote=remote,
                    storage_options=storage_options).report(str(target))
+
+
+def named_by_url(finding: Finding, artifact: Artifact) -> Finding:
+    """A remote target's findings name it by its URL (hf://org/name), not by the path that
+    stands for it (hf:/org/name)."""
+    if artifact.remote is None:
+        return finding
+    stand_in, url = str(artifact.root), artifact.remote.url
+    base = url.rsplit("/", 1)[0] if artifact.remote.focus else url
+    if finding.code == "WL110" and finding.file:  # a pointer on the remote: no clone to pull in
+        from whyload.knowledge import fix_commands
+
+        finding = replace(finding, fix=fix_commands.upload_with_lfs(
+            base, artifact.remote.repo_id, finding.file))
+    if stand_in == base:
+        return finding
+    return replace(finding, title=finding.title.replace(stand_in, base),
+                   detail=finding.detail.replace(stand_in, base),
+                   fix=finding.fix.replace(stand_in, base))
 
 
 def examine_adapter_base(snap: Snapshot) -> AdapterBase:

@@ -45,6 +45,15 @@ def lfs_pull(folder: Path, name: str) -> str:
         f"--include {quoted(name)}"
 
 
+def upload_with_lfs(url: str, repo_id: str | None, name: str) -> str:
+    """The remote stores a Git LFS pointer's text as the file: whoever owns it uploads the real
+    bytes (hf upload stores them in LFS/Xet itself)."""
+    if repo_id:
+        return (f"the repo holds the pointer text, not the file: its owner uploads the real one "
+                f"with `hf upload {quoted(repo_id)} ./{name} {quoted(name)}`")
+    return f"the store holds the pointer text, not the file: upload the real {name} to {url}"
+
+
 def hub_download(repo_id: str, revision: str | None, *names: str, force: bool = False) -> str:
     """Download files (with no names, the whole repo) of a hub repo into the HF cache."""
     files = "".join(f" {quoted(name)}" for name in names)

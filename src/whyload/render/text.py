@@ -48,6 +48,10 @@ def _summary(report: Report) -> str:
         parts.append("/".join(dtypes))
     if facts.get("model_type"):
         parts.append(f"model_type {facts['model_type']}")
+    remote = facts.get("remote")
+    if isinstance(remote, dict):
+        parts.append(f"read remotely: {remote.get('bytes_read', 0):,} bytes in "
+                     f"{remote.get('requests', 0)} requests")
     return ", ".join(parts)
 
 

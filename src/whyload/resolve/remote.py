@@ -77,5 +77,6 @@ def _hub_whole(f: Any) -> bool:
 
 
 def _artifact(target: str, listing: Any, source: RemoteSource) -> Artifact:
-    return Artifact(target=target, root=Path(listing.url), how="remote",
+    folder = listing.url.rsplit("/", 1)[0] if listing.focus else listing.url
+    return Artifact(target=target, root=Path(folder), how="remote",
                     focus=listing.focus, source=source, remote=listing)

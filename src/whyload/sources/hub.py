@@ -80,12 +80,18 @@ class HubStore:
                 if status == 200:  # the whole file for a range: stop before it downloads
                     raise RemoteFailure(NO_RANGES, f"the server ignored the byte range asked for "
                                         f"{name} and started sending the whole file", status=200,
-                                        hint="download the file and check the folder: "
-                                        f"hf download {self.repo_id} --revision {self.commit}")
+                                        hint="")
                 response.read()
                 raise failure_of_response(response, what=name, repo_id=self.repo_id)
 
-        return with_retries(get, what=name)
+        try:
+            return with_retries(get, what=name)
+        except RemoteFailure as failure:
+            if failure.code == NO_RANGES and not failure.hint.startswith("hf download"):
+                failure.hint = (f"hf download {self.repo_id} --revision {self.commit} "
+                                f"--local-dir ./{self.repo_id.split('/')[-1]}, then whyload "
+                                f"check ./{self.repo_id.split('/')[-1]}")
+            raise
 
 
 def _length(response: Any) -> int | None:
