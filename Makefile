@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/explain.py
 	$(BIN)/python benchmarks/load_sandbox.py
 	$(BIN)/python benchmarks/security.py
+	$(BIN)/python benchmarks/remote.py
 	$(BIN)/python benchmarks/differential.py
 
 # Regenerate what whyload knows of every architecture from the installed transformers (run it
