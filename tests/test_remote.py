@@ -119,7 +119,7 @@ def test_healthy_models_read_remotely_as_locally(hub: FakeHub, fixture: str,
     same_as_local(remote, local)
     assert remote.verdict is Verdict.LOADS
     assert remote.resolved["how"] == "remote" and remote.resolved["store"] == "hf"
-    assert "checksums" in remote.not_checked  # needs every byte: never "fine"
+    assert "checksums" in remote.facts["remote"]["not_checked"]  # every byte: never "fine"
     facts = remote.facts["remote"]
     assert 0 < facts["bytes_read"] < 1_000_000
     served = sum(int(r[2].split("-")[1]) - int(r[2][6:].split("-")[0]) + 1
@@ -310,6 +310,13 @@ def test_cli_json_has_remote_facts(hub: FakeHub, safetensors_model: Path) -> Non
     doc = json.loads(result.stdout)
     assert doc["verdict"] == "loads" and doc["facts"]["remote"]["bytes_read"] > 0
     assert doc["resolved"]["how"] == "remote"
+    import jsonschema
+
+    schema = (Path(whyload.__file__).parent / "schemas" / "report.schema.json").read_text()
+    jsonschema.Draft202012Validator(json.loads(schema)).validate(doc)
+    text = run_cli("check", "hf://org/json", env=env).stdout
+    assert "loads — as far as checked; not checked remotely: checksums" in text
+    assert "read remotely:" in text
 
 
 def test_memory_line_is_first(hub: FakeHub, safetensors_model: Path) -> None:

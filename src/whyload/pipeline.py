@@ -206,21 +206,6 @@ def not_checked(snap: Snapshot, select: Sequence[str] = (),
         out.setdefault(Category.ARCHITECTURE.value, f"no config.json {where} names the class")
     if view.prediction is None and Category.ARCHITECTURE.value not in out:
         out[Category.ARCHITECTURE.value] = _why_not_predicted(snap, view)
-    if snap.artifact.remote is not None:
-        out.update(not_checked_remotely(snap))
-    return out
-
-
-def not_checked_remotely(snap: Snapshot) -> dict[str, str]:
-    """What a check by ranges cannot tell: facts that need every byte, files not read."""
-    listing = snap.artifact.remote
-    against = f" --against {listing.url}" if listing is not None and listing.store == "hf" \
-        else ""
-    out = {"checksums": "sha256, zip CRCs and tensor values need every byte: not checked "
-           f"remotely (after a download: whyload verify DIR{against})"}
-    stats = snap.artifact.source.stats() if snap.artifact.source is not None else None
-    for name, why in (stats.skipped.items() if stats is not None else ()):
-        out[f"file {name}"] = f"not read remotely ({why})"
     return out
 
 

@@ -273,6 +273,18 @@ class Snapshot:
         return {"needs_bytes": needs, "has_bytes": has, "where": where, "fits": needs <= has,
                 "device": device}
 
+    def not_checked_remotely(self) -> dict[str, str]:
+        """What a check by ranges cannot tell: facts that need every byte, files not read."""
+        listing = self.artifact.remote
+        against = f" --against {listing.url}" if listing is not None and listing.store == "hf" \
+            else ""
+        out = {"checksums": "sha256, zip CRCs and tensor values need every byte (after a "
+               f"download: whyload verify DIR{against})"}
+        stats = self.artifact.source.stats() if self.artifact.source is not None else None
+        for name, why in (stats.skipped.items() if stats is not None else ()):
+            out[name] = f"not read ({why})"
+        return out
+
     def facts(self) -> dict[str, Any]:
         tensors = self.planned_tensors()
         dtypes = Counter(t.dtype for t in tensors.values())
@@ -317,7 +329,7 @@ class Snapshot:
                                               else "BERT-family spec")
         stats = self.artifact.source.stats() if self.artifact.source is not None else None
         if stats is not None:
-            out["remote"] = stats.facts()
+            out["remote"] = {**stats.facts(), "not_checked": self.not_checked_remotely()}
         if self.env is not None:
             from whyload.env.summary import interpreter_facts
 

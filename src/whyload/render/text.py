@@ -87,6 +87,10 @@ def headline(report: Report) -> list[Text]:
         text, style = _loading_headline(report), VERDICT_STYLE[verdict]
     unchecked = "; ".join(f"{category} not checked: {printable(reason)}"
                           for category, reason in report.not_checked.items())
+    remote = report.facts.get("remote")
+    if isinstance(remote, dict) and remote.get("not_checked"):
+        remotely = "not checked remotely: " + ", ".join(remote["not_checked"])
+        unchecked = f"{unchecked}; {remotely}" if unchecked else remotely
     if unchecked and verdict is Verdict.LOADS and report.command not in HAPPENED:
         text, style = f"{text.split(' — ', 1)[0]} — as far as checked; {unchecked}", "bold yellow"
     label = "  loading: " if runs_code is not None else "  verdict: "
