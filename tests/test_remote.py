@@ -328,6 +328,36 @@ def test_memory_line_is_first(hub: FakeHub, safetensors_model: Path) -> None:
     assert "WL500" in result.stdout
 
 
+def test_an_adapter_on_the_hub_is_examined_with_its_base_there(hub: FakeHub, tmp_path: Path,
+                                                               safetensors_model: Path) -> None:
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({
+        "peft_type": "LORA", "base_model_name_or_path": "org/adapter-base",
+        "target_modules": ["query", "value"], "r": 4, "lora_alpha": 8,
+        "task_type": "SEQ_CLS"}))
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    save_file({"base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight":
+               np.zeros((4, 32), dtype=np.float32)}, str(adapter / "adapter_model.safetensors"))
+    serve(hub, safetensors_model, "org/adapter-base")
+    report = whyload.check(serve(hub, adapter, "org/adapter"))
+    assert "WL460" not in codes(report)  # the base is found where peft finds it: on the Hub
+    assert any("/org/adapter-base/resolve/" in r[1] for r in hub.requests)
+
+
+def test_any_fsspec_url(safetensors_model: Path) -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    for path in safetensors_model.iterdir():
+        fs.pipe(f"/models/tiny/{path.name}", path.read_bytes())
+    report = whyload.check("memory://models/tiny")
+    same_as_local(report, whyload.check(str(safetensors_model)))
+    assert report.resolved["store"] == "memory"
+
+
 # -- https:// and s3:// --------------------------------------------------------------------------
 
 def test_a_single_file_over_http(hub: FakeHub, safetensors_model: Path) -> None:

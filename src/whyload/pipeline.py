@@ -19,7 +19,7 @@ from whyload.readers.inventory import Inventory
 from whyload.readers.sniff import Kind
 from whyload.registry import all_rules, matches, run_checks, validate_patterns
 from whyload.report import Category, Finding, Report, Severity, Skipped
-from whyload.resolve import Artifact, resolve
+from whyload.resolve import Artifact, looks_like_hub_id, resolve
 from whyload.snapshot import (
     AdapterBase,
     LoadPlan,
@@ -151,9 +151,11 @@ def examine_adapter_base(snap: Snapshot) -> AdapterBase:
     if not isinstance(named, str) or not named.strip():
         return AdapterBase(None, problem="adapter_config.json names no base_model_name_or_path")
     revision = adapter.get("revision") if isinstance(adapter, dict) else None
-    try:
+    on_the_hub = snap.artifact.remote is not None and snap.artifact.remote.store == "hf"
+    try:  # an adapter read on the Hub: its base too, by ranges (peft downloads it from there)
         artifact = resolve(named, revision if isinstance(revision, str) and revision
-                           and not Path(named).expanduser().exists() else None)
+                           and not Path(named).expanduser().exists() else None,
+                           remote=on_the_hub and looks_like_hub_id(named))
     except TargetError as exc:
         return AdapterBase(named, problem=exc.message)
     if artifact.root == snap.artifact.root:
