@@ -300,9 +300,10 @@ talks to it through HF_ENDPOINT exactly as to the Hub. Result: **{verdict}**.
 - *check* is `whyload.check("hf://…")` in a process that has imported whyload (the median of
   {args.repeats}); the CLI adds its start-up (docs/benchmarks-startup.md).
 - *with latency*: every request (listing and ranges) is held {args.latency * 1000:.0f} ms by the
-  server, as a round trip to the real Hub takes. Heads are fetched in parallel (16 at a time),
-  then each file's header in parallel, so a sharded repo costs about three round trips, not
-  2 x {SHARDS}: the listing, the heads, then the headers that did not fit in the head.
+  server, as a round trip to the real Hub takes. Every file's head is fetched in parallel (16 at
+  a time), and a safetensors head is long enough to hold its header (a 512 KiB budget shared by
+  the safetensors files, 4 to 64 KiB each), so a sharded repo costs about two round trips, not
+  2 x {SHARDS}: the listing, then the heads. A header longer than its head costs a third.
 - *hf download*: `snapshot_download` of MiniLM from the same server to a temporary folder,
   measured ({human(downloaded)} at {human(rate)}/s over localhost), then `whyload.check` of the
   folder. The 100 GB repos were not downloaded: their time is their size at that rate, and the

@@ -325,7 +325,9 @@ def test_memory_line_is_first(hub: FakeHub, safetensors_model: Path) -> None:
     result = run_cli("check", "hf://org/mem", "--dtype", "float16", "--memory", "1K", env=env)
     lines = result.stdout.splitlines()
     assert lines[1].strip().startswith("memory: will not fit: needs")
-    assert "WL500" in result.stdout
+    assert "--memory is 0.0 GB" in lines[1] and "WL500" in result.stdout
+    plain = run_cli("check", "hf://org/mem", env=env).stdout.splitlines()
+    assert plain[1].strip().startswith("verdict:")  # not asked: no memory line
 
 
 def test_an_adapter_on_the_hub_is_examined_with_its_base_there(hub: FakeHub, tmp_path: Path,

@@ -270,8 +270,10 @@ class Snapshot:
         else:
             return None
         needs = peak.device if device in ("cuda", "mps") and peak.device else peak.host
+        asked = self.options.memory is not None or self.options.dtype is not None \
+            or device != "cpu"
         return {"needs_bytes": needs, "has_bytes": has, "where": where, "fits": needs <= has,
-                "device": device}
+                "device": device, "asked": asked}
 
     def not_checked_remotely(self) -> dict[str, str]:
         """What a check by ranges cannot tell: facts that need every byte, files not read."""

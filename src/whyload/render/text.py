@@ -133,23 +133,26 @@ def _bytes_headline(report: Report) -> tuple[str, str]:
 
 def _memory_asked(report: Report) -> bool:
     """The memory question is asked with --device, --dtype or --memory."""
-    peak = report.facts.get("predicted_peak")
     fit = report.facts.get("memory_fit")
-    return isinstance(peak, dict) and isinstance(fit, dict) and (
-        fit.get("where") == "--memory" or peak.get("device") != "cpu"
-        or bool(peak.get("dtype")))
+    return isinstance(fit, dict) and bool(fit.get("asked"))
+
+
+def _gigabytes(n: int) -> str:
+    if n >= 10**21:  # only a header that lies gets here; floats would overflow
+        return f"~10^{len(str(n)) - 10} GB"
+    return f"{n / 1e9:.1f} GB"
 
 
 def memory_line(fit: dict[str, Any]) -> Text:
     """"will not fit: needs 17.1 GB, this GPU has 11.8 GB free" — the answer to "will it fit"."""
-    needs, has = fit["needs_bytes"] / 1e9, fit["has_bytes"] / 1e9
+    needs, has = _gigabytes(fit["needs_bytes"]), _gigabytes(fit["has_bytes"])
     where = fit["where"]
-    against = (f"--memory is {has:.1f} GB" if where == "--memory" else
-               f"{where.removesuffix(' has free')} has {has:.1f} GB free"
-               if where.endswith("has free") else f"{where} {has:.1f} GB usable")
+    against = (f"--memory is {has}" if where == "--memory" else
+               f"{where.removesuffix(' has free')} has {has} free"
+               if where.endswith("has free") else f"{where} {has} usable")
     if fit["fits"]:
-        return Text(f"  memory: fits: needs {needs:.1f} GB, {against}", style="green")
-    return Text(f"  memory: will not fit: needs {needs:.1f} GB, {against}", style="bold red")
+        return Text(f"  memory: fits: needs {needs}, {against}", style="green")
+    return Text(f"  memory: will not fit: needs {needs}, {against}", style="bold red")
 
 
 def render_rich(report: Report, *, verbose: bool = False) -> Group:
