@@ -66,14 +66,7 @@ def _hub(target: str, revision: str | None, stats: RemoteStats) -> Artifact:
         from dataclasses import replace
 
         listing = replace(listing, url=f"{url}/{focus}", focus=focus)
-    return _artifact(target, listing, RemoteSource(listing, store, stats, whole=_hub_whole))
-
-
-def _hub_whole(f: Any) -> bool:
-    """Files fetched whole with their head: small ones, never an LFS blob's bytes beyond it."""
-    from whyload.sources.remote import WHOLE_FILE_BYTES
-
-    return bool(f.size <= WHOLE_FILE_BYTES)
+    return _artifact(target, listing, RemoteSource(listing, store, stats))
 
 
 def _artifact(target: str, listing: Any, source: RemoteSource) -> Artifact:

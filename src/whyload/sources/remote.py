@@ -30,6 +30,7 @@ from whyload.readers.inventory import (
 from whyload.readers.sniff import HEAD_BYTES, sniff
 
 WHOLE_FILE_BYTES = 64 << 10  # a file this small is fetched whole with its head
+WHOLE_JSON_BYTES = 1 << 20  # JSON (config, index, tokenizer.json) up to this: whole, at once
 FIRST_READ_AHEAD = 4 << 10  # the least a fetch past the cached bytes asks for
 MAX_READ_AHEAD = 1 << 20  # what doubling read-ahead grows to for a sequential reader
 PARALLEL_FILES = 16  # files whose heads are fetched at once
@@ -244,6 +245,12 @@ class RangedFile(io.RawIOBase):
         return data
 
 
+def read_whole(f: RemoteFile) -> bool:
+    """Files fetched whole in their first request: small ones, and JSON the snapshot reads
+    whole anyway (tokenizer.json, a shard index) when it is not too large for a remote check."""
+    return f.size <= WHOLE_FILE_BYTES or (f.name.endswith(".json") and f.size <= WHOLE_JSON_BYTES)
+
+
 class RemoteSource:
     """A remote model as a ByteSource: the listing, heads fetched in parallel, ranged files."""
 
@@ -254,7 +261,7 @@ class RemoteSource:
         self.listing = listing
         self.store = store
         self._stats = stats or RemoteStats()
-        self._whole = whole or (lambda f: f.size <= WHOLE_FILE_BYTES)
+        self._whole = whole or read_whole
         self._heads: dict[str, bytes] = {}
         self._inventory: Inventory | None = None
 
