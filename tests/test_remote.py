@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -178,6 +179,17 @@ def test_single_file_on_the_hub(hub: FakeHub, safetensors_model: Path) -> None:
     local = whyload.check(str(safetensors_model / "model.safetensors"))
     same_as_local(report, local)
     assert report.resolved["file"] == "model.safetensors"
+
+
+def test_a_remote_file_that_is_no_model_file_is_refused(hub: FakeHub,
+                                                       safetensors_model: Path,
+                                                       tmp_path: Path) -> None:
+    folder = tmp_path / "with-notes"
+    shutil.copytree(safetensors_model, folder)
+    (folder / "notes.txt").write_text("training went fine\n" * 20)
+    serve(hub, folder, "org/notes")
+    err = _target_error("hf://org/notes/notes.txt")
+    assert "is not a model file" in err.message
 
 
 def test_nothing_is_written_to_the_hf_cache(hub: FakeHub, minilm: Path, tmp_path: Path) -> None:

@@ -230,7 +230,7 @@ def _why_not_predicted(snap: Snapshot, view: ModelView) -> str:
 def _refuse_a_file_that_is_no_model_file(artifact: Artifact, snapshot: Snapshot) -> None:
     """A single file that is no model file by name or bytes (a log, notes, a script) is not a
     target: saying "loads" about it would be wrong."""
-    if artifact.how != "file" or not artifact.focus:
+    if artifact.how not in ("file", "remote") or not artifact.focus:
         return
     facts = snapshot.file(artifact.focus)
     if facts is None or is_model_file(artifact.focus, facts.kind) or facts.kind not in (

@@ -106,7 +106,9 @@ def _loading_headline(report: Report) -> str:
                 }.get(verdict, VERDICT_TEXT[verdict])
     if report.command in HAPPENED:
         return HAPPENED_TEXT[verdict]
-    if report.resolved.get("how") == "file" and verdict is Verdict.LOADS:
+    single = report.resolved.get("how") == "file" or (
+        report.resolved.get("how") == "remote" and bool(report.resolved.get("file")))
+    if single and verdict is Verdict.LOADS:
         return "loads — the file reads as a valid checkpoint"
     if verdict is Verdict.UNKNOWN and report.not_checked and not report.skipped and not any(
             f.effect is Effect.UNKNOWN for f in report.findings):
