@@ -237,6 +237,16 @@ def test_gated_repository_says_how_to_pass_a_token(hub: FakeHub, safetensors_mod
     assert "HF_TOKEN" in err.hint and "accept" in err.hint
 
 
+def test_gated_files_stop_the_check(hub: FakeHub, safetensors_model: Path) -> None:
+    """The Hub lists a gated repo's files to anyone and serves none without a token."""
+    serve(hub, safetensors_model, "org/gated-files")
+    hub.fail["/org/gated-files/resolve/"] = (403, {"X-Error-Code": "GatedRepo",
+                                                   "X-Error-Message": "Access restricted"})
+    err = _target_error("hf://org/gated-files")
+    assert err.message.startswith("WL580 org/gated-files is gated")
+    assert f"{hub.endpoint}/org/gated-files" in err.hint and "HF_TOKEN" in err.hint
+
+
 def test_private_repository(hub: FakeHub, safetensors_model: Path) -> None:
     hub.fail["/api/models/org/private"] = (401, {"X-Error-Code": "RepoNotFound",
                                                  "X-Error-Message": "Invalid credentials"})
@@ -259,13 +269,17 @@ def test_offline_mode_needs_the_network(hub: FakeHub, monkeypatch: pytest.Monkey
 
 def test_a_long_retry_after_is_reported_not_waited_for(hub: FakeHub,
                                                        safetensors_model: Path) -> None:
-    serve(hub, safetensors_model, "org/limited")
-    hub.fail["/org/limited/resolve/"] = (429, {"Retry-After": "3600"})
+    repo = hub.add("org/limited", safetensors_model)
+    hub.fail[f"/org/limited/resolve/{repo.commit}/model.safetensors"] = (
+        429, {"Retry-After": "3600"})
     report = whyload.check("hf://org/limited")
-    found = report.by_code("WL583")
-    assert found and found[0].evidence["retry_after_s"] == 3600
+    found = only(report, "WL583")
+    assert found.evidence["retry_after_s"] == 3600 and found.file == "model.safetensors"
     assert report.verdict is Verdict.UNKNOWN
     assert "WL160" not in codes(report)
+    hub.fail["/org/limited/resolve/"] = (429, {"Retry-After": "3600"})
+    err = _target_error("hf://org/limited")  # nothing could be read: exit 2
+    assert err.message.startswith("WL583") and "3600" in err.message
 
 
 def test_a_short_retry_after_is_honoured(hub: FakeHub, safetensors_model: Path) -> None:
@@ -287,8 +301,8 @@ def test_a_server_without_ranges_is_stopped_not_downloaded(hub: FakeHub, minilm:
 
 
 def test_range_not_satisfiable(hub: FakeHub, safetensors_model: Path) -> None:
-    serve(hub, safetensors_model, "org/416")
-    hub.fail["/org/416/resolve/"] = (416, {})
+    repo = hub.add("org/416", safetensors_model)
+    hub.fail[f"/org/416/resolve/{repo.commit}/model.safetensors"] = (416, {})
     report = whyload.check("hf://org/416")
     assert "WL582" in codes(report) and report.verdict is Verdict.UNKNOWN
     assert report.by_code("WL582")[0].fix.startswith("hf download org/416 --revision")

@@ -69,6 +69,7 @@ def examine(
         str(target), revision, remote=remote, storage_options=storage_options)
     t1 = time.perf_counter()
     snapshot = take_snapshot(artifact, options or Options(), environment)
+    _refuse_a_remote_that_let_nothing_be_read(artifact)
     _refuse_a_file_that_is_no_model_file(artifact, snapshot)
     if with_adapter_base and snapshot.plan.adapter:
         snapshot = replace(snapshot, adapter_base=examine_adapter_base(snapshot))
@@ -225,6 +226,22 @@ def _why_not_predicted(snap: Snapshot, view: ModelView) -> str:
     what = view.target_class or f"model_type {view.model_type!r}"
     return (f"no key spec for {what}" + ("" if snap.options.deep else
                                         "; --deep asks transformers"))
+
+
+def _refuse_a_remote_that_let_nothing_be_read(artifact: Artifact) -> None:
+    """A remote whose every file was refused (a gated repo lists its files but serves none of
+    them without an accepted license and a token) is no model to report on: exit 2, naming why."""
+    stats = artifact.source.stats() if artifact.source is not None else None
+    listing = artifact.remote
+    if stats is None or listing is None or not stats.failures:
+        return
+    top = {f.name for f in listing.files if "/" not in f.name and f.size > 0}
+    if listing.focus:
+        top = {listing.focus}
+    if not top or not top <= set(stats.failures):
+        return
+    first = stats.failures[sorted(top)[0]]
+    raise TargetError(artifact.target, f"{first.code} {first.message}", hint=first.hint)
 
 
 def _refuse_a_file_that_is_no_model_file(artifact: Artifact, snapshot: Snapshot) -> None:
