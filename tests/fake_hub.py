@@ -52,6 +52,7 @@ class FakeHub:
         self.fail: dict[str, tuple[int, dict[str, str]]] = {}
         self.fail_once: dict[str, tuple[int, dict[str, str]]] = {}  # the first match only
         self.ignore_ranges = False
+        self.redirect_lfs = False  # answer LFS files with a 302 to /cdn/..., as the Hub does
         self.hash_limit = hash_limit
         self.latency_s = latency_s
         self.requests: list[tuple[str, str, str | None]] = []  # method, path, Range
@@ -209,6 +210,10 @@ class FakeHub:
                 if m:
                     self.resolve(m["repo"], m["rev"], m["file"], head)
                     return
+                m = re.match(r"^/cdn/(?P<repo>[^/]+/[^/]+)/(?P<rev>[^/]+)/(?P<file>.+)$", path)
+                if m:
+                    self.resolve(m["repo"], m["rev"], m["file"], head, cdn=True)
+                    return
                 self.error(404, "", "no such endpoint", head)
 
             def repo_or_404(self, repo_id: str, head: bool) -> Repo | None:
@@ -272,7 +277,8 @@ class FakeHub:
                     return
                 self.error(404, "", "no such endpoint", head)
 
-            def resolve(self, repo_id: str, rev: str, name: str, head: bool) -> None:
+            def resolve(self, repo_id: str, rev: str, name: str, head: bool,
+                        cdn: bool = False) -> None:
                 repo = self.repo_or_404(repo_id, head)
                 if repo is None or not self.revision_ok(repo, rev, head):
                     return
@@ -288,6 +294,10 @@ class FakeHub:
                            "Accept-Ranges": "bytes"}
                 if lfs:
                     headers.update({"X-Linked-Size": str(size), "X-Linked-ETag": f'"{etag}"'})
+                if lfs and hub.redirect_lfs and not cdn:
+                    headers["Location"] = f"/cdn/{repo_id}/{repo.commit}/{name}"
+                    self.send(302, b"", headers, head=head)
+                    return
                 wanted = self.headers.get("Range")
                 start, end = 0, size - 1
                 status = 200

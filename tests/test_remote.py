@@ -43,6 +43,7 @@ def hub(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> F
     fake_hub.fail.clear()
     fake_hub.fail_once.clear()
     fake_hub.ignore_ranges = False
+    fake_hub.redirect_lfs = False
     fake_hub.reset_counts()
     return fake_hub
 
@@ -158,6 +159,14 @@ def test_minilm_costs_under_a_megabyte_and_a_few_requests(hub: FakeHub, minilm: 
     assert facts["requests"] <= 2 * len(list(minilm.iterdir()))
     assert facts["listing_requests"] == 1
     assert (minilm / "model.safetensors").stat().st_size > 90 * facts["bytes_read"]
+
+
+def test_lfs_files_redirected_to_a_cdn(hub: FakeHub, sharded_model: Path) -> None:
+    """The Hub answers an LFS file's resolve URL with a 302 to its CDN; the Range goes along."""
+    hub.redirect_lfs = True
+    report = whyload.check(serve(hub, sharded_model, "org/cdn"))
+    same_as_local(report, whyload.check(str(sharded_model)))
+    assert any(r[1].startswith("/cdn/") and r[2] for r in hub.requests)
 
 
 def test_revision_and_commit_are_reported(hub: FakeHub, safetensors_model: Path) -> None:
