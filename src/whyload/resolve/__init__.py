@@ -1,6 +1,12 @@
-"""target -> Artifact: a folder, a single weights file, or a hub id found in the local HF cache.
+"""target -> Artifact: a folder, a single weights file, a hub id found in the local HF cache, or
+a remote target read where it is stored (hf://, a hub id with remote=True, s3://, gs://,
+https://, any fsspec URL: whyload.resolve.remote).
 
-Never the network: a hub id that is not cached is an error that says how to get it.
+A local target never touches the network: a hub id that is not cached is an error that says how
+to get it. A remote one is listed (one request) and read by ranges through `Artifact.source`.
+
+    artifact = resolve("hf://org/name@v1")          # or "s3://bucket/m/", storage_options=...
+    exam = whyload.pipeline.examine(artifact, options=Options(...))
 """
 
 from __future__ import annotations
