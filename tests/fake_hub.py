@@ -201,16 +201,18 @@ class FakeHub:
                                    head, {k: v for k, v in headers.items()
                                           if k not in ("X-Error-Code", "X-Error-Message")})
                         return
-                m = re.match(r"^/api/models/(?P<repo>[^/]+/[^/]+)(?P<rest>/.*)?$", path)
+                # a repo id is org/name, or a bare name the hub serves (gpt2) when one is added
+                repo = "|".join(re.escape(r) for r in hub.repos if "/" not in r)
+                repo = rf"(?P<repo>{repo + '|' if repo else ''}[^/]+/[^/]+)"
+                m = re.match(rf"^/api/models/{repo}(?P<rest>/.*)?$", path)
                 if m:
                     self.api(m["repo"], m["rest"] or "", query, body, head)
                     return
-                m = re.match(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$",
-                             path)
+                m = re.match(rf"^/{repo}/resolve/(?P<rev>[^/]+)/(?P<file>.+)$", path)
                 if m:
                     self.resolve(m["repo"], m["rev"], m["file"], head)
                     return
-                m = re.match(r"^/cdn/(?P<repo>[^/]+/[^/]+)/(?P<rev>[^/]+)/(?P<file>.+)$", path)
+                m = re.match(rf"^/cdn/{repo}/(?P<rev>[^/]+)/(?P<file>.+)$", path)
                 if m:
                     self.resolve(m["repo"], m["rev"], m["file"], head, cdn=True)
                     return

@@ -182,6 +182,14 @@ def test_a_bare_hub_id_with_remote(hub: FakeHub, safetensors_model: Path) -> Non
     same_as_local(report, whyload.check(str(safetensors_model)))
 
 
+def test_a_hub_id_without_an_organisation(hub: FakeHub, safetensors_model: Path) -> None:
+    """The Hub's first models keep their bare names (gpt2): hf://gpt2 is a repo, not an error."""
+    serve(hub, safetensors_model, "tinybert")
+    report = whyload.check("hf://tinybert@main")
+    same_as_local(report, whyload.check(str(safetensors_model)))
+    assert report.resolved["revision"] == "main"
+
+
 def test_single_file_on_the_hub(hub: FakeHub, safetensors_model: Path) -> None:
     serve(hub, safetensors_model, "org/one-file")
     report = whyload.check("hf://org/one-file/model.safetensors")

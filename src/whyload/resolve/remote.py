@@ -19,6 +19,9 @@ from whyload.resolve import Artifact
 from whyload.sources.remote import RemoteFailure, RemoteSource, RemoteStats
 
 _HF = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?:@(?P<rev>[^/]+))?(?:/(?P<path>.+))?$")
+# The Hub still serves its first models under a bare name (gpt2, bert-base-uncased): such an id
+# has no slash, so it never takes a file path after it.
+_HF_BARE = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*)(?:@(?P<rev>[^/]+))?(?P<path>)$")
 
 
 def resolve_remote(target: str, revision: str | None = None, *, hub_id: bool = False,
@@ -46,7 +49,7 @@ def _hub(target: str, revision: str | None, stats: RemoteStats) -> Artifact:
 
     bare = target[5:] if target.lower().startswith("hf://") else target
     bare = bare.removeprefix("models/").rstrip("/")
-    m = _HF.match(bare)
+    m = _HF.match(bare) or _HF_BARE.match(bare)
     if m is None:
         raise TargetError(target, f"{target!r} is not a Hub model: hf://org/name[@revision]",
                           hint="for example hf://sentence-transformers/all-MiniLM-L6-v2@main")
