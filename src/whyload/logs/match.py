@@ -29,8 +29,9 @@ MAX_REMEMBERED_TEXTS = 4_096  # distinct (line, exception) pairs whose row is re
 # "exit code -9", subprocess's "non-zero exit status -9", systemd's "status=9/KILL"
 _KILL_NOTICE = re.compile(
     r"^(?:[\w./-]+: line \d+:\s+\d+\s+|\[\d+\]\s+\d+\s+|zsh: )?[Kk]illed\s+\S*"
-    r"(?:python|\.py|torchrun|accelerate|deepspeed)|exit(?:ed with)? (?:code|status):? -9\b|return ?code:? -9\b"
-    r"|non-zero exit status -9\b|status=9/KILL\b|exit code 137 \(interrupted by signal 9")
+    r"(?:python|\.py|torchrun|accelerate|deepspeed)|exit(?:ed with)? (?:code|status):? -9\b"
+    r"|return ?code:? -9\b|non-zero exit status -9\b|status=9/KILL\b"
+    r"|exit code 137 \(interrupted by signal 9")
 _KILL_ROW = next(rank for rank, row in enumerate(ERROR_TEXTS)
                  if row.code == "WL500" and row.pattern.search("Killed"))
 _RETRY_NOTICE = re.compile(r"^\s*(?:WARNING: )?Retrying \(Retry\(|Retrying in [\d.]+ ?s\b"
