@@ -25,7 +25,7 @@ from whyload.logs.targets import (
     named_locations,
 )
 from whyload.readers.sniff import ARCHIVES, MODEL_KINDS
-from whyload.report import Finding, JSONValue, Report, Severity, Skipped
+from whyload.report import Category, Finding, JSONValue, Report, Severity, Skipped
 
 MAX_CHECKED_TARGETS = 3
 MAX_TARGET_TRIES = 12
@@ -48,13 +48,15 @@ def _diagnosed(lines: Sequence[Line]) -> tuple[tuple[Finding, ...], dict[_Key, i
     known = {f.code for f in table}
     found = (*table, *(f for f in report if f.code not in known))
     last: dict[tuple[str, str | None], int] = {}
-    for m in matches:
+    anchors = {m.line.number: m.anchor or m.line.number for m in matches}
+    for m in matches:  # a match in an exception's message counts at the exception's line
         key = (m.row.code, m.groups.get("file"))
-        last[key] = max(last.get(key, 0), m.line.number)
+        last[key] = max(last.get(key, 0), m.anchor or m.line.number)
     for f in found:
         line = f.evidence.get("line")
         key = (f.code, f.file)
-        last[key] = max(last.get(key, 0), line if isinstance(line, int) else 0)
+        if key not in last and isinstance(line, int):  # a finding made from a match (WL630)
+            last[key] = anchors.get(line, line)
     return found, last
 
 
@@ -154,7 +156,8 @@ def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True) 
                                                      collected.rank[k]))
     earlier = _earlier_attempts(collected)
     findings = [_counted(collected.findings[k], collected.counts[k]) for k in keys]
-    findings = [_from_earlier_attempt(f) if (f.code, f.file) in earlier else f for f in findings]
+    findings = sorted((_from_earlier_attempt(f) if (f.code, f.file) in earlier else f
+                       for f in findings), key=lambda f: -f.severity)
     if collected.training:
         findings = [_trained_later(f) for f in findings]
     checked: list[dict[str, JSONValue]] = []
@@ -307,9 +310,35 @@ def _merge_checks(findings: list[Finding], locations: list[str], calls: dict[str
                         "codes": report.codes(), "class": model_class})
         for finding in report.findings:
             merged = _merge_one(merged, finding, target)
+        merged = _explained_by_check(merged, report.findings, target)
         if len(done) >= MAX_CHECKED_TARGETS:
             break
-    return _refined(merged), checked, unchecked
+    merged = sorted(_refined(merged), key=lambda f: -f.severity)  # stable: table order kept
+    return merged, checked, unchecked
+
+
+def _explained_by_check(findings: list[Finding], from_check: Sequence[Finding], target: str
+                        ) -> list[Finding]:
+    """A log's guess about the files ("does not appear to have a file named ...") that check,
+    run on the model the log names, explains otherwise (a broken cache link, an LFS pointer):
+    the log's line stays as the symptom, check's findings are the cause."""
+    causes = [f.code for f in from_check
+              if f.severity is Severity.ERROR and f.category is Category.FILES]
+    if not causes:
+        return findings
+    out = []
+    for finding in findings:
+        if "checked" not in finding.evidence and finding.category is Category.FILES and \
+                finding.severity is Severity.ERROR and finding.code not in causes:
+            finding = dataclasses.replace(
+                finding, severity=Severity.INFO,
+                title=f"{finding.title} (the symptom; the cause: {', '.join(causes)})",
+                detail=finding.detail + f" `whyload check {target}` found what is wrong with "
+                                        f"the files: {', '.join(causes)}.",
+                fix=f"see {', '.join(causes)}",
+                evidence={**finding.evidence, "explained_by": causes, "checked": target})
+        out.append(finding)
+    return out
 
 
 def _why_unchecked(exc: BaseException) -> str:

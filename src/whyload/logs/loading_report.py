@@ -82,8 +82,10 @@ def read_loading_reports(lines: Iterable[Line]) -> list[LoadingReport]:
             current.raised = True
             continue
         if (v4 := _V4_MISSING.search(text)) is not None:
-            current = LoadingReport(v4["model_class"], v4["path"], line.number)
-            reports.append(current)
+            if not _same_load(current, v4["model_class"], v4["path"]) or current is None \
+                    or current.missing:
+                current = LoadingReport(v4["model_class"], v4["path"], line.number)
+                reports.append(current)
             in_shape_list = bool(v4["shapes"])
             if not in_shape_list:
                 current.missing.extend(_QUOTED.findall(text[v4.end():]))
@@ -93,8 +95,10 @@ def read_loading_reports(lines: Iterable[Line]) -> list[LoadingReport]:
             current.mismatched[shape["key"]] = (shape["checkpoint"], shape["model"])
             continue
         if (unused := _V4_UNUSED.search(text)) is not None:
-            current = LoadingReport(unused["model_class"], unused["path"], line.number)
-            reports.append(current)
+            if not _same_load(current, unused["model_class"], unused["path"]) or \
+                    current is None or current.unexpected:
+                current = LoadingReport(unused["model_class"], unused["path"], line.number)
+                reports.append(current)
             current.unexpected.extend(_QUOTED.findall(text[unused.end():]))
             continue
         if (v3 := _V3_MISSING.search(text)) is not None:
@@ -103,6 +107,12 @@ def read_loading_reports(lines: Iterable[Line]) -> list[LoadingReport]:
             current.missing.extend(_QUOTED.findall(text[v3.end():]))
         in_shape_list = in_shape_list and text.startswith("- ")
     return [r for r in reports if not r.empty]
+
+
+def _same_load(report: LoadingReport | None, model_class: str, path: str) -> bool:
+    """Whether a transformers 4 sentence goes on with the report before it: the unused and the
+    missing sentences of one load name the same class and path."""
+    return report is not None and report.model_class == model_class and report.path == path
 
 
 def _add_row(report: LoadingReport, key: str, status: str, detail: str) -> None:

@@ -47,6 +47,9 @@ class Match:
     line: Line
     exception: str | None
     groups: dict[str, str]
+    # the line of the exception whose message holds the match (its own line otherwise): which
+    # attempt of a log the match belongs to
+    anchor: int = 0
 
 
 def exception_name(text: str) -> tuple[str, str] | None:
@@ -66,6 +69,7 @@ def find_matches(lines: Sequence[Line]) -> list[Match]:
     remembered: _Remembered = {}
     in_context: dict[int, bool] = {}
     message = _Message()
+    header_line = 0
     for line in lines:
         text = without_prefix(line.text)
         if text.startswith(_TRACEBACK_START):
@@ -85,7 +89,7 @@ def find_matches(lines: Sequence[Line]) -> list[Match]:
         if header is not None:
             matches.extend(message.close(lines, in_context, remembered))
             message.open(line, text, header)
-            current, message_left = header, MAX_MESSAGE_LINES
+            current, message_left, header_line = header, MAX_MESSAGE_LINES, line.number
         else:
             message.add(text, line.text)
         hit = _remembered_row(text, current, lines, in_context, remembered)
@@ -94,8 +98,9 @@ def find_matches(lines: Sequence[Line]) -> list[Match]:
         if hit is not None:
             rank, groups = hit
             message.matched(rank)
+            anchor = header_line if current and message_left > 0 else line.number
             matches.append(Match(rank, ERROR_TEXTS[rank], line, current[1] if current else None,
-                                 dict(groups)))
+                                 dict(groups), anchor))
     matches.extend(message.close(lines, in_context, remembered))
     if any(not m.row.fallback for m in matches):
         matches = [m for m in matches if not m.row.fallback]
@@ -179,7 +184,7 @@ class _Message:
                     not (ERROR_TEXTS[hit[0]].fallback and self.ranks):
                 self.ranks.add(hit[0])
                 found.append(Match(hit[0], ERROR_TEXTS[hit[0]], header, exception[1],
-                                   dict(hit[1])))
+                                   dict(hit[1]), header.number))
         return found
 
 

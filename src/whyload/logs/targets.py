@@ -33,6 +33,13 @@ _NAMED = (
     re.compile(r"(?:from|at|in|directory|path|model|loading|Loading)[:=]?\s+((?:/|\./|~/)"
                r"[^\s\"'<>]+)"),
     re.compile(r"[\"'<]([A-Za-z]:\\\\?[^\"'<>]+)[\"'>]"),  # a Windows path, quoted
+    # transformers' and huggingface_hub's messages that name what they could not load
+    re.compile(r"(?:^|Error: )([^\s'\"]+) does not appear to have (?:a file|files) named"),
+    re.compile(r"Can't load (?:the model|weights|config|the configuration|tokenizer) for "
+               r"'([^']+)'"),
+    re.compile(r"'([^']+)' is not a local folder and is not a valid model identifier"),
+    re.compile(r"path_or_model_id: '([^']+)'"),
+    re.compile(r"huggingface\.co/(?:api/models/)?([\w.\-]+/[\w.\-]+)/(?:resolve|revision|tree)/"),
 )
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}(?:/[\w.\-]{1,96})?$")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack")
