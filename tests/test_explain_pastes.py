@@ -120,6 +120,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
                                        RICH.format(body=_indented(SCRIPTS[name])), hub=hub)
         outputs[f"{name}-logged"] = _run(folder, f"{name}_logged",
                                          LOGGED.format(body=_indented(SCRIPTS[name])), hub=hub)
+    narrow = RICH.format(body=_indented(SCRIPTS["cached"])).replace("width=100", "width=50")
+    outputs["cached-rich-narrow"] = _run(folder, "cached_rich_narrow", narrow, hub=hub)
     keys = json.loads((folder / "keys.json").read_text())
     return {"folder": folder, "hub": hub, "out": outputs, "keys": keys}
 
@@ -404,7 +406,39 @@ def test_a_hub_id_not_in_the_cache_is_reported_unchecked(hf_cache: Path) -> None
     assert [u["target"] for u in report.facts["not_checked"]] == ["acme/not-here"]  # type: ignore
 
 
+def test_a_message_rich_wrapped_mid_phrase_is_read_whole(world: dict[str, object]) -> None:
+    """rich wraps the exception's message at the terminal's width: at 50 columns the phrase
+    that names the failure is cut in two lines, and no single line holds it."""
+    text = _out(world, "cached-rich-narrow")
+    assert not any("does not appear to have a file named" in line for line in text.splitlines())
+    header = next(i for i, line in enumerate(text.splitlines(), 1)
+                  if line.startswith("OSError: acme/tiny-bert"))
+    report = _explain(text, world)
+    assert report.findings and report.findings[0].evidence["line"] == header
+    assert report.findings[0].code == only(_explain(_out(world, "cached"), world),
+                                           report.findings[0].code).code
+
+
 # --- advice never riskier than the problem ------------------------------------------------------
+
+
+def test_torch_s_own_size_mismatch_puts_the_labels_before_random_weights() -> None:
+    """torch's load_state_dict text (what transformers 3 and 4 raised for a head of another
+    size), made here by torch itself."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    three = BertForSequenceClassification(BertConfig(**TINY_BERT))
+    five = BertForSequenceClassification(BertConfig(**{**TINY_BERT, "num_labels": 5}))
+    with pytest.raises(RuntimeError) as raised:
+        five.load_state_dict(three.state_dict())
+    assert isinstance(raised.value, RuntimeError) and torch.__version__
+    text = f"RuntimeError: {raised.value}\n"
+    assert "size mismatch for classifier.weight" in text
+    finding = explain(io.StringIO(text), run_check=False).by_code("WL310")[0]
+    fix = finding.fix
+    assert "3 labels" in fix and fix.index("num_labels=3") < fix.index("ignore_mismatched_sizes")
+    assert "random" in fix[fix.index("ignore_mismatched_sizes"):]
 
 
 def test_a_head_of_another_size_is_fixed_by_the_labels_before_random_weights(
@@ -458,6 +492,14 @@ def test_several_attempts_diagnose_the_last_and_mention_the_others(
     assert earlier.severity is Severity.INFO and earlier.evidence["attempt"] == "earlier"
     assert earlier.title.startswith("An earlier attempt")
     assert report.verdict is Verdict.FAILS
+
+
+def test_a_kill_after_an_error_is_the_last_attempt(world: dict[str, object]) -> None:
+    log = _out(world, "args") + "$ python load.py --no-args\nLoading weights: 10%\nKilled\n"
+    report = _explain(log, world)
+    assert report.facts["attempts"] == 2
+    assert [(f.code, f.severity) for f in report.findings] == [
+        ("WL500", Severity.ERROR), ("WL210", Severity.INFO)]
 
 
 def test_a_chained_traceback_is_one_attempt(world: dict[str, object]) -> None:
