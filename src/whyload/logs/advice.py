@@ -14,6 +14,7 @@ names, and names that file.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -35,7 +36,9 @@ _REFUSED = re.compile(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (?P<na
 _UNSAFE_LOAD = re.compile(r"[^;(]*weights_only\s*=\s*False[^;)]*\)?")
 _QUANTIZED = ("WL360", "WL361", "WL362", "WL363")
 _IGNORE_SIZES = "ignore_mismatched_sizes=True"
-_PLACEHOLDERS = re.compile(r"<(?:model|repo id|repo_id|model id|model_id|path|folder|dir)>")
+_PLACEHOLDERS = re.compile(r"(?P<quote>['\"]?)<(?P<what>model|repo id|repo_id|model id|model_id"
+                           r"|path|folder|dir|file)>")
+_HUB_PLACEHOLDERS = ("repo id", "repo_id", "model id", "model_id")
 _CLASSIFIER = re.compile(r"^(?:\w+\.)?(?:classifier|score|qa_outputs)\.(?:out_proj\.)?weight$")
 
 
@@ -116,8 +119,10 @@ def _data_global(refusal: Finding, name: str | None, weights: str | None) -> Fin
                                title=f"torch.load with weights_only=True refuses the global {name}")
 
 
-def safer_advice(findings: Sequence[Finding], *, model: str | None) -> list[Finding]:
-    """Every fix made safe for what the findings show, and aimed at the model the log names."""
+def safer_advice(findings: Sequence[Finding], *, model: str | None,
+                 weights: str | None = None) -> list[Finding]:
+    """Every fix made safe for what the findings show, and aimed at the model (and weights
+    file) the log names."""
     risky = any(f.code == RUNS_CODE or (f.category.value == "security"
                                         and f.severity is Severity.ERROR) for f in findings)
     quantized = any(f.code in _QUANTIZED or "quantization" in f.evidence for f in findings)
@@ -128,10 +133,29 @@ def safer_advice(findings: Sequence[Finding], *, model: str | None) -> list[Find
             fix = _without_unsafe_load(fix)
         if _IGNORE_SIZES in fix:
             fix = _mismatch_fix(finding, quantized)
-        if model is not None and _PLACEHOLDERS.search(fix):
-            fix = _PLACEHOLDERS.sub(fix_commands.quoted(model).replace("\\", "\\\\"), fix)
+        if "<" in fix:
+            file = finding.file or _text(finding.evidence.get("file")) or weights
+            fix = _PLACEHOLDERS.sub(functools.partial(_filled, model=model, file=file), fix)
         out.append(finding if fix == finding.fix else dataclasses.replace(finding, fix=fix))
     return out
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _filled(found: re.Match[str], model: str | None, file: str | None) -> str:
+    """A placeholder of a fix with what the log names: the model for <model>/<folder>/<path>,
+    a hub id only for <repo id>, the weights file for <file>; kept when the log does not say.
+    Inside quotes (Python) the value goes as it is, else quoted for the shell."""
+    what, quote = found["what"], found["quote"]
+    value = file if what == "file" else model
+    if what == "file" and value is None:
+        value = model
+    hub = value is not None and "/" in value and is_hub_id(value) and not os.path.isdir(value)
+    if value is None or (what in _HUB_PLACEHOLDERS and not hub):
+        return found.group(0)
+    return quote + (value if quote else fix_commands.quoted(value))
 
 
 def _without_unsafe_load(fix: str) -> str:

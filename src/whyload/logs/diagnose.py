@@ -165,7 +165,8 @@ def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True) 
     locations = _locations_first_called(collected)
     if run_check:
         findings, checked, unchecked = _merge_checks(findings, locations, collected.calls)
-    findings = safer_advice(findings, model=_the_model(collected, locations))
+    findings = safer_advice(findings, model=_the_model(collected, locations),
+                            weights=_the_weights(collected))
     t2 = time.perf_counter()
     skipped: tuple[Skipped, ...] = ()
     if not findings:
@@ -237,6 +238,13 @@ def _locations_first_called(collected: _Collected) -> list[str]:
     last such call first: the one that ran last)."""
     called = list(reversed(collected.calls))
     return [*called, *(loc for loc in collected.locations if loc not in collected.calls)]
+
+
+def _the_weights(collected: _Collected) -> str | None:
+    """The file the last torch.load (or safetensors load) of the printed code read."""
+    loads = [target for target, how in collected.calls.items()
+             if how in ("torch.load", "load_file", "safe_open", "load_state_dict")]
+    return loads[-1] if loads else None
 
 
 def _the_model(collected: _Collected, locations: list[str]) -> str | None:

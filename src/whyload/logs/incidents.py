@@ -26,7 +26,6 @@ from whyload.logs.lines import (
     TRIGGER_WORDS,
     Line,
     clean,
-    without_prefix,
 )
 
 CONTEXT_BEFORE = 20  # the loading report table and log lines just before a traceback
@@ -123,7 +122,7 @@ class IncidentScanner:
         self.lines += count
 
     def _line(self, line: Line) -> Iterator[Incident]:
-        text, triggered = without_prefix(line.text), line.trigger
+        text, triggered = line.plain, line.trigger
         if text.startswith("Traceback (most recent call last)"):
             self._in_traceback = True
         elif self._in_traceback and not _TRACEBACK_BODY.match(text):

@@ -7,7 +7,7 @@ import io
 import os
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -130,6 +130,11 @@ class Line:
     number: int
     text: str
     trigger: bool = False
+    plain: str = field(default="", compare=False, repr=False)  # without_prefix(text), once
+
+    def __post_init__(self) -> None:
+        if not self.plain and self.text:
+            object.__setattr__(self, "plain", without_prefix(self.text))
 
 
 def clean(text: str) -> str:

@@ -16,7 +16,7 @@ import whyload.checks  # noqa: F401  (registers every code the table names)
 from whyload.knowledge import fix_commands
 from whyload.knowledge.quantization import IGNORE_SIZES_ON_QUANTIZED, mismatches_are_packed
 from whyload.logs.advice import strip_prefix_fix
-from whyload.logs.lines import Line, without_prefix
+from whyload.logs.lines import Line
 from whyload.registry import Problem, stamp
 from whyload.report import Effect, Finding, JSONValue, Severity
 
@@ -67,7 +67,7 @@ def read_loading_reports(lines: Iterable[Line]) -> list[LoadingReport]:
     current: LoadingReport | None = None
     in_shape_list = False
     for line in lines:
-        text = without_prefix(line.text)
+        text = line.plain
         if not (line.trigger or "|" in text or text.startswith("- ")):
             in_shape_list = False
             continue
@@ -226,7 +226,8 @@ def loading_findings(report: LoadingReport) -> list[Finding]:
                       if harmless else ""),
             evidence={**where, "missing": base[:50], "count": len(base)},
             fix="load the class (and config) the checkpoint was saved with; "
-                "`whyload check <model>` shows what the weights hold",
+                f"`whyload check {fix_commands.quoted(report.path) if report.path else '<model>'}`"
+                " shows what the weights hold",
             severity=Severity.WARNING if harmless else Severity.ERROR,
             effect=Effect.NONE if harmless else Effect.SILENT)))
     deberta = {k: v for k, v in report.mismatched.items() if "rel_embeddings" in k}

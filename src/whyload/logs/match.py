@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import whyload.checks  # noqa: F401  (registers every code the table names)
 from whyload.knowledge.error_texts import ERROR_TEXTS, ErrorText
-from whyload.logs.lines import Line, starts_record, without_prefix
+from whyload.logs.lines import Line, starts_record
 from whyload.registry import Problem, stamp
 from whyload.report import Finding, JSONValue
 
@@ -71,7 +71,7 @@ def find_matches(lines: Sequence[Line]) -> list[Match]:
     message = _Message()
     header_line = 0
     for line in lines:
-        text = without_prefix(line.text)
+        text = line.plain
         if text.startswith(_TRACEBACK_START):
             matches.extend(message.close(lines, in_context, remembered))
             current, in_frames, message_left = None, True, 0
