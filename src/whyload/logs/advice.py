@@ -36,6 +36,7 @@ _REFUSED = re.compile(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (?P<na
 _UNSAFE_LOAD = re.compile(r"[^;(]*weights_only\s*=\s*False[^;)]*\)?")
 _QUANTIZED = ("WL360", "WL361", "WL362", "WL363")
 _IGNORE_SIZES = "ignore_mismatched_sizes=True"
+_IGNORE_SIZES_REFUSED = re.compile(r"(?:never|do not|don't) (?:pass )?ignore_mismatched_sizes")
 _PLACEHOLDERS = re.compile(r"(?P<quote>['\"]?)<(?P<what>model|repo id|repo_id|model id|model_id"
                            r"|path|folder|dir|file)>")
 _HUB_PLACEHOLDERS = ("repo id", "repo_id", "model id", "model_id")
@@ -131,8 +132,10 @@ def safer_advice(findings: Sequence[Finding], *, model: str | None,
         fix = finding.fix or ""
         if risky and "weights_only=False" in fix:
             fix = _without_unsafe_load(fix)
-        if _IGNORE_SIZES in fix:
-            fix = _mismatch_fix(finding, quantized)
+        if _IGNORE_SIZES in fix and not _IGNORE_SIZES_REFUSED.search(fix):
+            fix = (_mismatch_fix(finding, quantized)
+                   if quantized or "checked" not in finding.evidence or fix.startswith(
+                       ("pass " + _IGNORE_SIZES, _IGNORE_SIZES)) else _warned(fix))
         if "<" in fix:
             file = finding.file or _text(finding.evidence.get("file")) or weights
             fix = _PLACEHOLDERS.sub(functools.partial(_filled, model=model, file=file), fix)
@@ -162,6 +165,15 @@ def _without_unsafe_load(fix: str) -> str:
     """A fix that unpickled with weights_only=False, for a file that would run code: gone."""
     return ("do not unpickle this file (it would run code): get the weights as safetensors from "
             "a source you trust")
+
+
+def _warned(fix: str) -> str:
+    """check's own fix, which comes first, with the warning on ignore_mismatched_sizes."""
+    tail = fix[fix.index(_IGNORE_SIZES):]
+    if "random" in tail:
+        return fix
+    return fix.replace(_IGNORE_SIZES, _IGNORE_SIZES + " (those weights become random: train "
+                                                      "them before use)", 1)
 
 
 def _mismatch_fix(finding: Finding, quantized: bool) -> str:
