@@ -542,3 +542,41 @@ def test_the_normalised_shapes_read_as_python_writes_them() -> None:
     assert without_prefix("2024-05-01 12:00:00.123 | ERROR    | m:f:12 - OSError: x") == \
         "OSError: x"
     assert without_prefix("2023 was a good year") == "2023 was a good year"
+
+
+@pytest.mark.parametrize(("module", "name", "args", "global_name"), [
+    ("builtins", "getattr", (1, "real"), "builtins.getattr"),
+    ("builtins", "exec", ("x = 1",), "builtins.exec"),
+    ("pickle", "loads", (b"N.",), "pickle.loads"),
+    ("cProfile", "run", ("1",), "cProfile.run"),
+    ("timeit", "timeit", ("1",), "timeit.timeit"),
+    ("subprocess", "call", (["true"],), "subprocess.call"),
+    ("runpy", "run_path", ("x.py",), "runpy.run_path"),
+])
+def test_every_global_that_runs_code_is_a_security_finding(
+        module: str, name: str, args: tuple[object, ...], global_name: str,
+        tmp_path: Path) -> None:
+    """torch refuses each before calling it (nothing runs here); explain reads torch's real
+    text and classifies the global with whyload's own pickle-global table."""
+    import importlib
+    import traceback
+
+    import torch
+
+    function = getattr(importlib.import_module(module), name)
+
+    class Hook:
+        def __reduce__(self) -> tuple[object, ...]:
+            return (function, args)
+
+    path = tmp_path / "hook.pt"
+    torch.save({"w": torch.zeros(1), "hook": Hook()}, path)
+    with pytest.raises(Exception) as raised:
+        torch.load(path)
+    text = "ckpt = torch.load('hook.pt')\n" + "".join(
+        traceback.format_exception(raised.value))
+    assert "GLOBAL" in text, text[-600:]
+    report = explain(io.StringIO(text), run_check=False)
+    finding = only(report, "WL630")
+    assert finding.evidence["global"] == global_name, text[-600:]
+    assert all("weights_only=False" not in (f.fix or "") for f in report.findings)
