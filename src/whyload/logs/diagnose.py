@@ -213,13 +213,14 @@ def _scan(stream: TextIO, collected: _Collected) -> None:
 
 def _earlier_attempts(collected: _Collected) -> set[tuple[str, str | None]]:
     """The findings seen only before the last attempt began (after the exception, or the
-    "Killed", that ended the one before it); none when the last attempt shows no finding of
-    its own (its cause is then unknown, and the earlier ones are all there is to say)."""
+    "Killed", that ended the one before it); none when the last attempt shows no warning or
+    error of its own (its cause is then unknown, and the earlier ones are all there is to say)."""
     if collected.attempts < 2 or len(collected.attempt_ends) < 2:
         return set()
     boundary = collected.attempt_ends[-2]
     earlier = {k for k, line in collected.last_line.items() if line <= boundary}
-    if not set(collected.findings) - earlier:
+    last = set(collected.findings) - earlier
+    if not any(collected.findings[k].severity >= Severity.WARNING for k in last):
         return set()
     return earlier & set(collected.findings)
 
