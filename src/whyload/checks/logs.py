@@ -152,3 +152,26 @@ PROCESS_KILLED = declare("WL577", "process-killed", Category.ENVIRONMENT, """
     that does not match, a file truncated under an mmap (SIGBUS), or two libraries with different
     OpenMP runtimes. Fix: rerun `whyload env`, and `whyload verify` on the model files.
     """, command="explain")
+
+REFUSED_GLOBAL_RUNS_CODE = declare("WL630", "refused-global-runs-code", Category.SECURITY, """
+    torch's weights_only refused a global that runs code: the file would run it when loaded
+
+    torch.load(weights_only=True) stops at the first global outside its allowlist and names it
+    ("Unsupported global: GLOBAL posix.system", "unsupported GLOBAL builtins.eval whose module
+    builtins is blocked"). When that global runs commands or code (os/posix.system, eval, exec,
+    getattr, pickle.loads, subprocess, runpy, cProfile.run, timeit.timeit ...), weights_only did
+    its job: loading the same file with weights_only=False would call it. Fix: do not load the
+    file; `whyload check` on it lists every call its pickle makes; get the weights as
+    safetensors from a source you trust.
+    """, command="explain")
+
+NO_WEIGHT_NAME_MATCHES = declare("WL470", "no-weight-name-matches", Category.ARCHITECTURE, """
+    No weight name of the checkpoint matches the model's: every weight was newly initialized
+
+    transformers' loading report (or transformers 4's "Some weights of X were not initialized"
+    and "were not used" warnings) lists the whole model as missing and the checkpoint's keys as
+    unexpected, and no common prefix explains the difference: the checkpoint was saved by other
+    code (another architecture, a framework's own names, a renamed module). The model that
+    loads is entirely random. Fix: load the class and library the checkpoint was saved with, or
+    convert its names with that project's conversion script.
+    """, command="explain")
