@@ -526,3 +526,34 @@ def test_verify_against_cli(hub: FakeHub, safetensors_model: Path) -> None:
     assert json.loads(result.stdout)["facts"]["bytes"] == "intact"
     result = run_cli("verify", str(safetensors_model), "--against", "hf://org/absent", env=env)
     assert result.returncode == 2 and "WL581" in result.stdout + result.stderr
+
+
+# -- explain --remote: the model a log names, checked on the Hub ------------------------------
+
+_POINTER_LOG = """\
+>>> model = AutoModel.from_pretrained("org/pointer")
+Traceback (most recent call last):
+  File "<stdin>", line 1, in <module>
+  File "/usr/lib/python3.11/site-packages/safetensors/torch.py", line 311, in load_file
+    with safe_open(filename, framework="pt", device=device) as f:
+safetensors_rust.SafetensorError: Error while deserializing header: HeaderTooLarge
+"""
+
+
+def test_explain_checks_the_hub_id_a_log_names_with_remote(hub: FakeHub, copy_of: Copy,
+                                                           minilm: Path) -> None:
+    """Not cached here: without --remote explain says how to check it; with it, the Hub's
+    copy is read by its headers and check names the LFS pointer behind 'HeaderTooLarge'."""
+    serve(hub, _lfs_pointer(copy_of, minilm), "org/pointer")
+    local_only = whyload.explain(_POINTER_LOG)
+    assert "WL110" not in local_only.codes()
+    unchecked = local_only.facts["not_checked"]
+    assert any(u["target"] == "org/pointer" and "--remote" in u["why"] for u in unchecked)
+
+    report = whyload.explain(_POINTER_LOG, remote=True)
+    wl110 = report.findings[0]
+    assert wl110.code == "WL110" and wl110.severity is whyload.Severity.ERROR
+    assert wl110.evidence["checked"] == "org/pointer"
+    assert report.facts["checked"][0]["target"] == "org/pointer"
+    assert not (Path(os.environ["HF_HOME"])).exists() or not any(
+        Path(os.environ["HF_HOME"]).rglob("*.safetensors"))

@@ -117,13 +117,16 @@ def _rank_of(code: str, order: int) -> int:
     return _LOADING_RANK + order
 
 
-def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True) -> Report:
+def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True,
+            remote: bool = False) -> Report:
     """Find the failures in a log or traceback (a path, '-' for stdin, an open text stream, or
     the text itself when it spans lines), read line by line in bounded memory, and explain each:
     cause, evidence line, fix.
 
     When the log names a local model folder or a cached hub id that exists here and `run_check`
     is true, `whyload.check` runs on it and its findings are merged in (one per code and file).
+    With `remote`, a hub id that is not cached here is checked on the Hub by its headers (explain
+    reaches the network only when asked).
     Raises TargetError when the log cannot be opened.
     """
     from whyload.errors import TargetError
@@ -164,7 +167,8 @@ def explain(source: str | os.PathLike[str] | TextIO, *, run_check: bool = True) 
     unchecked: list[dict[str, JSONValue]] = []
     locations = _locations_first_called(collected)
     if run_check:
-        findings, checked, unchecked = _merge_checks(findings, locations, collected.calls)
+        findings, checked, unchecked = _merge_checks(findings, locations, collected.calls,
+                                                     remote=remote)
     findings = safer_advice(findings, model=_the_model(collected, locations),
                             weights=_the_weights(collected))
     t2 = time.perf_counter()
@@ -289,11 +293,13 @@ def _refuse_non_log(path: str | os.PathLike[str]) -> None:
                                f"`whyload check {name}`")
 
 
-def _merge_checks(findings: list[Finding], locations: list[str], calls: dict[str, str]
+def _merge_checks(findings: list[Finding], locations: list[str], calls: dict[str, str], *,
+                  remote: bool = False
                   ) -> tuple[list[Finding], list[dict[str, JSONValue]], list[dict[str, JSONValue]]]:
     """`findings` with those of `whyload.check` on each location that exists here (with the
-    class the printed code loads it into); a code both name is one finding: check's, with the
-    log's line added to its evidence. Also the hub ids that could not be checked, and why."""
+    class the printed code loads it into), or, with `remote`, on the Hub for a hub id that is not
+    cached; a code both name is one finding: check's, with the log's line added to its evidence.
+    Also the hub ids that could not be checked, and why."""
     from whyload.errors import WhyloadError
     from whyload.pipeline import check
 
@@ -311,9 +317,18 @@ def _merge_checks(findings: list[Finding], locations: list[str], calls: dict[str
         try:
             report = check(target, model_class=model_class)
         except (WhyloadError, OSError, ValueError) as exc:
-            if is_hub_id(target) and len(unchecked) < MAX_CHECKED_TARGETS:
-                unchecked.append({"target": target, "why": _why_unchecked(exc)})
-            continue
+            report = None
+            why = _why_unchecked(exc)
+            if remote and is_hub_id(target):
+                try:
+                    report = check(target, model_class=model_class, remote=True)
+                except (WhyloadError, OSError, ValueError) as remote_exc:
+                    why = f"not cached here; on the Hub: {_why_unchecked(remote_exc)}"
+            if report is None:
+                if is_hub_id(target) and len(unchecked) < MAX_CHECKED_TARGETS:
+                    unchecked.append({"target": target, "why": why if remote else
+                                      f"{why} (--remote checks it on the Hub)"})
+                continue
         done.add(target)
         checked.append({"target": target, "verdict": report.verdict.value,
                         "codes": report.codes(), "class": model_class})
@@ -351,9 +366,8 @@ def _explained_by_check(findings: list[Finding], from_check: Sequence[Finding], 
 
 
 def _why_unchecked(exc: BaseException) -> str:
-    """Why a hub id the log names was not checked: not in the local HF cache, and explain
-    checks only what is here (a remote target, once `check` resolves one, is checked by the
-    same call: see targets.remote_target)."""
+    """Why a hub id the log names was not checked: not in the local HF cache (explain checks the
+    Hub only with --remote), or the Hub refused."""
     return (str(exc).splitlines() or ["not found"])[0][:200]
 
 

@@ -80,9 +80,8 @@ def is_hub_id(candidate: str) -> bool:
 
 
 def remote_target(candidate: str) -> str | None:
-    """The hook for remote targets: a hub id that is not in the local cache is handed to
-    `check` as is, which resolves it in the cache today and, once remote targets are resolved
-    (hf://, the Hub), remotely; explain needs no change for that. Returns the target to check."""
+    """A hub id is handed to `check` as is: it resolves it in the local cache, and explain's
+    --remote retries it on the Hub. Returns the target to check."""
     return candidate if is_hub_id(candidate) else None
 
 
