@@ -300,8 +300,6 @@ def _merge_checks(findings: list[Finding], locations: list[str], calls: dict[str
     class the printed code loads it into), or, with `remote`, on the Hub for a hub id that is not
     cached; a code both name is one finding: check's, with the log's line added to its evidence.
     Also the hub ids that could not be checked, and why."""
-    from whyload.errors import WhyloadError
-    from whyload.pipeline import check
 
     checked: list[dict[str, JSONValue]] = []
     unchecked: list[dict[str, JSONValue]] = []
@@ -314,21 +312,11 @@ def _merge_checks(findings: list[Finding], locations: list[str], calls: dict[str
             continue
         tries += 1
         model_class = loadable_class(calls.get(candidate))
-        try:
-            report = check(target, model_class=model_class)
-        except (WhyloadError, OSError, ValueError) as exc:
-            report = None
-            why = _why_unchecked(exc)
-            if remote and is_hub_id(target):
-                try:
-                    report = check(target, model_class=model_class, remote=True)
-                except (WhyloadError, OSError, ValueError) as remote_exc:
-                    why = f"not cached here; on the Hub: {_why_unchecked(remote_exc)}"
-            if report is None:
-                if is_hub_id(target) and len(unchecked) < MAX_CHECKED_TARGETS:
-                    unchecked.append({"target": target, "why": why if remote else
-                                      f"{why} (--remote checks it on the Hub)"})
-                continue
+        report, why = _check_named(target, model_class, remote)
+        if report is None:
+            if is_hub_id(target) and len(unchecked) < MAX_CHECKED_TARGETS:
+                unchecked.append({"target": target, "why": why})
+            continue
         done.add(target)
         checked.append({"target": target, "verdict": report.verdict.value,
                         "codes": report.codes(), "class": model_class})
@@ -363,6 +351,24 @@ def _explained_by_check(findings: list[Finding], from_check: Sequence[Finding], 
                 evidence={**finding.evidence, "explained_by": causes, "checked": target})
         out.append(finding)
     return out
+
+
+def _check_named(target: str, model_class: str | None, remote: bool) -> tuple[Report | None, str]:
+    """check's report on a location the log names, or None and why it could not be checked: a
+    hub id that is not cached here is retried on the Hub when `remote`."""
+    from whyload.errors import WhyloadError
+    from whyload.pipeline import check
+
+    try:
+        return check(target, model_class=model_class), ""
+    except (WhyloadError, OSError, ValueError) as exc:
+        why = _why_unchecked(exc)
+    if not (remote and is_hub_id(target)):
+        return None, f"{why} (--remote checks it on the Hub)" if is_hub_id(target) else why
+    try:
+        return check(target, model_class=model_class, remote=True), ""
+    except (WhyloadError, OSError, ValueError) as exc:
+        return None, f"not cached here; on the Hub: {_why_unchecked(exc)}"
 
 
 def _why_unchecked(exc: BaseException) -> str:
