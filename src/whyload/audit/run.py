@@ -9,8 +9,9 @@ Faults become rows, never a stop:
 - the target cannot be examined (TargetError): WL590, as `whyload check` would exit 2;
 - the check raises: WL591, with the exception;
 - the check runs past --timeout: WL592; the thread is left behind and its worker restarted;
-- the worker dies with the target, on every retry the cluster allows: WL593. A batch whose
-  worker died is split into single targets first, so only the culprit gets the row.
+- the worker dies with the target, on every retry the cluster allows: WL593. The targets of a
+  task whose worker died are checked again at the end, one at a time with nothing else
+  running, so that only the culprit gets the row (a task queued on a dying worker dies too).
 """
 
 from __future__ import annotations
@@ -328,10 +329,11 @@ def _takes_n_workers() -> bool:
 
 
 def start_cluster(scheduler: str | None = None, workers: int | None = None,
-                  allowed_failures: int = 2) -> Cluster:
+                  allowed_failures: int = 0) -> Cluster:
     """A client of the Dask scheduler at `scheduler`, else of a local cluster of `workers`
     processes (default: one per CPU), one thread each: checks are Python, which a thread pool
-    in one process would serialise."""
+    in one process would serialise. A task whose worker died is not retried by Dask
+    (`allowed_failures`): the audit retries its targets itself, alone (Audit._quarantine)."""
     require_dask()
     import logging
 
@@ -401,6 +403,7 @@ class Audit:
     cached: int = 0
     _futures: Any = None
     _batches: dict[str, list[Target]] = field(default_factory=dict)  # future key -> targets
+    _suspects: list[Target] = field(default_factory=list)  # in a task whose worker died
 
     def settings(self) -> dict[str, Any]:
         return {"options": self.options.report_changing(),
@@ -438,6 +441,16 @@ class Audit:
             self._submit(batch)
         for future in self._futures:
             yield from self._collect(future, keys)
+        yield from self._quarantine(keys)
+
+    def _quarantine(self, keys: dict[Target, tuple[str, str]]) -> Iterator[Outcome]:
+        """The targets of tasks whose worker died, each checked with nothing else running: a
+        worker runs one target at a time, but every task queued on it dies with it, so only a
+        death while a target runs alone names the culprit (WL593)."""
+        suspects, self._suspects = self._suspects, []
+        for target in suspects:
+            self._submit([target])
+            yield from self._collect(next(self._futures), keys, alone=True)
 
     def _cached(self, target: Target, settings: dict[str, Any],
                 keys: dict[Target, tuple[str, str]]) -> Outcome | None:
@@ -457,14 +470,14 @@ class Audit:
         self._batches[str(future.key)] = list(batch)  # what to split if its worker dies
         self._futures.add(future)
 
-    def _collect(self, future: Any, keys: dict[Target, tuple[str, str]]) -> Iterator[Outcome]:
+    def _collect(self, future: Any, keys: dict[Target, tuple[str, str]],
+                 alone: bool = False) -> Iterator[Outcome]:
         batch = self._batches.pop(str(future.key))
         try:
             outcomes: list[Outcome] = future.result()
         except Exception as exc:
-            if _worker_died(exc) and len(batch) > 1:
-                for target in batch:  # find the culprit: one target a task
-                    self._submit([target])
+            if _worker_died(exc) and not alone:
+                self._suspects.extend(batch)  # checked again at the end, one at a time
                 return
             outcomes = [Outcome(t, worker_died_row(t, exc) if _worker_died(exc) else
                                 _client_side_crash(t, exc)) for t in batch]
