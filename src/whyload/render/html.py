@@ -3,6 +3,7 @@ targets to filter and sort, each opening to its findings with their evidence and
 
 No network: the styles and the script are inline, the rows are embedded as JSON (with `</`
 escaped, so no value can close the script element), and the page builds itself from them.
+`report.html#open=TARGET` opens with that target's findings shown.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ const codeSel=document.getElementById("code");
 Object.keys(D.codes).sort().forEach(c=>{{const o=document.createElement("option");
   o.value=c;o.textContent=c+" ("+D.codes[c]+")";codeSel.appendChild(o);}});
 let key="verdict", dir=1, open=new Set();
+if(location.hash.startsWith("#open="))open.add(decodeURIComponent(location.hash.slice(6)));
 function el(tag,cls,text){{const e=document.createElement(tag);if(cls)e.className=cls;
   if(text!==undefined)e.textContent=text;return e;}}
 function detail(r){{const td=el("td");td.colSpan=5;
