@@ -238,20 +238,12 @@ def test_local_audit_agrees_with_check_on_every_target(
         else r["target"] for r in rows]
 
 
-def test_workers_import_neither_torch_nor_transformers(fleet: Path) -> None:
-    cluster = start_cluster(workers=1)
-    try:
-        targets = list(discover([str(fleet / "team-a")]))
-        outcomes = list(Audit(cluster, targets, AuditOptions()).outcomes())
-        assert {o.verdict for o in outcomes} == {"loads"}
-        imported = cluster.client.run(_ml_libraries_imported)
-        assert list(imported.values()) == [[]]
-    finally:
-        cluster.close()
-
-
 def _ml_libraries_imported() -> list[str]:
     return [m for m in ML_LIBRARIES if m in sys.modules]
+
+
+def _interrupt_handler() -> int:
+    return int(signal.getsignal(signal.SIGINT))  # type: ignore[arg-type]
 
 
 def test_check_does_not_import_dask(safetensors_model: Path) -> None:
@@ -305,15 +297,20 @@ def hangs_on_stall(targets: Sequence[Target], options: AuditOptions) -> list[Out
         run.check_target = real
 
 
-def test_a_killed_worker_becomes_a_row_and_the_audit_goes_on(
+def test_a_killed_worker_becomes_a_row_and_the_audit_goes_on_without_torch(
         fleet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     poison = linked_copy(fleet / "team-a" / "bert-0", tmp_path / "poison")
     targets = [*discover([str(fleet / "team-a")]), Target(str(poison))]
     cluster = start_cluster(workers=2)
     try:
         outcomes = list(Audit(cluster, targets, AuditOptions(), task=dies_on_poison).outcomes())
+        cluster.client.wait_for_workers(2, timeout=60)  # the killed ones are back
+        imported = cluster.client.run(_ml_libraries_imported)  # by the workers' checks
+        interrupts = cluster.client.run(_interrupt_handler)  # workers restarted since too
     finally:
         cluster.close()
+    assert imported and all(found == [] for found in imported.values())
+    assert set(interrupts.values()) == {int(signal.SIG_IGN)}  # Ctrl-C is the client's to handle
     rows = {o.target.target: o.row for o in outcomes}
     assert len(outcomes) == len(targets)
     assert [f["code"] for f in rows[str(poison)]["findings"]] == ["WL593"]
@@ -347,7 +344,7 @@ def test_a_hanging_target_times_out_and_its_worker_is_replaced(fleet: Path,
 def test_an_interrupted_audit_resumes_and_a_rerun_rechecks_only_what_changed(
         safetensors_model: Path, tmp_path: Path) -> None:
     big = tmp_path / "big"
-    for i in range(600):
+    for i in range(300):
         linked_copy(safetensors_model, big / f"m{i:03d}")
     out, cache = tmp_path / "rows.jsonl", tmp_path / "cache"
     command = [sys.executable, "-m", "whyload", "audit", str(big), "--out", str(out),
@@ -355,7 +352,7 @@ def test_an_interrupted_audit_resumes_and_a_rerun_rechecks_only_what_changed(
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if out.exists() and out.read_text().count("\n") >= 40:
+        if out.exists() and out.read_text().count("\n") >= 20:
             proc.send_signal(signal.SIGINT)
             break
         time.sleep(0.05)
@@ -363,17 +360,17 @@ def test_an_interrupted_audit_resumes_and_a_rerun_rechecks_only_what_changed(
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr
     written = [json.loads(line) for line in out.read_text().splitlines()]  # whole lines only
-    assert 40 <= len(written) < 600 and {r["verdict"] for r in written} == {"loads"}
+    assert 20 <= len(written) < 300 and {r["verdict"] for r in written} == {"loads"}
 
     resumed = run_cli(*command[3:], timeout=240)
     assert resumed.returncode == 0, resumed.stderr
     from_cache = int(resumed.stdout.split(" from the cache")[0].rsplit("(", 1)[1])
-    assert len(written) <= from_cache < 600
-    assert len(out.read_text().splitlines()) == 600
+    assert len(written) <= from_cache < 300
+    assert len(out.read_text().splitlines()) == 300
 
     replace_file(big / "m007" / "model.safetensors", LFS.encode())  # one target changes
     again = run_cli(*command[3:], timeout=240)
-    assert "(599 from the cache)" in again.stdout
+    assert "(299 from the cache)" in again.stdout
     rows = {r["target"]: r for r in map(json.loads, out.read_text().splitlines())}
     assert rows[str(big / "m007")]["verdict"] == "fails"
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import signal
 import threading
 import time
 import traceback
@@ -351,8 +352,25 @@ def start_cluster(scheduler: str | None = None, workers: int | None = None,
                           "distributed.worker.daemon": False}):
         local = distributed.LocalCluster(
             n_workers=workers or machine_workers(), threads_per_worker=1, processes=True,
-            dashboard_address=None, silence_logs=logging.CRITICAL)
-        return Cluster(distributed.Client(local), local)
+            dashboard_address=":0", silence_logs=logging.CRITICAL)
+        client = distributed.Client(local)
+        client.register_plugin(_interrupts_ignored())
+        return Cluster(client, local)
+
+
+def _interrupts_ignored() -> Any:
+    """A worker plugin: Ctrl-C in the terminal reaches the whole process group, and a local
+    worker that died of it would leave tracebacks; the audit (the client) handles Ctrl-C and
+    stops its workers itself. Applies to workers restarted later too."""
+
+    class IgnoreInterrupts(_distributed().WorkerPlugin):  # type: ignore[misc]
+        name = "whyload-ignore-interrupts"
+
+        def setup(self, worker: Any) -> None:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return IgnoreInterrupts()
 
 
 def _distributed() -> Any:
