@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from whyload.cli.common import Commands
 
 AuditFormat = Literal["text", "json", "sarif"]
+DEFAULT_TIMEOUT_S = 60.0
+VERIFY_TIMEOUT_S = 3600.0  # hashing a 100 GB checkpoint at disk speed
 VERDICT_MARKS = (("loads", "green", "loads"), ("fails", "red", "fails"),
                  ("loads_broken", "dark_orange", "broken"), ("unknown", "grey62", "unknown"))
 
@@ -61,8 +63,9 @@ def register(commands: Commands) -> None:
                         "whyload installed. Default: a cluster on this machine.")
     parser.add_argument("--workers", type=worker_count, metavar="N",
                         help="Workers of the local cluster (default: one per CPU).")
-    parser.add_argument("--timeout", type=seconds, default=60.0, metavar="SECONDS",
-                        help="Give up on a target after this long (default: %(default)s).")
+    parser.add_argument("--timeout", type=seconds, metavar="SECONDS",
+                        help="Give up on a target after this long (default: 60, and 3600 with "
+                        "--verify, which reads every byte).")
     parser.add_argument("--verify", action="store_true",
                         help="Also read every byte of each target (whyload verify), spread "
                         "over the workers.")
@@ -96,7 +99,8 @@ def audit(args: argparse.Namespace) -> int:
     options = AuditOptions(select=tuple(args.select), ignore=tuple(args.ignore),
                            model_class=args.model_class, device=args.device, dtype=args.dtype,
                            python=args.python, finetune=args.finetune, verify=args.verify,
-                           timeout=args.timeout)
+                           timeout=args.timeout or (VERIFY_TIMEOUT_S if args.verify else
+                                                    DEFAULT_TIMEOUT_S))
     targets = list(discover(args.targets))
     if not targets:
         raise UsageError(f"no model found in {' '.join(args.targets)}",
