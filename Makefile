@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/security.py
 	$(BIN)/python benchmarks/remote.py
 	$(BIN)/python benchmarks/differential.py
+	$(BIN)/python benchmarks/audit.py
 
 # Regenerate what whyload knows of every architecture from the installed transformers (run it
 # when the lock moves transformers; the old release's specs stay for its users).

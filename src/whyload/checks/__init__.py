@@ -5,6 +5,7 @@ verify, loading: load, logs: explain). Importing this package registers them all
 from whyload.checks import (  # noqa: F401
     adapters,
     architecture,
+    audit,
     config,
     environment,
     formats,

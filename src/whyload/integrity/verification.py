@@ -66,7 +66,7 @@ class Inspection:
 
 
 def verify(
-    target: str = ".",
+    target: str | Artifact = ".",
     *,
     revision: str | None = None,
     lock: str | Path | None = None,
@@ -77,7 +77,8 @@ def verify(
     stop: threading.Event | None = None,
     against: str | None = None,
 ) -> Report:
-    """Read every byte of a model folder, weights file or cached hub id and prove it is what
+    """Read every byte of a model folder, weights file or cached hub id (or an Artifact
+    already resolved) and prove it is what
     was saved: sha256 against the HF cache blob names, `hf download --local-dir` metadata, Git
     LFS pointers beside the files (`<file>.lfs`), a whyload.lock (beside the files, or `lock`)
     and `sha256` (`FILE=HEX` strings); CRC32 of every torch zip member; with `deep`, NaN,
@@ -93,7 +94,7 @@ def verify(
     t0 = time.perf_counter()
     if deep:  # before reading gigabytes
         MissingExtra.check("verify --deep", ["numpy"], "deep")
-    artifact = resolve(str(target), revision)
+    artifact = target if isinstance(target, Artifact) else resolve(str(target), revision)
     entries, unreadable = list_files(artifact)
     names = [e.name for e in entries]
     expected = parse_expected_sha256(tuple(sha256), names, artifact.root)
@@ -127,7 +128,7 @@ def verify(
                                  inspection.interrupted)
     facts["files_matched"] = len(recorded)
     return Report(
-        command="verify", target=str(target), resolved=artifact.describe(),
+        command="verify", target=artifact.target, resolved=artifact.describe(),
         findings=tuple(sort_findings(findings)), facts=facts,
         timings={"hash_s": round(inspection.seconds, 6), "total_s": round(t1 - t0, 6)},
     )
