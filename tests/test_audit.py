@@ -169,10 +169,15 @@ def test_a_hub_author_is_listed_by_the_hub_client() -> None:
         ["hf://acme/a", "hf://acme/b"]
 
 
-def test_a_bucket_prefix_is_listed_with_fsspec_and_each_folder_is_a_row() -> None:
-    """moto's S3 server holds a bucket with two model folders and notes; each model folder is
-    a target, and each target gets a row (an error row where the resolver cannot open it)."""
+def test_a_bucket_prefix_is_listed_and_each_model_checked_as_check_would(
+        safetensors_model: Path, tmp_path: Path) -> None:
+    """moto's S3 server holds a bucket with a healthy model, a truncated one and notes: each
+    model folder is a target, read by ranges with the audit's storage options, and its row says
+    what `whyload check` says of the same folder on disk."""
     moto_server = pytest.importorskip("moto.server")
+    truncated = linked_copy(safetensors_model, tmp_path / "truncated")
+    weights = (safetensors_model / "model.safetensors").read_bytes()
+    replace_file(truncated / "model.safetensors", weights[: len(weights) // 2])
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
     try:
@@ -185,22 +190,24 @@ def test_a_bucket_prefix_is_listed_with_fsspec_and_each_folder_is_a_row() -> Non
         s3 = boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
                           aws_access_key_id="test", aws_secret_access_key="test")
         s3.create_bucket(Bucket="models")
-        for key, data in (("team/a/config.json", b"{}"), ("team/a/model.safetensors", b"x"),
-                          ("team/b/pytorch_model.bin", b"x"), ("team/notes/README.md", b"#")):
-            s3.put_object(Bucket="models", Key=key, Body=data)
-        lister = RemoteLister(storage_options=options)
-        targets = list(discover(["s3://models/team/"], lister=lister))
+        for name, folder in (("a", safetensors_model), ("b", truncated)):
+            for file in folder.iterdir():
+                s3.put_object(Bucket="models", Key=f"team/{name}/{file.name}",
+                              Body=file.read_bytes())
+        s3.put_object(Bucket="models", Key="team/notes/README.md", Body=b"#")
+        targets = list(discover(["s3://models/team/"],
+                                lister=RemoteLister(storage_options=options)))
+        assert [t.target for t in targets] == ["s3://models/team/a", "s3://models/team/b"]
+        rows = [check_target(t, AuditOptions()) for t in targets]
     finally:
         server.stop()
-    assert [t.target for t in targets] == ["s3://models/team/a", "s3://models/team/b"]
-    row = check_target(targets[0], AuditOptions())
-    jsonschema.validate(row, REPORT_SCHEMA)
-    assert row["target"] == "s3://models/team/a"
-    codes = {f["code"] for f in row["findings"]}
-    assert not codes & {"WL591", "WL592", "WL593"}  # examined, or a clear WL590: no crash
-    if "WL590" in codes:
-        finding = row["findings"][0]
-        assert finding["evidence"]["scheme"] == "s3" and row["verdict"] == "unknown"
+    for row, folder in zip(rows, (safetensors_model, truncated), strict=True):
+        jsonschema.validate(row, REPORT_SCHEMA)
+        local = whyload.check(str(folder))
+        assert (row["verdict"], {f["code"] for f in row["findings"]}) == \
+            (local.verdict.value, set(local.codes()))
+        assert row["resolved"]["how"] == "remote" and row["facts"]["remote"]["bytes_read"] > 0
+    assert "WL120" in {f["code"] for f in rows[1]["findings"]}
 
 
 # --- a local cluster ------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def artifact_of(target: Target) -> Artifact:
         from whyload.resolve.hub import resolve_cached
 
         return resolve_cached(target.target, target.revision, Path(target.cache_dir))
-    return resolve(target.target, target.revision)
+    return resolve(target.target, target.revision, storage_options=dict(target.storage_options))
 
 
 def folder_state(root: Path, focus: str | None = None) -> list[Any]:

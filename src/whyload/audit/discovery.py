@@ -29,6 +29,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from whyload.errors import UsageError
 from whyload.readers.inventory import is_training_state
@@ -54,6 +55,8 @@ class Target:
     revision: str | None = None
     cache_dir: str | None = None
     found_in: str = ""  # the argument that stood for it
+    # --storage-option pairs for the bucket it was listed in (credentials, endpoint)
+    storage_options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def label(self) -> str:
@@ -75,7 +78,9 @@ def discover(arguments: Iterable[str], *, lister: RemoteLister | None = None) ->
 def targets_of(argument: str, lister: RemoteLister) -> Iterator[Target]:
     """The targets one argument stands for (the module docstring's table)."""
     if argument.startswith(REMOTE_SCHEMES):
-        yield from (Target(t, found_in=argument) for t in lister.bucket_folders(argument))
+        options = tuple(sorted((lister.storage_options or {}).items()))
+        yield from (Target(t, found_in=argument, storage_options=options)
+                    for t in lister.bucket_folders(argument))
         return
     if argument.startswith("hf://") and "/" not in argument.removeprefix("hf://").strip("/"):
         author = argument.removeprefix("hf://").strip("/")

@@ -25,6 +25,7 @@ from whyload.cli.common import (
     MODEL_CLASS,
     PYTHON,
     SELECT,
+    STORAGE_OPTION,
     add_command,
     out,
 )
@@ -81,6 +82,7 @@ def register(commands: Commands) -> None:
     DEVICE.add_to(parser)
     DTYPE.add_to(parser)
     PYTHON.add_to(parser)
+    STORAGE_OPTION.add_to(parser)
     parser.add_argument("--finetune", action="store_true",
                         help="The models are about to be fine-tuned (see `whyload check`).")
 
@@ -89,7 +91,7 @@ def audit(args: argparse.Namespace) -> int:
     """Check every model a team owns in one run, on this machine or a Dask cluster: folder trees,
     HF caches, lists, buckets and Hub authors; JSON lines, a summary, an HTML page, SARIF."""
     from whyload.audit.cache import ResultCache, default_cache_dir
-    from whyload.audit.discovery import discover, first_target_holding
+    from whyload.audit.discovery import RemoteLister, discover, first_target_holding
     from whyload.audit.run import Audit, AuditOptions, require_dask, start_cluster
     from whyload.errors import UsageError
     from whyload.registry import validate_patterns
@@ -101,7 +103,8 @@ def audit(args: argparse.Namespace) -> int:
                            python=args.python, finetune=args.finetune, verify=args.verify,
                            timeout=args.timeout or (VERIFY_TIMEOUT_S if args.verify else
                                                     DEFAULT_TIMEOUT_S))
-    targets = list(discover(args.targets))
+    lister = RemoteLister(storage_options=dict(args.storage_option) or None)
+    targets = list(discover(args.targets, lister=lister))
     if not targets:
         raise UsageError(f"no model found in {' '.join(args.targets)}",
                          hint="a model folder holds weights or a config.json with model_type")
