@@ -30,7 +30,8 @@ def read_tokenizer(root: Path | Callable[[str], BinaryIO], sizes: dict[str, int]
     open_file = root if callable(root) else (lambda name: (root / name).open("rb"))
     broken = None
     if "tokenizer.json" in sizes:
-        doc = read_json_file(lambda: open_file("tokenizer.json"), sizes["tokenizer.json"])
+        doc = read_json_file(lambda: open_file("tokenizer.json"), sizes["tokenizer.json"],
+                             duplicates=False)
         facts = _from_tokenizer_json(doc)
         if facts is not None:
             return facts, None
@@ -52,12 +53,14 @@ def _from_tokenizer_json(doc: JsonDoc) -> TokenizerFacts | None:
     if not isinstance(model, dict):
         return None
     vocab = model.get("vocab")
-    ids: list[int] = []
+    base = 0
     if isinstance(vocab, dict):
-        ids = [v for v in vocab.values() if isinstance(v, int)]
+        ids = vocab.values()
+        if set(map(type, ids)) - {int}:  # rare: a hand-edited vocab with other values
+            ids = [v for v in ids if type(v) is int]
+        base = max(ids, default=-1) + 1  # a 30k-50k vocab: C loops, not a Python one
     elif isinstance(vocab, list):  # Unigram: [[piece, score], ...], ids are positions
-        ids = list(range(len(vocab)))
-    base = max(ids, default=-1) + 1
+        base = len(vocab)
     added = tuple(
         (t["id"], str(t.get("content", "")))
         for t in doc.value.get("added_tokens") or []
