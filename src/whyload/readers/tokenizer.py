@@ -3,10 +3,10 @@ can produce, which ids are special, how long an input it allows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from whyload.readers.jsonfile import JsonDoc, read_json_file
 
@@ -55,7 +55,7 @@ def _from_tokenizer_json(doc: JsonDoc) -> TokenizerFacts | None:
     vocab = model.get("vocab")
     base = 0
     if isinstance(vocab, dict):
-        ids = vocab.values()
+        ids: Iterable[Any] = vocab.values()
         if set(map(type, ids)) - {int}:  # rare: a hand-edited vocab with other values
             ids = [v for v in ids if type(v) is int]
         base = max(ids, default=-1) + 1  # a 30k-50k vocab: C loops, not a Python one
