@@ -199,8 +199,8 @@ class Templates:
         if isinstance(node, ast.Constant):
             return literal(node.value) if isinstance(node.value, str) else placeholder(node)
         if isinstance(node, ast.JoinedStr):
-            return "".join(self.of(v, line, depth + 1) if not isinstance(v, ast.FormattedValue)
-                           else placeholder(v.value) for v in node.values)
+            return "".join(self._formatted(v, line, depth) if isinstance(v, ast.FormattedValue)
+                           else self.of(v, line, depth + 1) for v in node.values)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             return self.of(node.left, line, depth + 1) + self.of(node.right, line, depth + 1)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
@@ -218,6 +218,16 @@ class Templates:
         if isinstance(node, ast.Name) and node.id in self.assignments:
             return self._variable(node, line, depth)
         return placeholder(node)
+
+    def _formatted(self, value: ast.FormattedValue, line: int, depth: int) -> str:
+        """An f-string's {field}: a variable that holds a message (a preface assigned above)
+        is followed, any other expression is a placeholder."""
+        if isinstance(value.value, ast.Name) and value.value.id in self.assignments \
+                and value.conversion == -1 and value.format_spec is None:
+            text = self._variable(value.value, line, depth)
+            if literal_text(text).strip():
+                return text
+        return placeholder(value.value)
 
     def _variable(self, node: ast.Name, line: int, depth: int) -> str:
         """The message a variable holds at `line`: its last assignment before it, plus the
@@ -572,7 +582,7 @@ def collect(*, offline: bool) -> tuple[dict[tuple[str, str, str], Entry], dict[s
 
 
 
-_MINER_VERSION = "2"  # bump when python_sites changes: the per-wheel caches are then rebuilt
+_MINER_VERSION = "3"  # bump when python_sites changes: the per-wheel caches are then rebuilt
 
 
 def release_sites(wheel: Path, release: Release) -> list[Site]:
@@ -611,7 +621,7 @@ LOADING_SCOPES: dict[str, tuple[tuple[str, str | None], ...]] = {
         (r"modeling_utils\.py|modeling_tf_utils|modeling_flax_utils",
          r"pretrained|load|_find|_get_resolved|checkpoint|device_map|dispatch|_check_and|"
          r"autoset|dtype|quantiz|_fix_key|tie_weights|_init_weights|attn_implementation|"
-         r"get_.*file|shard|_infer|_move_missing"),
+         r"get_.*file|shard|_infer|_move_missing|attn|sdpa|flash|kernel"),
         (r"modeling_tf_pytorch_utils|modeling_flax_pytorch_utils|modeling_gguf|core_model_loading|"
          r"safetensors_conversion|integrations/(?:bitsandbytes|accelerate|ggml|peft|"
          r"tensor_parallel|hub_kernels|sdpa_attention|flash_attention)|quantizers/|"
@@ -750,8 +760,8 @@ MAPPING_RULES: tuple[Rule, ...] = (
          r"(?:find|locate) (?:any )?(?:a |the )?(?:weights?|model file|checkpoint)|"
          r"Could not find '?model\.safetensors|checkpoint file weights"),
     Rule("file not found", "WL148", r"No such file or directory|Could not locate .* inside|"
-         r"Unable to find .* file|file .* (?:does not exist|not found)|Cannot find .* in "
-         r"hubconf"),
+         r"Unable to find .* file|(?:file|path)\b.{0,40}(?:does not exist|not found)|Cannot "
+         r"find .* in hubconf"),
     Rule("config missing", "WL300", r"config\.json.*(?:not found|missing|does not exist)|"
          r"(?:could not|couldn't|can't) (?:find|locate) (?:a |the )?config"),
     Rule("config not json", "WL301", r"not a valid JSON|JSONDecodeError|Expecting value|"
@@ -772,11 +782,13 @@ MAPPING_RULES: tuple[Rule, ...] = (
          r"supported version|PyTorch installation may be too old"),
     Rule("saved on cuda", "WL516", r"deserialize object on (?:a )?(?:CUDA|MPS|XPU|HPU)|"
          r"map_location|data location of"),
-    Rule("state dict size", "WL310", r"size mismatch"),
+    Rule("state dict size", "WL310", r"size mismatch|ignore_mismatched_sizes"),
     Rule("state dict missing", "WL402", r"Missing key|missing keys|were not initialized|"
          r"newly initialized|Missing .* keys|however (?:it was|they were) not present"),
     Rule("state dict unexpected", "WL403", r"Unexpected key|unexpected keys|were not used|"
          r"not used when initializing"),
+    Rule("state dict wrapper", "WL441", r"^Error\(s\) in loading (?:state_dict|weights) for",
+         fallback=True),
     Rule("gamma beta", "WL235", r"gamma|will be renamed"),
     Rule("target modules", "WL462", r"[Tt]arget modules?|target_modules|not found in the base|"
          r"did not match any targeted module"),
@@ -784,7 +796,8 @@ MAPPING_RULES: tuple[Rule, ...] = (
          r"(?:can't|cannot|could not) find .*adapter|(?:can't|cannot|could not) find config",
          library="peft"),
     Rule("mean pooling", "WL450", r"mean pooling|No modules\.json|Creating a new one with"),
-    # environment
+    # environment (what a package or the machine lacks comes before what the Hub said)
+    Rule("auto class used directly", "WL560", r"is designed to be instantiated"),
     Rule("not compiled with cuda", "WL510", r"not compiled with CUDA|compiled without CUDA"),
     Rule("driver too old", "WL512", r"driver version is insufficient|driver on your system is "
          r"too old|forward compatibility|unsupported display driver|NVIDIA driver .* too old"),
@@ -797,13 +810,6 @@ MAPPING_RULES: tuple[Rule, ...] = (
          r"available|cuda\.is_available\(\) is False|requires? (?:a )?(?:CUDA )?GPU|no GPU|"
          r"GPU is required|CUDA driver initialization failed|without (?:a )?GPU|on CPU only|"
          r"No GPU found"),
-    Rule("device unusable", "WL562", r"NVML|amdsmi|device UUID|device handle|CUDA call failed|"
-         r"VISIBLE_DEVICES|Not available for CUDA|Kernel compilation failed|HIP|ROCm|"
-         r"invalid device ordinal|busy or unavailable|illegal "
-         r"memory access|MPS .*not available|not available .*MPS|CUDA error|NCCL|XPU|"
-         r"device .*(?:not available|not supported|does not exist)|Expected .*device|"
-         r"Invalid device|initialization error|cuda runtime|libcuda|cudart|CUDA SETUP|"
-         r"CUDA (?:version|runtime)|device_count|no device|devices? (?:is|are) not"),
     Rule("host oom", "WL500", r"can't allocate memory|Cannot allocate memory|MemoryError|"
          r"^\s*Killed\s*$|SIGKILL|exit code 137|not enough memory|out of memory"),
     Rule("process crashed", "WL577", r"Segmentation fault|Bus error|core dumped"),
@@ -812,6 +818,36 @@ MAPPING_RULES: tuple[Rule, ...] = (
          r"move your cache|"
          r"write (?:in|to) (?:your |the )?cache|cache directory|Permission denied: .*cache"),
     Rule("unreadable file", "WL160", r"Permission denied"),
+    Rule("option removed", "WL208", r"deprecated|no longer supported|has been removed|will be "
+         r"removed|is removed|not supported anymore|no longer (?:used|needed|accepted)|"
+         r"legacy|renamed|in favou?r of"),
+    Rule("tokenizer backend", "WL572", r"sentencepiece|SentencePiece|protobuf|tiktoken|"
+         r"backend tokenizer|Couldn't instantiate the backend"),
+    Rule("accelerate missing", "WL554", r"(?:requires?|install|needs?) (?:the )?`?[Aa]ccelerate|"
+         r"accelerate>=|pip install (?:-U )?['\"]?accelerate"),
+    Rule("quantization backend missing", "WL542",
+         _INSTALL + r").*(?:" + _QUANT_LIBS + r")|(?:" + _QUANT_LIBS + r").*" + _INSTALL + r")"),
+    Rule("library too old", "WL207", r">=\s*v?\d+\.\d|at least (?:version |v)\d|"
+         r"greater (?:than )?or equal|"
+         r"\d+\.\d+(?:\.\d+)? or (?:higher|later|newer)|upgrade|update (?:your|to)|too old|"
+         r"outdated|older version|minimum (?:required )?version|"
+         r"more recent|newer version|version of \w+ (?:is|must)|install the latest|"
+         r"is_torch_greater|requires? \w+ version"),
+    Rule("library missing", "WL561", _INSTALL + r"\w+ library)|No module named|requires? the "
+         r"\w+ library|need to install|to be installed|"
+         r"\w+ library|Could not import|Failed to import|Could not load module|Missing "
+         r"requirements|NVRTC|Could not find module|"
+         r"\w+ library|not found in your environment|install it|ImportError|(?:is|are) required"
+         r" (?:for|to)|requires? .* to be installed|needs? to be installed|is not installed|"
+         r"Please install|backend .* not (?:available|found)|could not (?:be )?load(?:ed)? "
+         r"(?:the )?(?:library|shared|binary|native|\.so|dll)|libbitsandbytes|\.so\b|\.dll\b"),
+    Rule("device unusable", "WL562", r"NVML|amdsmi|device UUID|device handle|CUDA call failed|"
+         r"VISIBLE_DEVICES|Not available for CUDA|Kernel compilation failed|"
+         r"invalid device ordinal|busy or unavailable|illegal "
+         r"memory access|MPS .*not available|not available .*MPS|CUDA error|NCCL|"
+         r"device .*(?:not available|not supported|does not exist)|Expected .*device|"
+         r"Invalid device|initialization error|cuda runtime|libcuda|cudart|CUDA SETUP|"
+         r"CUDA (?:version|runtime)|device_count|no device|devices? (?:is|are) not"),
     Rule("offline", "WL522", r"offline|local_files_only|outgoing traffic|in the (?:local |disk )?"
          r"cache|cached files|HF_HUB_OFFLINE|LocalEntryNotFound"),
     Rule("path sent to hub", "WL570", r"not a local folder and is not a valid model identifier|"
@@ -819,37 +855,18 @@ MAPPING_RULES: tuple[Rule, ...] = (
          r"Incorrect path_or_model_id"),
     Rule("ssl", "WL574", r"SSL|CERTIFICATE|certificate"),
     Rule("repo refused", "WL571", r"Repository Not Found|private or gated|gated|"
-         r"RepositoryNotFound|401|403|not authenticated|restricted|Unauthorized|token|HF_TOKEN|"
-         r"authenticat|login|access"),
+         r"RepositoryNotFound|\b401\b|\b403\b|not authenticated|restricted|Unauthorized|"
+         r"(?<!added )(?<!special )(?<!new )\btoken\b(?! ?(?:id|index|type))|HF_TOKEN|"
+         r"authenticat|cli login|auth login|hf login|access to (?:this |the )?(?:model|repo)"),
     Rule("hub unreachable", "WL573", r"couldn't connect|Connection ?[Ee]rror|Failed to establish|"
          r"name resolution|timed? ?out|Max retries|Network is unreachable|connect to"),
     Rule("hub said no", "WL564", r"Rate limited|Force download failed|github\.com|"
-         r"Revision Not Found|RevisionNotFound|Entry Not Found|"
+         r"redirects while|Revision Not Found|RevisionNotFound|Entry Not Found|"
          r"EntryNotFound|does not exist on the Hub|HTTP|[Ss]tatus code|\b5\d\d\b|rate limit|"
-         r"\b429\b|Bad request|Server Error|Client Error|X-Error|revision|endpoint|ETag|etag|"
-         r"redirect|[Uu]rl|xet|Xet|commit hash|metadata from the server|Hub"),
+         r"\b429\b|Bad request|Server Error|Client Error|X-Error|revision|ETag|etag|"
+         r"commit hash|metadata from the server|on the Hub|from the Hub"),
     Rule("symlinks", "WL575", r"symlink"),
-    Rule("tokenizer backend", "WL572", r"sentencepiece|SentencePiece|protobuf|tiktoken|"
-         r"backend tokenizer|Couldn't instantiate the backend"),
-    Rule("accelerate missing", "WL554", r"(?:requires?|install|needs?) (?:the )?`?[Aa]ccelerate|"
-         r"accelerate>=|pip install (?:-U )?['\"]?accelerate"),
-    Rule("quantization backend missing", "WL542",
-         _INSTALL + r").*(?:" + _QUANT_LIBS + r")|(?:" + _QUANT_LIBS + r").*" + _INSTALL + r")"),
-    Rule("library too old", "WL207", r">=\s*v?\d|at least (?:version )?v?\d|or (?:higher|later|"
-         r"newer)|upgrade|update (?:your|to)|too old|older version|minimum (?:required )?version|"
-         r"more recent|newer version|version of \w+ (?:is|must)|install the latest|"
-         r"is_torch_greater|requires? \w+ version"),
-    Rule("library missing", "WL561", _INSTALL + r"\w+ library)|No module named|requires? the "
-         r"\w+ library|Could not import|Failed to import|Could not load module|Missing "
-         r"requirements|NVRTC|Could not find module|"
-         r"\w+ library|not found in your environment|install it|ImportError|(?:is|are) required"
-         r" (?:for|to)|requires? .* to be installed|needs? to be installed|is not installed|"
-         r"Please install|backend .* not (?:available|found)|could not (?:be )?load(?:ed)? "
-         r"(?:the )?(?:library|shared|binary|native|\.so|dll)|libbitsandbytes|\.so\b|\.dll\b"),
-    Rule("option removed", "WL208", r"deprecated|no longer supported|has been removed|will be "
-         r"removed|is removed|not supported anymore|no longer (?:used|needed|accepted)|"
-         r"legacy|renamed|in favou?r of"),
-    # config
+    # config, tokenizer, conversion, and the loading call itself
     Rule("heads do not divide", "WL320", r"not a multiple of the number of attention heads|"
          r"divisible by (?:the )?(?:number of )?(?:attention )?heads"),
     Rule("config attribute", "WL350", r"object has no attribute"),
@@ -859,8 +876,8 @@ MAPPING_RULES: tuple[Rule, ...] = (
          r"Unable to load vocabulary|Can't (?:find|load) (?:a )?vocabulary"),
     Rule("tokenizer unusable", "WL209", r"[Tt]okenizer|tokeni[sz]ation|special tokens?|"
          r"added tokens?|vocab"),
-    Rule("conversion failed", "WL146", r"[Cc]onver(?:t|sion)|gguf|GGUF|Flax|flax|TF 2\.0|"
-         r"TensorFlow|tf_model|msgpack|\.ckpt|from_tf|from_flax|rename|renaming"),
+    Rule("conversion failed", "WL146", r"\b[Cc]onver(?:t|sion|ted|ting)\b|gguf|GGUF|Flax|flax|"
+         r"TF 2\.0|TensorFlow|tf_model|msgpack|\.ckpt|from_tf|from_flax|rename|renaming"),
     Rule("quantization settings", "WL563", r"quantiz|[Qq]uant|bits|group_size|bnb|4-?bit|"
          r"8-?bit|fp8|int8|int4|nf4|awq|gptq|dequant|compute_dtype|llm_int8|"
          r"modules_to_not_convert|skip_modules"),
@@ -933,8 +950,33 @@ def map_templates(entries: dict[tuple[str, str, str], Entry],
     return result
 
 
+def distinct_lines(entries: dict[tuple[str, str, str], Entry],
+                   result: dict[tuple[str, str, str], Mapping]) -> dict[tuple[str, str, str], str]:
+    """For mapped templates whose line to match by is shared with a template of another code
+    ("Error(s) in loading state_dict for {name}:" opens a bare wrapper and safetensors' list
+    of missing keys), another line of theirs that tells them apart, when they have one."""
+    from whyload.knowledge.mined_error_texts import message_line, recognisable
+
+    codes_of_line: dict[str, set[str]] = {}
+    for key, entry in entries.items():
+        if result[key].code:
+            codes_of_line.setdefault(message_line(entry.template), set()).add(
+                str(result[key].code))
+    chosen: dict[tuple[str, str, str], str] = {}
+    for key, entry in entries.items():
+        line = message_line(entry.template)
+        if not result[key].code or len(codes_of_line.get(line, ())) < 2:
+            continue
+        others = [x for x in entry.template.split("\n")
+                  if x != line and recognisable(x) and x not in codes_of_line]
+        if others:  # the first: the line that follows the shared one names the cause
+            chosen[key] = others[0]
+    return chosen
+
+
 def same_text_as_mapped(entries: dict[tuple[str, str, str], Entry],
-                        result: dict[tuple[str, str, str], Mapping]) -> int:
+                        result: dict[tuple[str, str, str], Mapping],
+                        lines: dict[tuple[str, str, str], str] | None = None) -> int:
     """Give a template without a code the code explain gives its message all the same: a log
     line cannot tell which library printed a text that a mapped template also matches (the
     same check in another library, a generic wording). Returns how many changed."""
@@ -945,7 +987,8 @@ def same_text_as_mapped(entries: dict[tuple[str, str, str], Entry],
 
     mapped = tuple(Template(library=e.library, exception=e.exception, template=e.template,
                             code=result[k].code, fallback=result[k].fallback, source=e.source,
-                            first="", last="", decided_by="", warning=is_warning(e.exception))
+                            first="", last="", decided_by="", warning=is_warning(e.exception),
+                            match_line=(lines or {}).get(k, ""))
                    for k, e in entries.items() if result[k].code)
     table = (*HAND_ROWS, *mined_rows(tuple(t for t in mapped if recognisable(t.line))))
     saved, match.ERROR_TEXTS = match.ERROR_TEXTS, table  # type: ignore[assignment]
@@ -1023,13 +1066,14 @@ def read_by_loading_report(exception: str, message: str) -> tuple[bool, str | No
         _V4_MISSING,
         _V4_UNUSED,
         _V5_HEADER,
+        _V5_RAISED,
         loading_findings,
         read_loading_reports,
     )
 
     lines = text_lines(as_log(exception, message))
     read = any(p.search(line.text) for p in (_V3_MISSING, _V4_MISSING, _V4_UNUSED, _V5_HEADER)
-               for line in lines)
+               for line in lines) or any(_V5_RAISED in line.text for line in lines)
     found = [f for r in read_loading_reports(lines) for f in loading_findings(r)]
     return read, (found[0].code if found else None)
 
@@ -1038,7 +1082,8 @@ def read_by_loading_report(exception: str, message: str) -> tuple[bool, str | No
 
 def table_rows(entries: dict[tuple[str, str, str], Entry],
                mappings: dict[tuple[str, str, str], Mapping],
-               versions: dict[str, list[str]]) -> list[dict[str, object]]:
+               versions: dict[str, list[str]],
+               lines: dict[tuple[str, str, str], str]) -> list[dict[str, object]]:
     """The committed table: one row per distinct template, what it means and where it came
     from. Templates with no literal text (a message built elsewhere) are only counted."""
     rows: list[dict[str, object]] = []
@@ -1060,6 +1105,8 @@ def table_rows(entries: dict[tuple[str, str, str], Entry],
             if mapping.loading:
                 row["unmapped"] = True
         row["decided_by"] = mapping.decided_by
+        if key in lines:
+            row["line"] = lines[key]  # the line to match by (its first is another code's too)
         rows.append(row)
     return rows
 
@@ -1117,9 +1164,14 @@ def coverage_markdown(entries: dict[tuple[str, str, str], Entry],
 
 
 def write_table(rows: list[dict[str, object]]) -> None:
-    """The table, gzipped with a fixed mtime so that regenerating it changes no byte."""
-    data = json.dumps({"generated_by": "scripts/mine_error_texts.py", "templates": rows},
-                      indent=0, sort_keys=True, ensure_ascii=False).encode()
+    """The table as JSON Lines (a header, then the rows with a code, then the others, so that
+    explain reads only what it matches), gzipped with a fixed mtime so that regenerating it
+    changes no byte."""
+    ordered = sorted(rows, key=lambda r: not r.get("code"))
+    header = {"generated_by": "scripts/mine_error_texts.py (make errors)",
+              "rows": len(rows), "mapped": sum(1 for r in rows if r.get("code"))}
+    data = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n"
+                   for r in (header, *ordered)).encode()
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=9) as archive:
         archive.write(data)
@@ -1139,7 +1191,11 @@ def main(argv: list[str] | None = None) -> int:
     entries, versions = collect(offline=args.offline)
     overrides = json.loads(OVERRIDES.read_text()) if OVERRIDES.exists() else {}
     mappings = map_templates(entries, overrides.get("templates", {}))
-    rows = table_rows(entries, mappings, versions)
+    lines = distinct_lines(entries, mappings)
+    for _ in range(3):  # the lines changed: what their templates now match
+        if not same_text_as_mapped(entries, mappings, lines):
+            break
+    rows = table_rows(entries, mappings, versions, lines)
     write_table(rows)
     COVERAGE.write_text(coverage_markdown(entries, mappings, versions))
     mapped = sum(1 for r in rows if r.get("code"))

@@ -740,6 +740,11 @@ CODE_MEANINGS: dict[str, tuple[str, str, str]] = {
               "The config or the call names a class that the installed transformers does not "
               "have: a newer architecture, or a name from remote code.",
               "pip install -U transformers, or use the class the installed release has"),
+    "WL441": ("Loading the state dict failed, and the log does not say why",
+              "load_state_dict raised 'Error(s) in loading state_dict', and the lines that "
+              "name the keys (missing, unexpected, size mismatch) are not in the log.",
+              "look at the lines after 'Error(s) in loading state_dict' (or rerun and keep "
+              "them); `whyload check <model> --class <ModelClass>` names the keys"),
     "WL560": ("The loading call's arguments are invalid or contradict each other",
               "from_pretrained (or torch.load, a quantization or device_map option) refused an "
               "argument before reading the weights; the message names it.",

@@ -19,6 +19,7 @@ import gzip
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -51,10 +52,11 @@ class Template:
     last: str
     decided_by: str
     warning: bool  # reported through logging or warnings.warn: loading goes on
+    match_line: str = ""  # the line to match by, when the table names one
 
     @cached_property
     def line(self) -> str:
-        return message_line(self.template)
+        return self.match_line or message_line(self.template)
 
     @cached_property
     def literal_length(self) -> int:
@@ -193,23 +195,36 @@ def as_log(exception: str, message: str) -> str:
             f"{exception}: {message}\n")
 
 
+def table_rows(*, mapped_only: bool = False) -> Iterator[dict[str, Any]]:
+    """The rows of error_templates.json.gz (JSON Lines: a header, the rows with a code, then
+    the others); with `mapped_only`, reading stops at the first row without a code."""
+    table = resources.files("whyload.knowledge").joinpath(TABLE)
+    try:
+        stream = table.open("rb")
+    except FileNotFoundError:  # before the first `make errors`
+        return
+    with stream, gzip.open(stream, "rt", encoding="utf-8") as lines:
+        next(lines, None)  # the header
+        for line in lines:
+            row: dict[str, Any] = json.loads(line)
+            if mapped_only and not row.get("code"):
+                return
+            yield row
+
+
 def load_templates() -> tuple[Template, ...]:
     """The mined templates that name a cause and can be recognised, in table order."""
-    try:
-        raw = resources.files("whyload.knowledge").joinpath(TABLE).read_bytes()
-    except FileNotFoundError:  # before the first `make errors`
-        return ()
-    rows: list[dict[str, Any]] = json.loads(gzip.decompress(raw))["templates"]
     templates = []
-    for row in rows:
-        if not row.get("code") or row["decided_by"] == DECIDED_ELSEWHERE:
+    for row in table_rows(mapped_only=True):
+        if row["decided_by"] == DECIDED_ELSEWHERE:
             continue
         template = Template(library=row["library"], exception=row["exception"],
                             template=row["template"], code=row["code"],
                             fallback=bool(row.get("fallback")), source=row["source"],
                             first=row["first"], last=row["last"],
                             decided_by=row["decided_by"],
-                            warning=is_warning(row["exception"]))
+                            warning=is_warning(row["exception"]),
+                            match_line=row.get("line", ""))
         if recognisable(template.line):
             templates.append(template)
     return tuple(templates)
