@@ -919,7 +919,7 @@ def map_templates(entries: dict[tuple[str, str, str], Entry],
         if override is not None:
             code = override.get("code") or None
             result[key] = Mapping(code, "override: " + override.get("why", ""),
-                                  loading=bool(code) or loading,
+                                  loading=bool(code),
                                   fallback=bool(override.get("fallback")))
             continue
         hit = hand_code(hand, entry.exception, render(entry.template))
