@@ -346,10 +346,16 @@ def _parse_sites(text: str) -> Iterator[tuple[str, str, int, str]]:
 
 def _site_of(node: ast.AST, templates: Templates, path: str) -> Site | None:
     if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
-        name = _exception_name(node.exc.func)
-        if not name or not node.exc.args:
+        call = node.exc
+        name = _exception_name(call.func)
+        if len(call.args) >= 2 and _exception_name(call.args[0]).endswith(("Error", "Exception")):
+            # a factory: `raise _format(RevisionNotFoundError, message, response)`
+            name, message = _exception_name(call.args[0]), call.args[1]
+        elif not name or not call.args:
             return None
-        return Site(name, templates.of(node.exc.args[0], node.lineno), path, node.lineno)
+        else:
+            message = call.args[0]
+        return Site(name, templates.of(message, node.lineno), path, node.lineno)
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute) or not node.args:
         return None
     method, owner = node.func.attr, node.func.value
@@ -582,7 +588,7 @@ def collect(*, offline: bool) -> tuple[dict[tuple[str, str, str], Entry], dict[s
 
 
 
-_MINER_VERSION = "3"  # bump when python_sites changes: the per-wheel caches are then rebuilt
+_MINER_VERSION = "4"  # bump when python_sites changes: the per-wheel caches are then rebuilt
 
 
 def release_sites(wheel: Path, release: Release) -> list[Site]:
@@ -721,6 +727,8 @@ _QUANT_LIBS = (r"bitsandbytes|auto[-_]?gptq|autoawq|auto[-_]?awq|gptqmodel|optim
                r"mxfp4|kernels|triton|bitnet|quark|gemlite")
 MAPPING_RULES: tuple[Rule, ...] = (
     # files
+    Rule("old not-found wrapper", "WL570", r"is a correct model identifier listed on",
+         fallback=True),
     Rule("lfs pointer", "WL110", r"git[- ]lfs"),
     Rule("torch zip truncated", "WL130",
          r"central directory|failed reading zip archive|invalid header or archive is corrupted|"

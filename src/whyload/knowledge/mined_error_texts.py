@@ -76,7 +76,8 @@ def message_line(template: str) -> str:
     """The line of a template that a log shows it by: its first line (an exception's header,
     a logging record's line) when that one is recognisable, else the line with the most
     literal text among those that follow it up to a blank line (where explain stops reading
-    a message)."""
+    a message), else the first recognisable line after it ("404 Client Error.", a blank line,
+    then "Revision Not Found for url: ...", which explain reads for its trigger words)."""
     lines = template.split("\n")
     if recognisable(lines[0]):
         return lines[0]
@@ -85,7 +86,11 @@ def message_line(template: str) -> str:
         if block and not line.strip():
             break
         block.append(line)
-    return max(block, key=lambda x: len(literal_of(x).strip()))
+    candidates = [x for x in block if recognisable(x)]
+    if candidates:
+        return max(candidates, key=lambda x: len(literal_of(x).strip()))
+    # past the blank line: the first line that says something (what follows it is advice)
+    return next((x for x in lines if recognisable(x)), lines[0])
 
 
 def recognisable(line: str) -> bool:
