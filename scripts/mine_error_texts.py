@@ -737,6 +737,7 @@ MAPPING_RULES: tuple[Rule, ...] = (
     Rule("zip that is not torch", "WL131", r"not in a subdirectory|failed locating file|"
          r"not a ZIP archive|expected a record"),
     Rule("weights only", "WL210", r"weights_only|Weights only load|Unsupported global|"
+         r"unsupported GLOBAL|whose module .* is blocked|"
          r"safe_globals|WeightsUnpickler|allowlist|add_safe_globals|call reduce for "
          r"unrecognized function"),
     Rule("pickled class changed", "WL232", r"Can't get (?:local )?attribute|source code of "

@@ -57,21 +57,12 @@ def test_every_code_of_the_table_is_registered() -> None:
     assert {r["code"] for r in MAPPED} <= registered
 
 
-# Exceptions whose log line explain's reader does not look at: the class name has none of the
-# suffixes of an exception header (Error, Exception, Warning) and the message none of the
-# trigger words of whyload/logs/lines.py.
-LOG_READER_GAPS = {("huggingface_hub", "OfflineModeIsEnabled"),
-                   ("huggingface_hub", "DisabledRepoError")}  # its cause follows a blank line
-
-
 def test_every_mapped_template_is_explained_as_its_code() -> None:
     """The corpus: each loading-related template, rendered, gets the code it is mapped to."""
     wrong = []
     for row in MAPPED:
         if not recognisable(message_line(row["template"])):
             continue  # a hand row mapped it; too little text for a template of its own
-        if (row["library"], row["exception"]) in LOG_READER_GAPS:
-            continue
         if row["decided_by"] == DECIDED_ELSEWHERE:
             continue  # test_loading_reports_are_left_to_their_reader
         log = _log_of(row)

@@ -146,10 +146,13 @@ def render(template: str) -> str:
             return found.group(0)[0]
         return sample_value(found.group(1) or "value")
 
+    # a pickle global named in pieces ("GLOBAL {module}.{name}") reads as one real dotted name
+    template = template.replace("{module}.{name}", "argparse.Namespace")
     return _FIELD.sub(value, template)
 
 
 _SAMPLES: tuple[tuple[str, str], ...] = (
+    (r"full_path|global", "argparse.Namespace"),  # a pickle global, as torch names it
     (r"keys|params", "['bert.encoder.layer.0.output.dense.weight', "
                      "'bert.encoder.layer.0.output.dense.bias']"),
     (r"shape", "torch.Size([768, 768])"),

@@ -22,7 +22,7 @@ TRIGGER_WORDS = (
     "load report", "some weights", "weights of", "missing", "unexpected", "mismatch",
     "state_dict", "unsupported", "renamed", "symlinks", "sentence-transformers",
     "out of range", "died with", "not found", "no such file", "no space", "requires",
-    "no modules.json",
+    "no modules.json", "offline", "cannot reach",
 )
 
 # Lower-case texts that show a model being trained (Trainer's loss dicts and banner, a training
