@@ -426,7 +426,7 @@ _calls(FICKLING, [
 
 def _fickling_pty_obj(m: Path) -> bytes:
     """PR 108: MARK GLOBAL 'pty spawn' STRING OBJ."""
-    return b"(cpty\nspawn\nS'touch " + str(m).encode() + b"'\no."
+    return b"(cpty\nspawn\n(S'touch'\nS'" + str(m).encode() + b"'\nlo."
 
 
 def _marshal_function(m: Path) -> bytes:
@@ -507,7 +507,7 @@ _add(
             lambda m: b"cbuiltins\neval\n(S'" + py_touch(m).replace("'", '"').encode()
             + b"'\ntR.", live=True),
     Fixture("fickling-frame-boundary-divergence", FICKLING,
-            "test_frame_boundary_divergence (cpython 154848)", _frame_divergence),
+            "test_frame_boundary_divergence (cpython 154848)", _frame_divergence, live=True),
     *(Fixture(f"fickling-frame-straddle-{slug}", FICKLING,
               "test_frame_boundary_straddle_variants", _frame_straddle(body, n), flag="warning")
       for slug, body, n in (
