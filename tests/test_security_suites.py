@@ -385,9 +385,8 @@ def _training_arguments(output_dir: str) -> Any:
 
 
 def test_real_checkpoints_give_no_security_finding(real_checkpoints: Path, env: Any) -> None:
-    folders = sorted(p for p in real_checkpoints.rglob("*") if p.is_dir()
-                     and any(p.glob("*.bin")) or p.name == "other"
-                     or p.name.startswith("checkpoint-"))
+    folders = sorted(p for p in real_checkpoints.rglob("*") if p.is_dir() and (
+        any(p.glob("*.bin")) or p.name == "other" or p.name.startswith("checkpoint-")))
     read = 0
     for folder in folders:
         report = whyload.check(str(folder), select=SECURITY_SELECT, environment=env)
