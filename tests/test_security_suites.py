@@ -398,3 +398,54 @@ def test_real_checkpoints_give_no_security_finding(real_checkpoints: Path, env: 
     assert {"optimizer.pt", "scheduler.pt", "rng_state.pth", "training_args.bin"} <= {
         p.name for p in trainer.iterdir()}
     assert read >= 18
+
+
+# --- the denylist: data with its sources ------------------------------------------------------
+
+RUNS_CODE_GLOBALS = [
+    "uuid._get_command_stdout", "_aix_support._read_cmd_output", "imaplib.IMAP4_stream",
+    "_pyrepl.pager.pipe_pager", "doctest.debug_script", "pkgutil.resolve_name", "pydoc.locate",
+    "torch.load", "torch.storage._load_from_bytes", "torch.hub.load", "torch._dynamo.eval_frame",
+    "torch.jit.load", "torch.compile", "torch._inductor.codecache.compile_file",
+    "logging.FileHandler", "io.FileIO", "io.open", "_io.FileIO", "socket.create_connection",
+    "http.client.HTTPSConnection", "urllib.request.urlopen", "smtplib.SMTP", "marshal.loads",
+    "types.FunctionType", "types.CodeType", "ctypes.CDLL", "asyncio.unix_events."
+    "_UnixSubprocessTransport._start", "pathlib.os.system", "fickling.hook.remove_hook",
+    "__builtin__.eval", "__builtins__.exec", "builtins.getattr", "posix.system",
+]
+DATA_GLOBALS = ["builtins.len", "builtins.set", "__future__.annotations",
+                "torch.jit._pickle.build_intlist", "torch.jit._pickle.restore_type_tag",
+                "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "uuid.UUID",
+                "numpy.core.multiarray._reconstruct", "types.SimpleNamespace",
+                "logging.Logger", "_codecs.encode", "__torch__.torch.nn.modules.linear.Linear"]
+
+
+@pytest.mark.parametrize("name", RUNS_CODE_GLOBALS)
+def test_what_runs_code_is_on_the_denylist(name: str) -> None:
+    from whyload.knowledge.pickle_globals import danger, sources
+
+    assert danger(name) is not None
+    if not name.startswith(("pathlib.", "__builtins__.")):
+        assert sources(name), name  # each entry says which suite or advisory reported it
+
+
+@pytest.mark.parametrize("name", DATA_GLOBALS)
+def test_data_globals_stay_clean(name: str) -> None:
+    from whyload.knowledge.pickle_globals import danger
+
+    assert danger(name) is None
+
+
+def test_denylist_json_is_current() -> None:
+    done = subprocess.run([sys.executable, "scripts/gen_pickle_denylist.py", "--check"],
+                          capture_output=True, text=True, cwd=Path(__file__).parents[1],
+                          env={**__import__("os").environ, "PROMPTFOO_DISABLE_TELEMETRY": "1"})
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_denylist_entry_has_a_source() -> None:
+    from whyload.knowledge.pickle_globals import dangerous_modules, dangerous_names
+
+    for table in (dangerous_modules(), dangerous_names()):
+        for name, entry in table.items():
+            assert entry["sources"] and entry["what"], name

@@ -171,6 +171,8 @@ def danger(dotted: str) -> str | None:
 def sources(dotted: str) -> list[str]:
     """Which suites and advisories list this global (empty when none does)."""
     name = canonical(dotted)
+    if name.startswith("__builtins__."):
+        name = "builtins." + name[len("__builtins__."):]
     names, modules = dangerous_names(), dangerous_modules()
     listed = _longest_prefix(name, names)
     if listed is not None:
