@@ -270,6 +270,8 @@ def test_no_command_runs_a_payload(tmp_path: Path, suite: dict[str, dict[str, An
         "explain": run_cli("explain", str(log), "--format", "json", timeout=120),
     }
     assert not [m for m in markers if m.exists()]
+    explained = json.loads(runs["explain"].stdout)
+    assert "WL600" in json.dumps(explained)  # explain ran check on the folder the log names
     for command, done in runs.items():
         assert "Traceback" not in done.stderr, (command, done.stderr[-2000:])
     report = json.loads(runs["check"].stdout)

@@ -232,7 +232,9 @@ def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
             why = f"data.pkl is unreadable: {unreadable}"
             return TorchCheckpoint("zip", members=names, version=version, error=why,
                                    pickle_error=why, damage=tuple(damage), not_inspected=(why,))
-        stream = walk_pickle(io.BytesIO(data), Limits(max_stream_bytes=MAX_DATA_PKL))
+        body = io.BytesIO(data)
+        stream = walk_pickle(body, Limits(max_stream_bytes=MAX_DATA_PKL))
+        following = walk_following(body, len(data)) if stream.error is None else []
         root = pkl[0].filename.split("/", 1)[0]
         sizes = {i.filename[len(root) + 6 :]: i.file_size for i in infos
                  if i.filename.startswith(f"{root}/data/")}
@@ -241,10 +243,11 @@ def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
         if any(n.startswith(f"{root}/code/") for n in names):  # a TorchScript archive
             hidden = tuple(dataclasses.replace(h, where="torchscript")
                            if _torchscript_record(h.member, root) else h for h in hidden)
-        return dataclasses.replace(
+        ckpt = dataclasses.replace(
             ckpt, hidden_pickles=hidden, damage=tuple(damage) + more_damage,
             not_inspected=unread, frame_violation=stream.frame_violation or
             _first_violation(hidden))
+        return _with_streams(ckpt, following, "stream")
 
 
 def _torchscript_record(member: str, root: str) -> bool:
@@ -346,7 +349,7 @@ def object_array_pickle(npy: bytes) -> bytes:
     else:
         return b""
     header = npy[start:start + length]
-    if b"'descr': '|O'" not in header and b"'descr': 'O'" not in header:
+    if b"'O'" not in header and b"'|O'" not in header:  # object fields, plain or in a record
         return b""
     return npy[start + length:]
 
