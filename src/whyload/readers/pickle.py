@@ -359,17 +359,30 @@ def walk_following(f: IO[bytes], size: int, limits: Limits = DEFAULT_LIMITS,
         at = f.tell()
         if at >= size:
             break
-        first = f.read(1)
+        first = f.read(2)
         f.seek(at)
-        if not first or first in b"\x00\t\n\r \x0b\x0c":
+        if not first or first[:1] in b"\x00\t\n\r \x0b\x0c":
             break  # padding, as np.save and some writers leave it
         stream = walk_pickle(f, limits)
         if stream.opcodes == 0 or (stream.error is not None and not stream.globals):
             break
+        if not plausible_stream(first, stream):
+            break  # bytes that only parse as opcodes for a while (array data, text)
         found.append((at, stream))
         if stream.error is not None or f.tell() <= at:
             break
     return found
+
+
+def plausible_stream(head: bytes, stream: PickleStream) -> bool:
+    """Whether a stream found where no pickle is promised is one: it opens with PROTO 2-5, or
+    it ends at STOP and names only importable-looking globals. Text or tensor bytes that happen
+    to parse as a few opcodes fail both."""
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return True
+    return stream.error is None and all(
+        g.module.replace(".", "").isidentifier() and g.name.replace(".", "").isidentifier()
+        for g in stream.globals)
 
 
 def walk_pickle_bytes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> PickleStream:

@@ -32,6 +32,7 @@ from whyload.readers.pickle import (
     Persistent,
     PickleStream,
     Unknown,
+    plausible_stream,
     walk_following,
     walk_pickle,
 )
@@ -160,22 +161,34 @@ def member_bytes(f: BinaryIO, info: zipfile.ZipInfo, limit: int
             damage.append(ZipDamage(name, "the local header names it "
                                     f"{local_name.decode('utf-8', 'replace')!r}", True))
         f.seek(info.header_offset + 30 + name_len + extra_len)
-        raw = f.read(min(info.compress_size, limit if info.compress_type == 0 else 64 << 20))
+        if info.compress_type == zipfile.ZIP_STORED:
+            data = f.read(min(info.compress_size, limit))
+        elif info.compress_type == zipfile.ZIP_DEFLATED:
+            data = _inflate(f, info.compress_size, limit)
+        else:
+            return None, damage, f"compression method {info.compress_type} is not read"
     except (OSError, struct.error, ValueError) as exc:
         return None, damage, f"unreadable: {exc}"
-    if info.compress_type == zipfile.ZIP_STORED:
-        data = raw
-    elif info.compress_type == zipfile.ZIP_DEFLATED:
-        try:
-            data = zlib.decompressobj(-15).decompress(raw, limit)
-        except zlib.error as exc:
-            return None, damage, f"its deflate stream is corrupt: {exc}"
-    else:
-        return None, damage, f"compression method {info.compress_type} is not read"
+    except zlib.error as exc:
+        return None, damage, f"its deflate stream is corrupt: {exc}"
     if len(data) == info.file_size and zlib.crc32(data) != info.CRC:
         damage.append(ZipDamage(name, f"its CRC is wrong (recorded {info.CRC:08x}, bytes "
                                 f"{zlib.crc32(data):08x})", True))
     return data, damage, None
+
+
+def _inflate(f: BinaryIO, compressed: int, limit: int, chunk: int = 1 << 16) -> bytes:
+    """Up to `limit` bytes of a raw deflate stream, reading no more input than they need."""
+    inflater = zlib.decompressobj(-15)
+    out = bytearray()
+    left = compressed
+    while left > 0 and len(out) < limit and not inflater.eof:
+        raw = f.read(min(chunk, left))
+        if not raw:
+            break
+        left -= len(raw)
+        out += inflater.decompress(raw, limit - len(out))
+    return bytes(out)
 
 
 def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
@@ -308,9 +321,9 @@ def _hidden_pickles(f: BinaryIO, infos: list[zipfile.ZipInfo], root: str | None,
         streams = walk_following(io.BytesIO(data), len(data),
                                  Limits(max_stream_bytes=MAX_DATA_PKL))
         for n, (offset, stream) in enumerate(streams):
-            if storage and (stream.error is not None or not all(
-                    g.module.replace(".", "").isidentifier() for g in stream.globals)):
-                continue  # tensor bytes that happen to start like a pickle
+            if (storage or n == 0) and not plausible_stream(
+                    b"" if storage else head_data, stream):
+                continue  # tensor bytes or text that happen to start like a pickle
             if stream.globals or stream.frame_violation:
                 label = name if n == 0 else f"{name} (pickle {n + 1}, at byte {offset:,})"
                 found.append(HiddenPickle(label, tuple(g.dotted for g in stream.globals),
