@@ -26,7 +26,8 @@ issue of severity WARNING or CRITICAL (its telemetry off: PROMPTFOO_DISABLE_TELE
 Times: each suite file is scanned once per tool in-process (whyload: `whyload.check(file,
 select=["WL6"])` with the machine facts collected once); real checkpoints take the median of
 repeated scans. Start-up: a whole process per scan of the BERT-base .bin (`whyload check`,
-`picklescan -p`, ...), median of 7 (of 3 for modelaudit, which takes a minute). Results go to docs/benchmarks-security.md.
+`picklescan -p`, ...), median of 7 (of 3 for modelaudit, which takes a minute). Results go to
+docs/benchmarks-security.md.
 """
 
 from __future__ import annotations
