@@ -758,6 +758,34 @@ def _np_int_arrays() -> bytes:
     return _np_bytes(lambda f: np.savez(f, a=np.arange(6), b=np.ones((2, 2))))
 
 
+def _torch_save(obj: Any) -> bytes:
+    import torch
+
+    out = io.BytesIO()
+    torch.save(obj, out)
+    return out.getvalue()
+
+
+def _storage_like_a_pickle() -> bytes:
+    """A real torch.save whose int8 storage starts with the bytes of PROTO 2 ('\\x80\\x02'),
+    then opcode-looking noise: tensor data, not a pickle."""
+    import torch
+
+    values = [-128, 2, 99, 111, 115, 10, 40, 46] + list(range(-100, 100, 7))
+    return _torch_save({"w": torch.tensor(values, dtype=torch.int8)})
+
+
+def _text_members() -> bytes:
+    """A torch zip with text members whose first bytes are opcodes (c, (, S, I, N, V)."""
+    base = zipfile.ZipFile(io.BytesIO(_torch_save({"w": __import__("torch").zeros(2)})))
+    members = {i.filename: base.read(i) for i in base.infolist()}
+    root = next(iter(members)).split("/", 1)[0]
+    members.update({f"{root}/extra/notes.txt": b"config: bert\nnotes: fine-tuned\n",
+                    f"{root}/extra/log.txt": b"(step 1) loss 0.5\nStep 2\n",
+                    f"{root}/extra/readme.bin": b"Version 3\nNone of this is a pickle\n"})
+    return _zip(members)
+
+
 for _v in range(6):
     _add(_benign(f"picklescan-benign0-v{_v}", PICKLESCAN, "benign0",
                  lambda m, v=_v: pickle.dumps(["a", "b", "c"], protocol=v)))
@@ -779,6 +807,10 @@ _add(
             ".npy"),
     _benign("picklescan-malicious13-loads-int", PICKLESCAN, "pickle_files (benign half)",
             lambda m: pickle.dumps(12345, protocol=4)),
+    _benign("whyload-storage-starting-like-a-pickle", "whyload", "tensor bytes that open "
+            "with PROTO 2", lambda m: _storage_like_a_pickle(), ".bin"),
+    _benign("whyload-text-members", "whyload", "text members whose first bytes are opcodes",
+            lambda m: _text_members(), ".bin"),
     _benign("fickling-safe-builtins-len", FICKLING, "test_safe_builtins_not_flagged",
             lambda m: b"cbuiltins\nlen\n."),
     _benign("fickling-safe-builtin-dict", FICKLING, "test_safe_builtin_dict_not_flagged",
