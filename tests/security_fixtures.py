@@ -771,7 +771,7 @@ def _storage_like_a_pickle() -> bytes:
     then opcode-looking noise: tensor data, not a pickle."""
     import torch
 
-    values = [-128, 2, 99, 111, 115, 10, 40, 46] + list(range(-100, 100, 7))
+    values = [-128, 2, 99, 111, 115, 10, 40, 46, *range(-100, 100, 7)]
     return _torch_save({"w": torch.tensor(values, dtype=torch.int8)})
 
 
