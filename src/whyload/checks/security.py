@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from whyload.checks.file_roles import download_fix
 from whyload.checks.registration import Problem, check
 from whyload.knowledge.pickle_globals import danger, known_data, not_allowed
 from whyload.knowledge.torch_pickle import canonical
@@ -270,8 +271,7 @@ def zip_damaged(snap: Snapshot) -> Iterator[Problem]:
             evidence={"file": f.name, "damage": [{"member": d.member, "what": d.what,
                                                   "torch_reads": d.torch_reads}
                                                  for d in t.damage[:20]]},
-            fix=f"get {f.name} again from its source, or re-save it: "
-            "torch.save(torch.load(path, weights_only=True), path)",
+            fix=download_fix(snap, f.name),
         )
 
 

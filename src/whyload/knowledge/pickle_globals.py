@@ -130,8 +130,10 @@ def _longest_prefix(name: str, table: dict[str, Any]) -> str | None:
 
 
 def _entry_text(entry: dict[str, Any], name: str, listed: str) -> str:
+    """What the entry says, and which entry it is when a parent package or callable matched
+    rather than the global itself or its own module."""
     what = str(entry["what"])
-    return what if name == listed else f"{what} ({listed})"
+    return what if listed in (name, name.rpartition(".")[0]) else f"{what} (all of {listed})"
 
 
 def danger(dotted: str) -> str | None:
