@@ -708,9 +708,36 @@ def _object_array_pickle(payload: bytes) -> bytes:
     return b"\x80\x02]q\x00" + body + b"a."
 
 
+def _tar(members: dict[str, bytes]) -> bytes:
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _torch_tar(storages: bytes, obj: bytes | None = None) -> bytes:
+    """torch's oldest format: a tar of sys_info, storages (a count, each storage, then the views:
+    several pickles in a row), tensors and pickle."""
+    info = pickle.dumps({"protocol_version": 1001, "little_endian": True,
+                         "type_sizes": {"short": 2, "int": 4, "long": 4}}, protocol=2)
+    return _tar({"sys_info": info, "storages": storages, "tensors": pickle.dumps(0, protocol=2),
+                 "pickle": obj if obj is not None else pickle.dumps({}, protocol=2)})
+
+
+_add(Fixture("fickling-legacy-tar-storages", FICKLING, "test_polyglot test_legacy_tar "
+             "(torch's tar format: the payload in storages)", lambda m: _torch_tar(_payload(m)),
+             ext=".tar", runs_under="torch", live=True))
+
 WRAPPERS: dict[str, tuple[str, str, Callable[[bytes], bytes]]] = {
     "torch-zip": (".pt", "torch", lambda p: _torch_zip(p)),
     "legacy-torch": (".pt", "torch", lambda p: _legacy(p)),
+    "torch-tar": (".tar", "torch", lambda p: _torch_tar(
+        pickle.dumps(0, protocol=2) + pickle.dumps([], protocol=2), p)),
     "7z-torch-zip": (".7z", "none", lambda p: _7z({"model/pytorch_model.bin": _torch_zip(p)})),
     "npy-object": (".npy", "numpy", lambda p: _npy(_object_array_pickle(p))),
     "npz-member": (".npz", "numpy", lambda p: _zip({"arr_0.npy": _npy(_object_array_pickle(p))})),
@@ -811,6 +838,9 @@ _add(
             "with PROTO 2", lambda m: _storage_like_a_pickle(), ".bin"),
     _benign("whyload-text-members", "whyload", "text members whose first bytes are opcodes",
             lambda m: _text_members(), ".bin"),
+    _benign("whyload-benign-torch-tar", "whyload", "torch's tar format holding plain data",
+            lambda m: _torch_tar(pickle.dumps(0, protocol=2) + pickle.dumps([], protocol=2),
+                                 pickle.dumps({"epoch": 1}, protocol=2)), ".tar"),
     _benign("fickling-safe-builtins-len", FICKLING, "test_safe_builtins_not_flagged",
             lambda m: b"cbuiltins\nlen\n."),
     _benign("fickling-safe-builtin-dict", FICKLING, "test_safe_builtin_dict_not_flagged",

@@ -29,6 +29,7 @@ from whyload.readers.torch import (
     read_7z,
     read_legacy_torch,
     read_npy,
+    read_torch_tar,
     read_torch_zip,
 )
 from whyload.resolve import Artifact
@@ -61,7 +62,7 @@ DOCUMENTS = ("config.json", "bert_config.json", "adapter_config.json", "tokenize
              "special_tokens_map.json", "generation_config.json", "modules.json",
              "model_index.json", "params.json", "metadata.json", "task.json")
 WEIGHT_KINDS = frozenset({Kind.SAFETENSORS, Kind.TORCH_ZIP, Kind.PICKLE, Kind.ZIP})
-PICKLE_HOLDERS = frozenset({Kind.NPY, Kind.SEVEN_ZIP})  # read for the security scan only
+PICKLE_HOLDERS = frozenset({Kind.NPY, Kind.SEVEN_ZIP, Kind.TAR})  # read for the security scan
 
 
 @dataclass(frozen=True)
@@ -420,6 +421,8 @@ def _read_file(root: Path, entry: Entry) -> FileFacts:
         with (root / entry.name).open("rb") as f:
             if kind is Kind.NPY:
                 return FileFacts(entry, declared, kind, torch=read_npy(f, entry.size))
+            if kind is Kind.TAR:
+                return FileFacts(entry, declared, kind, torch=read_torch_tar(f, entry.size))
             if kind is Kind.SAFETENSORS:
                 return FileFacts(entry, declared, kind,
                                  safetensors=read_safetensors_header(f, entry.size))

@@ -187,6 +187,9 @@ def pickle_hidden_in_zip(snap: Snapshot) -> Iterator[Problem]:
 def _member_words(t: TorchCheckpoint) -> str:
     if t.layout == "7z":
         return "the archive's member(s)"
+    if t.layout == "tar":
+        return ("the tar's member(s) (torch.load unpickles sys_info, storages, tensors and "
+                "pickle of its oldest, tar format)")
     if t.missing_records:
         return "zip member(s)"
     return "zip member(s) torch never reads"

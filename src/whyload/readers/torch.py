@@ -463,7 +463,54 @@ def read_npy(f: BinaryIO, file_size: int) -> TorchCheckpoint:
 
 
 NOT_A_CHECKPOINT = {"npy": "a numpy array file, not a torch checkpoint",
-                    "7z": "a 7z archive, not a torch checkpoint"}
+                    "7z": "a 7z archive, not a torch checkpoint",
+                    "tar": "a tar archive (torch's oldest format, or an archive to extract)"}
+TAR_MEMBERS_SCANNED = 10_000
+TORCH_TAR_RECORDS = ("sys_info", "pickle", "storages", "tensors")  # torch.load unpickles each
+
+
+def read_torch_tar(f: BinaryIO, file_size: int) -> TorchCheckpoint:
+    """A tar file: torch.load still reads its oldest format, a tar of `sys_info`, `storages`,
+    `tensors` and `pickle`, unpickling each (a payload in `storages` runs first). Every member
+    that holds a pickle is walked, with the same bounds as zip members; nothing is extracted."""
+    import tarfile
+
+    hidden: list[HiddenPickle] = []
+    unread: list[str] = []
+    budget = MAX_SCANNED_BYTES
+    try:
+        with tarfile.open(fileobj=f, mode="r:") as tar:
+            for n, info in enumerate(tar):
+                if n >= TAR_MEMBERS_SCANNED or budget <= 16:
+                    unread.append(f"members after the first {n:,}: not read (scan bounds)")
+                    break
+                if not info.isfile() or info.size < 2:
+                    continue
+                member = tar.extractfile(info)
+                if member is None:
+                    continue
+                head = member.read(16)
+                kind = _pickle_kind(head, info.name)
+                if kind is None and info.name not in TORCH_TAR_RECORDS:
+                    continue
+                data = head + member.read(min(info.size, MAX_DATA_PKL, budget) - len(head))
+                budget -= len(data)
+                if kind == "npy":
+                    data = object_array_pickle(data)
+                streams = walk_following(io.BytesIO(data), len(data),
+                                         Limits(max_stream_bytes=MAX_DATA_PKL))
+                for i, (offset, stream) in enumerate(streams):
+                    if stream.globals or stream.frame_violation:
+                        label = info.name if i == 0 else f"{info.name} (pickle {i + 1}, at " \
+                            f"byte {offset:,})"
+                        hidden.append(HiddenPickle(label, tuple(g.dotted for g in stream.globals),
+                                                   _kept_calls(stream.calls, info.name),
+                                                   frame_violation=stream.frame_violation))
+    except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+        unread.append(f"the tar could not be read to its end: {exc}")
+    return TorchCheckpoint("tar", error=NOT_A_CHECKPOINT["tar"], hidden_pickles=tuple(hidden),
+                           not_inspected=tuple(unread),
+                           frame_violation=_first_violation(tuple(hidden)))
 SEVEN_ZIP_MAX_BYTES = 1 << 30  # members of a 7z read into memory, in all
 
 
@@ -701,4 +748,4 @@ def _tensor_info(value: Any, depth: int = 0) -> TensorInfo | None:
 
 
 __all__ = ["HiddenPickle", "PickleCall", "TorchCheckpoint", "Unknown", "ZipDamage", "read_7z",
-           "read_legacy_torch", "read_npy", "read_torch_zip"]
+           "read_legacy_torch", "read_npy", "read_torch_tar", "read_torch_zip"]
