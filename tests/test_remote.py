@@ -557,3 +557,20 @@ def test_explain_checks_the_hub_id_a_log_names_with_remote(hub: FakeHub, copy_of
     assert report.facts["checked"][0]["target"] == "org/pointer"
     assert not (Path(os.environ["HF_HOME"])).exists() or not any(
         Path(os.environ["HF_HOME"]).rglob("*.safetensors"))
+
+
+def test_a_7z_archive_on_the_hub_is_not_shown_safe(hub: FakeHub, tmp_path: Path) -> None:
+    """Unpacking a 7z needs every byte: remotely its content is 'not inspected' (WL603), never
+    clean, and the fix is to check a local copy."""
+    import py7zr
+
+    folder = tmp_path / "seven"
+    folder.mkdir()
+    (tmp_path / "payload.bin").write_bytes(b"\x80\x02}q\x00.")
+    with py7zr.SevenZipFile(folder / "weights.7z", "w") as archive:
+        archive.write(tmp_path / "payload.bin", "pytorch_model.bin")
+    report = whyload.check(serve(hub, folder, "org/seven"))
+    finding = only(report, "WL603")
+    assert finding.severity is whyload.Severity.WARNING
+    assert "remotely" in json.dumps(finding.evidence) + finding.detail
+    assert "pip install" not in finding.fix

@@ -24,7 +24,15 @@ from whyload.readers.safetensors import SafetensorsHeader, read_safetensors_head
 from whyload.readers.sniff import HEAD_BYTES, MODEL_KINDS, Kind
 from whyload.readers.tensors import TensorInfo
 from whyload.readers.tokenizer import TokenizerFacts, read_tokenizer
-from whyload.readers.torch import TorchCheckpoint, read_legacy_torch, read_torch_zip
+from whyload.readers.torch import (
+    TorchCheckpoint,
+    not_unpacked,
+    read_7z,
+    read_legacy_torch,
+    read_npy,
+    read_torch_tar,
+    read_torch_zip,
+)
 from whyload.resolve import Artifact
 from whyload.sources import ByteSource, LocalSource
 
@@ -56,6 +64,7 @@ DOCUMENTS = ("config.json", "bert_config.json", "adapter_config.json", "tokenize
              "special_tokens_map.json", "generation_config.json", "modules.json",
              "model_index.json", "params.json", "metadata.json", "task.json")
 WEIGHT_KINDS = frozenset({Kind.SAFETENSORS, Kind.TORCH_ZIP, Kind.PICKLE, Kind.ZIP})
+PICKLE_HOLDERS = frozenset({Kind.NPY, Kind.SEVEN_ZIP, Kind.TAR})  # read for the security scan
 
 
 @dataclass(frozen=True)
@@ -483,15 +492,26 @@ def read_file(root: Path | ByteSource, entry: Entry) -> FileFacts:
 def _read_file(source: ByteSource, entry: Entry) -> FileFacts:
     declared = declared_format(entry.name)
     kind = entry.kind
-    if kind in (Kind.TEXT, Kind.UNKNOWN) and _is_pickle(entry.head, declared == "torch"):
+    pickle_name = declared == "torch" or entry.name.lower().endswith((".pkl", ".pickle"))
+    if kind in (Kind.TEXT, Kind.UNKNOWN) and _is_pickle(entry.head, pickle_name):
         kind = Kind.PICKLE  # protocol 0/1 pickles start without PROTO and look like text
     facts = FileFacts(entry, declared, kind)
     if kind is Kind.LFS_POINTER:
         return FileFacts(entry, declared, kind, lfs=parse_lfs_pointer(entry.head))
-    if kind not in WEIGHT_KINDS:  # training state (optimizer.pt, training_args.bin) is read too:
-        return facts               # it is unpickled by Trainer's resume, so it is scanned
+    if kind not in WEIGHT_KINDS | PICKLE_HOLDERS:  # training state (optimizer.pt, ...) is read
+        return facts  # too: it is unpickled by Trainer's resume, so it is scanned
     try:
+        if kind is Kind.SEVEN_ZIP and source.remote:  # unpacking needs every byte
+            return FileFacts(entry, declared, kind, torch=not_unpacked(
+                "a 7z archive is unpacked only from a local copy: its content was not "
+                "inspected remotely"))
         with source.open(entry.name) as f:
+            if kind is Kind.SEVEN_ZIP:
+                return FileFacts(entry, declared, kind, torch=read_7z(f, entry.size))
+            if kind is Kind.NPY:
+                return FileFacts(entry, declared, kind, torch=read_npy(f, entry.size))
+            if kind is Kind.TAR:
+                return FileFacts(entry, declared, kind, torch=read_torch_tar(f, entry.size))
             if kind is Kind.SAFETENSORS:
                 return FileFacts(entry, declared, kind,
                                  safetensors=read_safetensors_header(f, entry.size))
