@@ -31,13 +31,14 @@ import os
 import platform
 import shutil
 import statistics
-import struct
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sparse_bert import bert_of_size, bert_tensors, write_sparse_safetensors
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "docs" / "benchmarks-remote.md"
@@ -51,70 +52,21 @@ SPARSE_BERT = {"vocab_size": 30522, "hidden_size": 8192, "intermediate_size": 32
                "num_attention_heads": 64, "max_position_embeddings": 512, "type_vocab_size": 2}
 
 
-def bert_tensors(config: dict[str, Any]) -> list[tuple[str, list[int]]]:
-    """BertModel's state dict for this config: names in its order, and shapes."""
-    hidden, inner = config["hidden_size"], config["intermediate_size"]
-    tensors = [("embeddings.word_embeddings.weight", [config["vocab_size"], hidden]),
-               ("embeddings.position_embeddings.weight", [config["max_position_embeddings"],
-                                                          hidden]),
-               ("embeddings.token_type_embeddings.weight", [config["type_vocab_size"], hidden]),
-               ("embeddings.LayerNorm.weight", [hidden]), ("embeddings.LayerNorm.bias", [hidden])]
-    layer = [*((f"attention.self.{m}", [hidden, hidden]) for m in ("query", "key", "value")),
-             ("attention.output.dense", [hidden, hidden]), ("attention.output.LayerNorm", None),
-             ("intermediate.dense", [inner, hidden]), ("output.dense", [hidden, inner]),
-             ("output.LayerNorm", None)]
-    for i in range(config["num_hidden_layers"]):
-        for module, weight in layer:
-            prefix = f"encoder.layer.{i}.{module}"
-            tensors.append((f"{prefix}.weight", weight or [hidden]))
-            tensors.append((f"{prefix}.bias", [weight[0] if weight else hidden]))
-    tensors += [("pooler.dense.weight", [hidden, hidden]), ("pooler.dense.bias", [hidden])]
-    return tensors
-
-
-def bert_of_size(target: int) -> dict[str, Any]:
-    def size(layers: int) -> int:
-        cfg = {**SPARSE_BERT, "num_hidden_layers": layers}
-        return sum(math.prod(s) for _, s in bert_tensors(cfg)) * 4
-
-    per_layer = size(1) - size(0)
-    layers = max(1, round((target - size(0)) / per_layer))
-    return {"model_type": "bert", "architectures": ["BertModel"], **SPARSE_BERT,
-            "num_hidden_layers": layers}
-
-
-def write_safetensors(path: Path, tensors: list[tuple[str, list[int]]]) -> int:
-    """A header with contiguous F32 offsets, then a hole up to the promised size."""
-    header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
-    offset = 0
-    for name, shape in tensors:
-        nbytes = math.prod(shape) * 4
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + nbytes]}
-        offset += nbytes
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)
-    with path.open("wb") as f:
-        f.write(struct.pack("<Q", len(raw)) + raw)
-    total = 8 + len(raw) + offset
-    os.truncate(path, total)
-    return total
-
-
 def sparse_repo(root: Path, shards: int) -> Path:
-    config = bert_of_size(TARGET_BYTES)
+    config = bert_of_size(TARGET_BYTES, SPARSE_BERT)
     folder = root / (f"sparse-100g-{shards}" if shards > 1 else "sparse-100g")
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     tensors = bert_tensors(config)
     if shards == 1:
-        write_safetensors(folder / "model.safetensors", tensors)
+        write_sparse_safetensors(folder / "model.safetensors", tensors)
     else:
         per = math.ceil(len(tensors) / shards)
         weight_map, total = {}, 0
         for i in range(shards):
             name = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
             part = tensors[i * per:(i + 1) * per]
-            total += write_safetensors(folder / name, part)
+            total += write_sparse_safetensors(folder / name, part)
             weight_map.update({t: name for t, _ in part})
         (folder / "model.safetensors.index.json").write_text(json.dumps(
             {"metadata": {"total_size": sum(math.prod(s) * 4 for _, s in tensors)},

@@ -34,7 +34,6 @@ import os
 import platform
 import shutil
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sparse_bert import bert_config, bert_of_size, bert_tensors, write_sparse_safetensors
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "docs" / "benchmarks.md"
@@ -576,65 +577,13 @@ class SparseResult:
         return out
 
 
-def bert_config(sizes: dict[str, int]) -> dict[str, Any]:
-    return {"model_type": "bert", "architectures": ["BertModel"], **sizes}
-
-
-def bert_tensors(config: dict[str, Any]) -> list[tuple[str, list[int]]]:
-    """BertModel's state dict for this config: names in its order, and shapes."""
-    hidden, inner = config["hidden_size"], config["intermediate_size"]
-    tensors = [
-        ("embeddings.word_embeddings.weight", [config["vocab_size"], hidden]),
-        ("embeddings.position_embeddings.weight", [config["max_position_embeddings"], hidden]),
-        ("embeddings.token_type_embeddings.weight", [config["type_vocab_size"], hidden]),
-        ("embeddings.LayerNorm.weight", [hidden]),
-        ("embeddings.LayerNorm.bias", [hidden]),
-    ]
-    layer = [*((f"attention.self.{m}", [hidden, hidden]) for m in ("query", "key", "value")),
-             ("attention.output.dense", [hidden, hidden]), ("attention.output.LayerNorm", None),
-             ("intermediate.dense", [inner, hidden]), ("output.dense", [hidden, inner]),
-             ("output.LayerNorm", None)]
-    for i in range(config["num_hidden_layers"]):
-        for module, weight in layer:
-            prefix = f"encoder.layer.{i}.{module}"
-            tensors.append((f"{prefix}.weight", weight or [hidden]))
-            tensors.append((f"{prefix}.bias", [weight[0] if weight else hidden]))
-    tensors += [("pooler.dense.weight", [hidden, hidden]), ("pooler.dense.bias", [hidden])]
-    return tensors
-
-
-def bert_bytes(config: dict[str, Any]) -> int:
-    return sum(math.prod(shape) for _, shape in bert_tensors(config)) * 4  # F32
-
-
-def bert_of_size(target: int) -> dict[str, Any]:
-    """SPARSE_BERT with the number of layers that brings its weights nearest to `target` bytes."""
-    base = bert_bytes(bert_config({**SPARSE_BERT, "num_hidden_layers": 0}))
-    per_layer = bert_bytes(bert_config({**SPARSE_BERT, "num_hidden_layers": 1})) - base
-    layers = max(1, round((target - base) / per_layer))
-    return bert_config({**SPARSE_BERT, "num_hidden_layers": layers})
-
-
 def write_bert_checkpoint(folder: Path, sizes: dict[str, int]) -> int:
-    """config.json and a model.safetensors whose header is BertModel's state dict in F32 with
-    contiguous offsets, then a hole up to the promised size (nothing is written or allocated)."""
+    """config.json and a sparse model.safetensors: BertModel's header, then a hole up to the
+    promised size (nothing is written or allocated)."""
     config = bert_config(sizes)
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
-    offset = 0
-    for name, shape in bert_tensors(config):
-        nbytes = math.prod(shape) * 4
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + nbytes]}
-        offset += nbytes
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)
-    weights = folder / "model.safetensors"
-    with weights.open("wb") as f:
-        f.write(struct.pack("<Q", len(raw)) + raw)
-    total = 8 + len(raw) + offset
-    os.truncate(weights, total)
-    return total
+    return write_sparse_safetensors(folder / "model.safetensors", bert_tensors(config))
 
 
 def allocated(path: Path) -> int:
@@ -691,7 +640,7 @@ def parse_check(run: ChildRun, folder: Path) -> dict[str, Any]:
 
 
 def measure_sparse(root: Path, label: str, target: int) -> SparseResult:
-    config = bert_of_size(target)
+    config = bert_of_size(target, SPARSE_BERT)
     folder, size = build_sparse(root, config)
     cli_runs: list[ChildRun] = []
     api_runs: list[ChildRun] = []
