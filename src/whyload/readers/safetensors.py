@@ -196,7 +196,7 @@ def _tensor_map(doc: object) -> tuple[dict[str, Any] | None, dict[str, Entry]] |
         if not isinstance(info, dict):
             return f"entry {name!r} is not an object"
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-        if dtype not in SAFETENSORS_DTYPES:
+        if not isinstance(dtype, str) or dtype not in SAFETENSORS_DTYPES:  # [] is unhashable
             return f"tensor {name!r} has unknown dtype {dtype!r}"
         if type(shape) is not list or not _all_usize(shape):
             return f"tensor {name!r} has an invalid shape {shape!r}"
