@@ -42,6 +42,11 @@ def read_tokenizer(root: Path, sizes: dict[str, int]) -> tuple[TokenizerFacts | 
     return None, broken
 
 
+def _list(value: object) -> list[object]:
+    """A list the file should hold, or nothing: `"added_tokens": true` is not a list of tokens."""
+    return value if isinstance(value, list) else []
+
+
 def _from_tokenizer_json(doc: JsonDoc) -> TokenizerFacts | None:
     if not doc.ok or not isinstance(doc.value, dict):
         return None
@@ -57,7 +62,7 @@ def _from_tokenizer_json(doc: JsonDoc) -> TokenizerFacts | None:
     base = max(ids, default=-1) + 1
     added = tuple(
         (t["id"], str(t.get("content", "")))
-        for t in doc.value.get("added_tokens") or []
+        for t in _list(doc.value.get("added_tokens"))
         if isinstance(t, dict) and isinstance(t.get("id"), int)
     )
     top = max([base - 1, *(i for i, _ in added)]) + 1
