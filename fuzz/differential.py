@@ -208,7 +208,7 @@ def _safe_open(path: Path) -> tuple[dict[str, tuple[str, list[int]]] | None, str
     try:
         with safe_open(str(path), framework="numpy") as f:
             out = {}
-            for k in f.keys():
+            for k in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
                 s = f.get_slice(k)
                 out[k] = (s.get_dtype(), list(s.get_shape()))
             return out, None

@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 from whyload import snapshot
 from whyload.readers import jsonfile, lfs, pickle, safetensors, sniff, tokenizer
@@ -46,9 +47,9 @@ class Guard:
     """An audit hook that records forbidden events while a reader runs. Recorded, not raised:
     readers catch exceptions of their own, and a raise from the hook could be swallowed."""
 
-    active = False
-    events: list[str] = []
-    installed = False
+    active: ClassVar[bool] = False
+    events: ClassVar[list[str]] = []
+    installed: ClassVar[bool] = False
 
     @classmethod
     def install(cls) -> None:

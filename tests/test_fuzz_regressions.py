@@ -1,0 +1,66 @@
+"""Inputs the fuzzing campaign (fuzz/README.md) found to break a reader, minimized, fed to the
+reader as plain bytes: no atheris needed. Each says what the reader must now answer, and each
+also goes through its fuzz target (fuzz/targets.py), which checks the reader's whole contract
+(no exception, nothing unpickled, imported, run or written)."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+from whyload import snapshot
+from whyload.readers import tokenizer
+from whyload.readers.safetensors import HeaderError, read_safetensors_header
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz"))
+import targets  # fuzz/ is not a package: its folder is on the path above
+
+
+def _safetensors(header: bytes, tail: bytes = b"") -> bytes:
+    return len(header).to_bytes(8, "little") + header + tail
+
+
+# (fuzz target, the input as the target takes it, what was wrong)
+REGRESSIONS = [
+    ("safetensors", b"\x01" + _safetensors(b'{"a":{"dtype":[],"shape":[],"data_offsets":[0,0]}}'),
+     "an unhashable dtype raised TypeError"),
+    ("tokenizer", b'\x00{"model":{"vocab":{"a":0}},"added_tokens":true}',
+     "added_tokens that is not a list raised TypeError"),
+    ("index", b'{"weight_map":{},"metadata":{"total_size":Infinity}}',
+     "total_size Infinity raised OverflowError"),
+]
+
+
+@pytest.mark.parametrize(("target", "data"), [(t, d) for t, d, _ in REGRESSIONS],
+                         ids=[why for _, _, why in REGRESSIONS])
+def test_the_target_contract_holds(target: str, data: bytes) -> None:
+    targets.TARGETS[target](data)
+
+
+@pytest.mark.parametrize("dtype", [b"[]", b"{}", b"null", b"7"])
+def test_a_dtype_that_is_not_a_string_is_a_deserialization_error(dtype: bytes) -> None:
+    data = _safetensors(b'{"a":{"dtype":' + dtype + b',"shape":[],"data_offsets":[0,0]}}')
+    header = read_safetensors_header(io.BytesIO(data), len(data))
+    assert header.error is HeaderError.NOT_DESERIALIZABLE
+    assert "unknown dtype" in header.error_detail
+
+
+def test_added_tokens_that_are_not_a_list_add_nothing(tmp_path: Path) -> None:
+    raw = b'{"model":{"type":"WordPiece","vocab":{"a":0,"b":1}},"added_tokens":true}'
+    (tmp_path / "tokenizer.json").write_bytes(raw)
+    facts, broken = tokenizer.read_tokenizer(tmp_path, {"tokenizer.json": len(raw)})
+    assert broken is None and facts is not None
+    assert (facts.size, facts.base_size, facts.added) == (2, 2, ())
+
+
+@pytest.mark.parametrize("total", [b"Infinity", b"-Infinity", b"NaN", b"1e400"])
+def test_an_index_total_size_that_is_not_a_number_of_bytes_is_unknown(tmp_path: Path,
+                                                                       total: bytes) -> None:
+    path = tmp_path / "model.safetensors.index.json"
+    path.write_bytes(b'{"metadata":{"total_size":' + total + b'},"weight_map":{"w":"a.st"}}')
+    index = snapshot.read_index(path.name, path, path.stat().st_size)
+    assert index.problem is None and index.total_size is None
+    assert index.shards == ["a.st"]
