@@ -6,6 +6,7 @@
 # A crash does not end a target's run: the input is kept in fuzz/out/crashes/<target>/ and the
 # fuzzer starts again (reloading whyload, so a fix made meanwhile takes effect) for the inputs
 # left, at most 20 times. Logs: fuzz/out/logs/<target>.log; totals: fuzz/out/logs/summary.tsv.
+# Exits 1 when any target left a crash input.
 set -u
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -46,3 +47,8 @@ for target in "$@"; do
     printf '%s\t%s\t%s s\t%s\t%s crash files\n' "$target" "$done_runs" "$(( $(date +%s) - start ))" \
         "$cov" "$(ls "$crashes" | wc -l)" >> fuzz/out/logs/summary.tsv
 done
+found=0
+for target in "$@"; do
+    [ -n "$(ls -A "fuzz/out/crashes/$target")" ] && found=1 && echo "crash inputs: fuzz/out/crashes/$target/"
+done
+exit $found

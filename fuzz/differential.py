@@ -119,7 +119,7 @@ class _InertUnpickler(pickle.Unpickler):
         self.resolved: list[str] = []
 
     def find_class(self, module: str, name: str) -> type:
-        self.resolved.append(f"{module}.{name}")
+        self.resolved.append(f"{module} {name}")
         return _Stub
 
     def persistent_load(self, pid: Any) -> Any:
@@ -173,7 +173,9 @@ def diff_pickle(data: bytes) -> None:
         lib_error = "RecursionError"
     except Exception as exc:  # any refusal is an answer to compare
         lib_error = _short(exc)
-    named = {g.dotted for g in walked.globals}
+    # as genops gives them, "module name": a space in either is not split back the same way
+    # (whyload splits at the first); such a name never imports, so it is compared joined
+    named = {f"{g.module} {g.name}" for g in walked.globals}
     unseen = [g for g in unpickler.resolved if g not in named]
     if unseen and walked.error is None:
         raise AssertionError(f"the unpickler resolves {unseen[:3]}, whyload does not name them")
@@ -344,9 +346,14 @@ def diff_torch(data: bytes) -> None:
     elif mine != "read" and not torch_ok:
         TORCH_RECORD.counts[f"agree-refuse ({mine})"] += 1
     else:
-        key = re.sub(r"0x[0-9a-f]+|\d+", "N", theirs if not torch_ok else "read")
-        key = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", key)[:90]
-        TORCH_RECORD.note(f"whyload {mine}, torch {key}", data)
+        key = _norm(theirs if not torch_ok else "read")[:90]
+        why = f" ({_norm(ckpt.error or '')[:70]})" if mine != "read" else ""
+        TORCH_RECORD.note(f"whyload {mine}{why}, torch {key}", data)
+
+
+def _norm(text: str) -> str:
+    text = re.sub(r"0x[0-9a-f]+|\d[\d,]*", "N", text)
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", text)
 
 
 TARGETS: dict[str, Callable[[bytes], None]] = {

@@ -8,11 +8,14 @@ or a differential harness (fuzz/differential.py: diff-pickle, diff-safetensors, 
 whyload (and pickletools, zipfile and json, which the readers drive) is instrumented for
 coverage; the libraries the differential harnesses compare against are not.
 
-`python fuzz/fuzz.py TARGET --replay FILE...` feeds files through the target without atheris.
+`python fuzz/fuzz.py TARGET --replay FILE...` feeds files through the target without atheris;
+`python fuzz/fuzz.py TARGET --smoke N` feeds it N random mutations of its seeds (a check that
+the harness works, not a campaign).
 """
 
 from __future__ import annotations
 
+import random
 import resource
 import sys
 from pathlib import Path
@@ -41,6 +44,20 @@ def _load(target: str, instrument: bool):  # type: ignore[no-untyped-def]
     return {**targets.TARGETS, **differential.TARGETS}[target]
 
 
+def _smoke(run, seeds: Path, count: int) -> None:  # type: ignore[no-untyped-def]
+    corpus = [p.read_bytes() for p in seeds.glob("*")] or [b""]
+    rng = random.Random(0)
+    for _ in range(count):
+        data = bytearray(rng.choice(corpus))
+        for _ in range(rng.randint(1, 8)):
+            if data and rng.random() < 0.7:
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            else:
+                data[rng.randint(0, len(data)):0] = rng.randbytes(rng.randint(1, 8))
+        run(bytes(data))
+    print(f"{count} inputs, no exception")
+
+
 def main() -> None:
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -50,6 +67,10 @@ def main() -> None:
         for name in sys.argv[sys.argv.index("--replay") + 1:]:
             run(Path(name).read_bytes())
             print(f"{name}: ok")
+        return
+    if "--smoke" in sys.argv:
+        seeds = Path(__file__).resolve().parent / "seeds" / target.removeprefix("diff-")
+        _smoke(_load(target, instrument=False), seeds, int(sys.argv[sys.argv.index("--smoke") + 1]))
         return
     import atheris
 
