@@ -64,3 +64,48 @@ def test_an_index_total_size_that_is_not_a_number_of_bytes_is_unknown(tmp_path: 
     index = snapshot.read_index(path.name, path, path.stat().st_size)
     assert index.problem is None and index.total_size is None
     assert index.shards == ["a.st"]
+
+
+F32 = b'"dtype":"F32","shape":[1],"data_offsets":[0,4]'
+# headers Python's json reads and the library's serde_json refuses (differential harness)
+SERDE_REFUSES = {
+    "NaN": b'{"a":{' + F32 + b',"x":NaN}}',
+    "Infinity": b'{"a":{' + F32 + b',"x":-Infinity}}',
+    "number-out-of-range": b'{"a":{' + F32 + b',"x":1e400}}',
+    "lone-surrogate-name": b'{"\\ud800":{' + F32 + b"}}",
+    "lone-surrogate-metadata": b'{"__metadata__":{"k":"\\udc00"},"a":{' + F32 + b"}}",
+    "metadata-twice": b'{"__metadata__":{},"__metadata__":{"k":"v"},"a":{' + F32 + b"}}",
+    "dtype-twice": b'{"a":{"dtype":"F32",' + F32 + b"}}",
+    "128-levels": b'{"a":{' + F32 + b',"x":' + b"[" * 126 + b"]" * 126 + b"}}",
+}
+# and what both accept
+SERDE_ACCEPTS = {
+    "127-levels": b'{"a":{' + F32 + b',"x":' + b"[" * 125 + b"]" * 125 + b"}}",
+    "surrogate-pair": b'{"__metadata__":{"k":"\\ud83d\\ude00"},"a":{' + F32 + b"}}",
+    "big-integer": b'{"a":{' + F32 + b',"x":123456789012345678901234567890}}',
+    "tensor-twice": b'{"a":{' + F32 + b'},"a":{' + F32 + b"}}",
+    "metadata-key-twice": b'{"__metadata__":{"k":"a","k":"b"},"a":{' + F32 + b"}}",
+}
+
+
+def _library_accepts(path: Path) -> bool:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy"):
+            return True
+    except SafetensorError:
+        return False
+
+
+@pytest.mark.parametrize("name", list(SERDE_REFUSES) + list(SERDE_ACCEPTS))
+def test_the_header_json_is_read_as_the_library_reads_it(name: str, tmp_path: Path) -> None:
+    data = _safetensors(SERDE_REFUSES.get(name) or SERDE_ACCEPTS[name], bytes(4))
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(data)
+    header = read_safetensors_header(io.BytesIO(data), len(data))
+    assert _library_accepts(path) is (name in SERDE_ACCEPTS)
+    if name in SERDE_ACCEPTS:
+        assert header.error is None and list(header.tensors) == ["a"]
+    else:
+        assert header.error is HeaderError.NOT_DESERIALIZABLE
