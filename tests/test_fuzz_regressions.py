@@ -13,6 +13,7 @@ import pytest
 
 from whyload import snapshot
 from whyload.readers import tokenizer
+from whyload.readers.pickle import Unknown, walk_pickle_bytes
 from whyload.readers.safetensors import HeaderError, read_safetensors_header
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz"))
@@ -31,6 +32,11 @@ REGRESSIONS = [
      "added_tokens that is not a list raised TypeError"),
     ("index", b'{"weight_map":{},"metadata":{"total_size":Infinity}}',
      "total_size Infinity raised OverflowError"),
+    ("pickle", b"\x80\x05}(\x96\x01\x00\x00\x00\x00\x00\x00\x00aN",
+     "a bytearray key in a cut SETITEMS raised TypeError"),
+    ("pickle", bytes.fromhex("94289480058005950d000000000000009602000000000000000000800595"
+                             "0d000000000000009602000000000000000000960200000000ffff002b05949495"),
+     "the fuzzer's own input for the bytearray key"),
 ]
 
 
@@ -38,6 +44,14 @@ REGRESSIONS = [
                          ids=[why for _, _, why in REGRESSIONS])
 def test_the_target_contract_holds(target: str, data: bytes) -> None:
     targets.TARGETS[target](data)
+
+
+@pytest.mark.parametrize("cut", [False, True])
+def test_a_bytearray_key_is_an_unhashable_key(cut: bool) -> None:
+    stream = walk_pickle_bytes(b"\x80\x05}(\x96\x01\x00\x00\x00\x00\x00\x00\x00aN"
+                               + (b"" if cut else b"u."))
+    assert stream.truncated is cut and (stream.error is None) is not cut
+    assert stream.value == {Unknown("unhashable bytearray"): None}
 
 
 @pytest.mark.parametrize("dtype", [b"[]", b"{}", b"null", b"7"])
