@@ -112,6 +112,14 @@ def _hostile_zips(benign: bytes, payloads: dict[str, bytes]) -> dict[str, bytes]
                     root = src.namelist()[0].split("/")[0]
                     dst.writestr(f"{root}/{where}", payloads[key])
             out[f"{key}-as-{where}"] = buf.getvalue()
+    # two roots: torch reads the data.pkl under the first member's folder, whatever comes first
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as dst:
+        for name, body in (("b/byteorder", b"little"), ("a/data.pkl", pickle.dumps({"w": 1}, 2)),
+                           ("a/version", b"3\n"), ("b/data.pkl", payloads[
+                               "hostile-reduce-os-system"]), ("b/version", b"3\n")):
+            dst.writestr(name, body)
+    out["two-roots"] = buf.getvalue()
     return out
 
 
