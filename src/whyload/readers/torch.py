@@ -184,7 +184,7 @@ def _hidden_pickles(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], root: str
     for info in infos[:MAX_MEMBERS_SCANNED]:
         name = info.filename
         rel = name[len(root) + 1:] if name.startswith(f"{root}/") else name
-        if name == data_pkl or rel in RECORDS or info.is_dir() or info.file_size < 16 or (
+        if name == data_pkl or rel in RECORDS or name.endswith("/") or info.file_size < 16 or (
                 rel.startswith("data/") and rel[5:].isdigit()):
             continue
         size = min(info.file_size, MAX_DATA_PKL, budget)
