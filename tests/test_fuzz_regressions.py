@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from whyload import snapshot
 from whyload.readers import tokenizer
 from whyload.readers.pickle import Unknown, walk_pickle_bytes
 from whyload.readers.safetensors import HeaderError, read_safetensors_header
+from whyload.readers.torch import read_torch_zip
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz"))
 import targets  # fuzz/ is not a package: its folder is on the path above
@@ -40,10 +42,32 @@ REGRESSIONS = [
 ]
 
 
+# the fuzzer's own crash inputs, unminimized: fuzz_inputs/<target>/<what broke>
+INPUTS = sorted((Path(__file__).parent / "fuzz_inputs").glob("*/*"))
+
+
 @pytest.mark.parametrize(("target", "data"), [(t, d) for t, d, _ in REGRESSIONS],
                          ids=[why for _, _, why in REGRESSIONS])
 def test_the_target_contract_holds(target: str, data: bytes) -> None:
     targets.TARGETS[target](data)
+
+
+@pytest.mark.parametrize("path", INPUTS, ids=[f"{p.parent.name}/{p.name}" for p in INPUTS])
+def test_crash_inputs_pass_their_target(path: Path) -> None:
+    targets.TARGETS[path.parent.name](path.read_bytes())
+
+
+def test_a_zip_member_with_an_empty_name_is_skipped() -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("a/data.pkl", b"\x80\x02}q\x00.")
+        z.writestr("a/version", "3\n")
+        z.writestr(zipfile.ZipInfo(""), b"\x80\x02cposix\nsystem\nq\x00.")
+    data = buf.getvalue()
+    ckpt = read_torch_zip(io.BytesIO(data), len(data))
+    assert ckpt.error is None and ckpt.members[-1] == ""
+    assert [h.member for h in ckpt.hidden_pickles] == [""]  # still scanned: not a folder
+    assert ckpt.hidden_pickles[0].globals == ("posix.system",)
 
 
 @pytest.mark.parametrize("cut", [False, True])
