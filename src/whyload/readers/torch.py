@@ -42,9 +42,9 @@ MAX_DATA_PKL = 64 << 20  # a 70B model's shard has a data.pkl of ~1 MB
 MAX_INFLATION = 200  # data.pkl is stored uncompressed by torch; a huge ratio is a zip bomb
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 # what zipfile raises on bad bytes: NotImplementedError for an unknown version or compression,
-# RuntimeError for an encrypted member
+# RuntimeError for an encrypted member, OverflowError for an offset past what seek() takes
 ZIP_ERRORS = (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error,
-              NotImplementedError, RuntimeError, zlib.error)
+              NotImplementedError, RuntimeError, zlib.error, OverflowError)
 MAX_MEMBERS_SCANNED = 10_000  # zip members looked at for pickles besides data.pkl
 MAX_SCANNED_BYTES = 256 << 20  # decompressed bytes walked across those members
 MAX_CALLS_KEPT = 200  # calls other than tensor rebuilds kept as evidence
