@@ -120,6 +120,12 @@ def _hostile_zips(benign: bytes, payloads: dict[str, bytes]) -> dict[str, bytes]
                                "hostile-reduce-os-system"]), ("b/version", b"3\n")):
             dst.writestr(name, body)
     out["two-roots"] = buf.getvalue()
+    # np.savez of an object array: np.load(allow_pickle=True) unpickles the member
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, a=np.array([{"k": 1}, None], dtype=object), b=np.zeros(2))
+    out["npz-object"] = buf.getvalue()
     return out
 
 
