@@ -63,8 +63,9 @@ def main() -> None:
         ran = hit[name] & possible
         rel = name[len(SRC) - len("whyload"):]
         missed = ",".join(map(str, sorted(possible - ran)))
+        missed = missed if len(missed) <= 300 else missed[:300] + "..."
         print(f"{rel:40} {len(ran):4}/{len(possible):4} lines "
-              f"({100 * len(ran) / len(possible):.0f}%)  not run: {missed[:300]}")
+              f"({100 * len(ran) / len(possible):.0f}%)  not run: {missed}")
 
 
 if __name__ == "__main__":
