@@ -115,6 +115,9 @@ SERDE_REFUSES = {
     "metadata-twice": b'{"__metadata__":{},"__metadata__":{"k":"v"},"a":{' + F32 + b"}}",
     "dtype-twice": b'{"a":{"dtype":"F32",' + F32 + b"}}",
     "128-levels": b'{"a":{' + F32 + b',"x":' + b"[" * 126 + b"]" * 126 + b"}}",
+    "invalid-tensor-named-again": b'{"a":{"dtype":"U08","shape":[1],"data_offsets":[0,4]},'
+    b'"a":{' + F32 + b"}}",
+    "minus-zero-offset": b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[-0,4]}}',
 }
 # and what both accept
 SERDE_ACCEPTS = {
@@ -123,6 +126,7 @@ SERDE_ACCEPTS = {
     "big-integer": b'{"a":{' + F32 + b',"x":123456789012345678901234567890}}',
     "tensor-twice": b'{"a":{' + F32 + b'},"a":{' + F32 + b"}}",
     "metadata-key-twice": b'{"__metadata__":{"k":"a","k":"b"},"a":{' + F32 + b"}}",
+    "minus-zero-elsewhere": b'{"a":{' + F32 + b',"x":-0}}',
 }
 
 

@@ -185,9 +185,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Object(dict[str, Any]):
-    """A JSON object, with the keys it sets more than once (json keeps the last silently)."""
+    """A JSON object, with the keys it sets more than once (json keeps the last silently) and
+    the values the last one replaced: serde validates every one of them as it reads."""
 
     repeated: frozenset[str] = frozenset()
+    shadowed: tuple[tuple[str, Any], ...] = ()
 
 
 def _object(pairs: list[tuple[str, Any]]) -> _Object:
@@ -195,7 +197,14 @@ def _object(pairs: list[tuple[str, Any]]) -> _Object:
     if len(obj) != len(pairs):
         keys = [k for k, _ in pairs]
         obj.repeated = frozenset(k for k in obj if keys.count(k) > 1)
+        last = {k: i for i, (k, _) in enumerate(pairs)}
+        obj.shadowed = tuple(kv for i, kv in enumerate(pairs) if last[kv[0]] != i)
     return obj
+
+
+def _int(text: str) -> int | float:
+    """serde reads `-0` as a float, which no usize field takes; Python reads it as 0."""
+    return -0.0 if text.lstrip("-").strip("0") == "" and text.startswith("-") else int(text)
 
 
 def _no_constant(name: str) -> None:
@@ -214,7 +223,7 @@ def _serde_json(text: str) -> Any:
     no NaN or Infinity, no number past a double, no lone surrogate (a `\\ud800` escape), at
     most 127 levels of nesting, and no field of the header's structs set twice (`__metadata__`,
     or a tensor's dtype, shape, data_offsets; tensor names may repeat: the last wins in both)."""
-    doc = json.loads(text, parse_constant=_no_constant, parse_float=_finite,
+    doc = json.loads(text, parse_constant=_no_constant, parse_float=_finite, parse_int=_int,
                      object_pairs_hook=_object)
     todo: list[tuple[Any, int]] = [(doc, 1)]
     while todo:
@@ -245,6 +254,10 @@ def _tensor_map(doc: object) -> tuple[dict[str, Any] | None, dict[str, Entry]] |
         return f"the header is a JSON {type(doc).__name__}, not an object"
     metadata: dict[str, Any] | None = None
     entries: dict[str, Entry] = {}
+    for name, info in getattr(doc, "shadowed", ()):  # a tensor named twice: both must be valid
+        problem = _tensor_map({name: info})
+        if isinstance(problem, str):
+            return problem
     for name, info in doc.items():
         if name == "__metadata__":
             if info is not None and not (
