@@ -218,8 +218,8 @@ def _safe_open(path: Path) -> tuple[dict[str, tuple[str, list[int]]] | None, str
         return None, str(exc)
 
 
-def diff_safetensors(data: bytes) -> None:
-    data = safetensors_file(data)
+def diff_safetensors(raw: bytes) -> None:
+    data = safetensors_file(raw)
     with guarded():
         header = wl_safetensors.read_safetensors_header(io.BytesIO(data), len(data))
     SAFETENSORS_RECORD.tick()
@@ -237,13 +237,13 @@ def diff_safetensors(data: bytes) -> None:
         else:
             lib_kind = lib_text.split(":")[0][:60]
             SAFETENSORS_RECORD.note(
-                f"agree-reject, whyload {header.error.value} vs library '{lib_kind}'", data)
+                f"agree-reject, whyload {header.error.value} vs library '{lib_kind}'", raw)
     elif header.error is None:
         SAFETENSORS_RECORD.note(f"whyload-accepts, library refuses: "
-                                f"{lib_error.removeprefix(_LIB_PREFIX)[:70]}", data)
+                                f"{lib_error.removeprefix(_LIB_PREFIX)[:70]}", raw)
     else:
         SAFETENSORS_RECORD.note(f"library-accepts, whyload {header.error.value}: "
-                                f"{re.sub(r'[0-9,]+', 'N', header.error_detail)[:70]}", data)
+                                f"{re.sub(r'[0-9,]+', 'N', header.error_detail)[:70]}", raw)
 
 
 # --- torch zip ------------------------------------------------------------------------------
