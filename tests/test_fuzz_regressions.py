@@ -117,6 +117,8 @@ SERDE_REFUSES = {
     "128-levels": b'{"a":{' + F32 + b',"x":' + b"[" * 126 + b"]" * 126 + b"}}",
     "invalid-tensor-named-again": b'{"a":{"dtype":"U08","shape":[1],"data_offsets":[0,4]},'
     b'"a":{' + F32 + b"}}",
+    "field-twice-in-a-tensor-named-again": b'{"a":{"shape":[1],' + F32 + b'},"a":{' + F32
+    + b"}}",
     "minus-zero-offset": b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[-0,4]}}',
 }
 # and what both accept

@@ -238,13 +238,8 @@ def _serde_json(text: str) -> Any:
             todo.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
             todo.extend((v, depth + 1) for v in value)
-    if isinstance(doc, _Object):
-        if "__metadata__" in doc.repeated:
-            raise ValueError("duplicate field `__metadata__`")
-        for name, info in doc.items():
-            twice = STRUCT_FIELDS & getattr(info, "repeated", frozenset())
-            if twice and name != "__metadata__":
-                raise ValueError(f"duplicate field `{min(twice)}` in tensor {name!r}")
+    if isinstance(doc, _Object) and "__metadata__" in doc.repeated:
+        raise ValueError("duplicate field `__metadata__`")
     return doc
 
 
@@ -268,6 +263,9 @@ def _tensor_map(doc: object) -> tuple[dict[str, Any] | None, dict[str, Entry]] |
             continue
         if not isinstance(info, dict):
             return f"entry {name!r} is not an object"
+        twice = STRUCT_FIELDS & getattr(info, "repeated", frozenset())
+        if twice:
+            return f"tensor {name!r} sets `{min(twice)}` twice"
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
         if not isinstance(dtype, str) or dtype not in SAFETENSORS_DTYPES:  # [] is unhashable
             return f"tensor {name!r} has unknown dtype {dtype!r}"
