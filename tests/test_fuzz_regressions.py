@@ -6,7 +6,9 @@ also goes through its fuzz target (fuzz/targets.py), which checks the reader's w
 from __future__ import annotations
 
 import io
+import os
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -19,7 +21,9 @@ from whyload.readers.safetensors import HeaderError, read_safetensors_header
 from whyload.readers.torch import read_torch_zip
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz"))
-import targets  # fuzz/ is not a package: its folder is on the path above
+os.environ.setdefault("WHYLOAD_FUZZ_OUT", tempfile.mkdtemp(prefix="whyload-fuzz-out-"))
+import differential  # fuzz/ is not a package: its folder is on the path above
+import targets
 
 
 def _safetensors(header: bytes, tail: bytes = b"") -> bytes:
@@ -52,9 +56,25 @@ def test_the_target_contract_holds(target: str, data: bytes) -> None:
     targets.TARGETS[target](data)
 
 
-@pytest.mark.parametrize("path", INPUTS, ids=[f"{p.parent.name}/{p.name}" for p in INPUTS])
+# where whyload names a global otherwise than CPython's unpickler resolves it (issue 17, the
+# security work on readers/pickle.py): pickletools escape-decodes GLOBAL's lines as ASCII where
+# CPython takes them raw as UTF-8, and reads a line across a FRAME's end where CPython stops
+DIVERGENT = {
+    "global-name-escapes": "genops undoes backslash escapes in GLOBAL names; CPython does not",
+    "global-line-across-frame-end": "CPython reads GLOBAL's line only to the FRAME's end",
+}
+
+
+def _input(path: Path) -> object:
+    why = DIVERGENT.get(path.name)
+    marks = [pytest.mark.xfail(reason=why, strict=True, raises=AssertionError)] if why else []
+    return pytest.param(path, marks=marks, id=f"{path.parent.name}/{path.name}")
+
+
+@pytest.mark.parametrize("path", [_input(p) for p in INPUTS])
 def test_crash_inputs_pass_their_target(path: Path) -> None:
-    targets.TARGETS[path.parent.name](path.read_bytes())
+    run = {**targets.TARGETS, **differential.TARGETS}[path.parent.name]
+    run(path.read_bytes())
 
 
 def test_a_zip_member_with_an_empty_name_is_skipped() -> None:
