@@ -53,6 +53,11 @@ class Recorder:
         self.dir = OUT / target
         self.counts: Counter[str] = Counter()
         self.inputs = 0
+        saved = self.dir / "counts.json"
+        if saved.exists():  # a campaign restarted after a crash: go on counting
+            doc = json.loads(saved.read_text())
+            self.counts.update(doc["classes"])
+            self.inputs = doc["inputs"]
 
     def note(self, cls: str, data: bytes) -> None:
         self.counts[cls] += 1
