@@ -50,7 +50,7 @@ FUZZ_TARGETS ?= safetensors torch pickle index json tokenizer sniff \
 	diff-pickle diff-safetensors diff-torch
 fuzz: $(STAMP)
 	$(BIN)/python fuzz/make_corpus.py
-	rm -f fuzz/out/logs/summary.tsv
+	rm -rf fuzz/out/logs/summary.tsv fuzz/out/crashes
 	PY=$(BIN)/python fuzz/campaign.sh $(FUZZ_RUNS) $(FUZZ_TARGETS); \
 	  status=$$?; cat fuzz/out/logs/summary.tsv; exit $$status
 
