@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint docs specs lock test-latest test-min clean fuzz
+.PHONY: demo test bench lint docs specs errors lock test-latest test-min clean fuzz
 
 # Exactly the locked set, torch's CPU wheel included (pip first, so it can read the lock), then
 # whyload itself without resolving anything. setuptools comes from the lock too (no build
@@ -40,7 +40,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/explain.py
 	$(BIN)/python benchmarks/load_sandbox.py
 	$(BIN)/python benchmarks/security.py
+	$(BIN)/python benchmarks/remote.py
 	$(BIN)/python benchmarks/differential.py
+	$(BIN)/python benchmarks/audit.py
 
 # A short fuzzing campaign (a few minutes on one core): seeds rebuilt from real files, then every
 # reader's atheris target and the three differential harnesses, FUZZ_RUNS inputs each; fails
@@ -60,6 +62,13 @@ specs: $(STAMP)
 	$(BIN)/python scripts/gen_model_classes.py
 	$(BIN)/python scripts/gen_arch_specs.py --shard 0/2 & \
 	  $(BIN)/python scripts/gen_arch_specs.py --shard 1/2; wait
+
+# Mine the error messages of the loading stack's releases (wheels downloaded with pip into
+# ~/.cache/whyload-mine, never installed) into knowledge/error_templates.json.gz and
+# docs/error-coverage.md; the mapping to codes is the script's rules plus
+# scripts/error_text_overrides.json.
+errors: $(STAMP)
+	$(BIN)/python scripts/mine_error_texts.py
 
 docs: $(STAMP)
 	$(BIN)/python -m whyload rules --format markdown > docs/findings.md

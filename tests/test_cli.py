@@ -251,7 +251,8 @@ def test_check_passes_every_option_through(monkeypatch: pytest.MonkeyPatch) -> N
                  "--finetune", "-f", "json") == 0
     assert calls == [{"revision": "v1", "select": [], "ignore": [],
                       "model_class": "BertForMaskedLM", "deep": True, "device": "cuda",
-                      "dtype": "float16", "python": None, "finetune": True}]
+                      "dtype": "float16", "python": None, "finetune": True, "remote": False,
+                      "storage_options": {}, "memory": None}]
 
 
 def test_load_reads_sizes_and_times(monkeypatch: pytest.MonkeyPatch) -> None:

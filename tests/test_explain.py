@@ -335,7 +335,9 @@ def test_evidence_carries_extracted_values() -> None:
     assert finding.code == "WL210"
     assert finding.evidence["global_name"] == "transformers.training_args.TrainingArguments"
     assert finding.evidence["line"] == 2
-    assert "add_safe_globals([transformers.training_args.TrainingArguments])" in finding.fix
+    assert "from transformers.training_args import TrainingArguments; " \
+           "torch.serialization.add_safe_globals([TrainingArguments])" in finding.fix
+    assert "weights_only=False" not in finding.fix
     (mismatch,) = diagnose_error(CATALOGUE[[c[0] for c in CATALOGUE].index("C4")][1])
     assert mismatch.evidence["key"] == "bert.embeddings.word_embeddings.weight"
     assert mismatch.evidence["checkpoint_shape"] == "28996, 768"
@@ -695,12 +697,12 @@ def test_carriage_return_progress_bars_and_colours() -> None:
 
 def test_a_log_naming_a_healthy_model_adds_no_check_findings(
         safetensors_model: Path) -> None:
-    log = (f"model = AutoModel.from_pretrained('{safetensors_model}')\n"
+    log = (f"model = AutoModelForSequenceClassification.from_pretrained('{safetensors_model}')\n"
            "IndexError: index out of range in self\n")
     report = explain(io.StringIO(log))
     assert codes(report) == ["WL330"]
     assert report.facts["checked"] == [{"target": str(safetensors_model), "verdict": "loads",
-                                        "codes": []}]
+                                        "codes": [], "class": "AutoModelForSequenceClassification"}]
 
 
 def test_explain_merges_one_finding_per_code(

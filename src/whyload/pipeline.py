@@ -19,7 +19,7 @@ from whyload.readers.inventory import Inventory
 from whyload.readers.sniff import Kind
 from whyload.registry import all_rules, matches, run_checks, validate_patterns
 from whyload.report import Category, Finding, Report, Severity, Skipped
-from whyload.resolve import Artifact, resolve
+from whyload.resolve import Artifact, looks_like_hub_id, resolve
 from whyload.snapshot import (
     AdapterBase,
     LoadPlan,
@@ -57,20 +57,26 @@ def examine(
     ignore: Sequence[str] = (),
     environment: Environment | None = None,
     with_adapter_base: bool = True,
+    remote: bool = False,
+    storage_options: Mapping[str, object] | None = None,
 ) -> Examination:
     """resolve -> snapshot -> checks for one target (a path, a hub id, or an Artifact already
     resolved). A PEFT adapter's base model is examined too (`with_adapter_base`), one level
     deep. Raises TargetError when there is nothing to examine."""
     validate_patterns([*select, *ignore])
     t0 = time.perf_counter()
-    artifact = target if isinstance(target, Artifact) else resolve(str(target), revision)
+    artifact = target if isinstance(target, Artifact) else resolve(
+        str(target), revision, remote=remote, storage_options=storage_options)
     t1 = time.perf_counter()
     snapshot = take_snapshot(artifact, options or Options(), environment)
+    _refuse_a_remote_that_let_nothing_be_read(artifact)
     _refuse_a_file_that_is_no_model_file(artifact, snapshot)
     if with_adapter_base and snapshot.plan.adapter:
         snapshot = replace(snapshot, adapter_base=examine_adapter_base(snapshot))
     t2 = time.perf_counter()
     findings, skipped = run_checks(snapshot, select=select, ignore=ignore)
+    if artifact.remote is not None:
+        findings = tuple(named_by_url(f, artifact) for f in findings)
     t3 = time.perf_counter()
     return Examination(
         artifact, snapshot, findings, skipped, not_checked(snapshot, select, ignore),
@@ -91,8 +97,13 @@ def check(
     environment: Environment | None = None,
     python: str | None = None,
     finetune: bool = False,
+    remote: bool = False,
+    storage_options: Mapping[str, object] | None = None,
+    memory: int | None = None,
 ) -> Report:
-    """Diagnose a model folder, weights file or cached hub id without loading it.
+    """Diagnose a model folder, weights file or cached hub id without loading it; or a remote
+    one (hf://org/name[@rev], a hub id with `remote=True`, s3://, gs://, https://), read by
+    ranges: headers and small JSON only, nothing downloaded (`storage_options` go to fsspec).
 
     Reads headers and JSON only: never a tensor, never a pickle, never torch or transformers.
     `model_class` is the class the model will be loaded into (default: the config's
@@ -102,13 +113,34 @@ def check(
     `environment` replaces this machine's facts (whyload.env.collect). `finetune` says the
     model is loaded to be trained: a task head the checkpoint lacks is then expected to start
     random, and the verdict is `loads` (without it, a random head is `loads broken`).
+    `memory` (bytes) is the memory of the machine that will load it, instead of this one's.
     Raises TargetError when there is nothing to examine; every problem with the model itself is
     a Finding in the returned Report.
     """
     options = Options(model_class=model_class, deep=deep, device=device, dtype=dtype,
-                      python=python, finetune=finetune)
+                      python=python, finetune=finetune, memory=memory)
     return examine(target, revision=revision, options=options, select=select, ignore=ignore,
-                   environment=environment).report(str(target))
+                   environment=environment, remote=remote,
+                   storage_options=storage_options).report(str(target))
+
+
+def named_by_url(finding: Finding, artifact: Artifact) -> Finding:
+    """A remote target's findings name it by its URL (hf://org/name), not by the path that
+    stands for it (hf:/org/name)."""
+    if artifact.remote is None:
+        return finding
+    stand_in, url = str(artifact.root), artifact.remote.url
+    base = url.rsplit("/", 1)[0] if artifact.remote.focus else url
+    if finding.code == "WL110" and finding.file:  # a pointer on the remote: no clone to pull in
+        from whyload.knowledge import fix_commands
+
+        finding = replace(finding, fix=fix_commands.upload_with_lfs(
+            base, artifact.remote.repo_id, finding.file))
+    if stand_in == base:
+        return finding
+    return replace(finding, title=finding.title.replace(stand_in, base),
+                   detail=finding.detail.replace(stand_in, base),
+                   fix=finding.fix.replace(stand_in, base))
 
 
 def examine_adapter_base(snap: Snapshot) -> AdapterBase:
@@ -120,9 +152,11 @@ def examine_adapter_base(snap: Snapshot) -> AdapterBase:
     if not isinstance(named, str) or not named.strip():
         return AdapterBase(None, problem="adapter_config.json names no base_model_name_or_path")
     revision = adapter.get("revision") if isinstance(adapter, dict) else None
-    try:
+    on_the_hub = snap.artifact.remote is not None and snap.artifact.remote.store == "hf"
+    try:  # an adapter read on the Hub: its base too, by ranges (peft downloads it from there)
         artifact = resolve(named, revision if isinstance(revision, str) and revision
-                           and not Path(named).expanduser().exists() else None)
+                           and not Path(named).expanduser().exists() else None,
+                           remote=on_the_hub and looks_like_hub_id(named))
     except TargetError as exc:
         return AdapterBase(named, problem=exc.message)
     if artifact.root == snap.artifact.root:
@@ -194,10 +228,26 @@ def _why_not_predicted(snap: Snapshot, view: ModelView) -> str:
                                         "; --deep asks transformers"))
 
 
+def _refuse_a_remote_that_let_nothing_be_read(artifact: Artifact) -> None:
+    """A remote whose every file was refused (a gated repo lists its files but serves none of
+    them without an accepted license and a token) is no model to report on: exit 2, naming why."""
+    stats = artifact.source.stats() if artifact.source is not None else None
+    listing = artifact.remote
+    if stats is None or listing is None or not stats.failures:
+        return
+    top = {f.name for f in listing.files if "/" not in f.name and f.size > 0}
+    if listing.focus:
+        top = {listing.focus}
+    if not top or not top <= set(stats.failures):
+        return
+    first = stats.failures[sorted(top)[0]]
+    raise TargetError(artifact.target, f"{first.code} {first.message}", hint=first.hint)
+
+
 def _refuse_a_file_that_is_no_model_file(artifact: Artifact, snapshot: Snapshot) -> None:
     """A single file that is no model file by name or bytes (a log, notes, a script) is not a
     target: saying "loads" about it would be wrong."""
-    if artifact.how != "file" or not artifact.focus:
+    if artifact.how not in ("file", "remote") or not artifact.focus:
         return
     facts = snapshot.file(artifact.focus)
     if facts is None or is_model_file(artifact.focus, facts.kind) or facts.kind not in (

@@ -6,10 +6,10 @@ import functools
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from whyload.env import Environment, collect
 from whyload.env.predict import PeakEstimate, predict_peak
@@ -17,15 +17,24 @@ from whyload.knowledge.families import ClassSpec, families
 from whyload.knowledge.quantization import Quantization, dequantized_on_load, quantization_of
 from whyload.modelview import LoadClass, ModelView, choose_class, validate_class
 from whyload.readers.code import CodeFile, read_code
-from whyload.readers.inventory import Entry, Inventory, is_training_state, take_inventory
-from whyload.readers.jsonfile import JsonDoc, read_json
+from whyload.readers.inventory import Entry, Inventory, is_training_state
+from whyload.readers.jsonfile import JsonDoc, read_json_file
 from whyload.readers.lfs import LfsPointer, parse_lfs_pointer
 from whyload.readers.safetensors import SafetensorsHeader, read_safetensors_header
 from whyload.readers.sniff import HEAD_BYTES, MODEL_KINDS, Kind
 from whyload.readers.tensors import TensorInfo
 from whyload.readers.tokenizer import TokenizerFacts, read_tokenizer
-from whyload.readers.torch import TorchCheckpoint, read_legacy_torch, read_torch_zip
+from whyload.readers.torch import (
+    TorchCheckpoint,
+    not_unpacked,
+    read_7z,
+    read_legacy_torch,
+    read_npy,
+    read_torch_tar,
+    read_torch_zip,
+)
 from whyload.resolve import Artifact
+from whyload.sources import ByteSource, LocalSource
 
 if TYPE_CHECKING:
     from whyload.knowledge.model_classes import ModelClasses
@@ -55,6 +64,7 @@ DOCUMENTS = ("config.json", "bert_config.json", "adapter_config.json", "tokenize
              "special_tokens_map.json", "generation_config.json", "modules.json",
              "model_index.json", "params.json", "metadata.json", "task.json")
 WEIGHT_KINDS = frozenset({Kind.SAFETENSORS, Kind.TORCH_ZIP, Kind.PICKLE, Kind.ZIP})
+PICKLE_HOLDERS = frozenset({Kind.NPY, Kind.SEVEN_ZIP, Kind.TAR})  # read for the security scan
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,7 @@ class Options:
     # expects for this config: custom code, types newer than the shipped specs, build failures
     python: str | None = None  # the interpreter that will load it (None: this one)
     finetune: bool = False  # the user is starting a fine-tune: a new head is meant to be random
+    memory: int | None = None  # bytes the loading machine has (None: this machine's)
 
 
 @dataclass(frozen=True)
@@ -253,6 +264,38 @@ class Snapshot:
                             quantized=q.packed_keys if dequantized else
                             q.packed_keys | q.extra_keys)
 
+    def memory_fit(self, peak: PeakEstimate) -> dict[str, Any] | None:
+        """Whether the predicted peak fits where the model will be loaded: the GPU's free
+        memory for cuda, else --memory or this machine's usable memory."""
+        device = self.options.device
+        if self.options.memory is not None:
+            has, where = self.options.memory, "--memory"
+        elif device == "cuda" and self.env is not None and self.env.gpus is not None \
+                and self.env.gpus.devices:
+            gpu = self.env.gpus.devices[0]
+            has, where = gpu.memory_free, f"this GPU ({gpu.name}) has free"
+        elif self.env is not None and self.env.memory.usable is not None:
+            has, where = self.env.memory.usable, "this machine has"
+        else:
+            return None
+        needs = peak.device if device in ("cuda", "mps") and peak.device else peak.host
+        asked = self.options.memory is not None or self.options.dtype is not None \
+            or device != "cpu"
+        return {"needs_bytes": needs, "has_bytes": has, "where": where, "fits": needs <= has,
+                "device": device, "asked": asked}
+
+    def not_checked_remotely(self) -> dict[str, str]:
+        """What a check by ranges cannot tell: facts that need every byte, files not read."""
+        listing = self.artifact.remote
+        against = f" --against {listing.url}" if listing is not None and listing.store == "hf" \
+            else ""
+        out = {"checksums": "sha256, zip CRCs and tensor values need every byte (after a "
+               f"download: whyload verify DIR{against})"}
+        stats = self.artifact.source.stats() if self.artifact.source is not None else None
+        for name, why in (stats.skipped.items() if stats is not None else ()):
+            out[name] = f"not read ({why})"
+        return out
+
     def facts(self) -> dict[str, Any]:
         tensors = self.planned_tensors()
         dtypes = Counter(t.dtype for t in tensors.values())
@@ -279,6 +322,9 @@ class Snapshot:
                                      "dtype": self.load_dtype()}
             if peak.quantized:
                 out["predicted_peak"]["quantized"] = dict(peak.quantized)
+            fit = self.memory_fit(peak)
+            if fit is not None:
+                out["memory_fit"] = fit
         if self.quantization is not None:
             q = self.quantization
             out["quantization"] = {"method": q.name, "declared": q.declared,
@@ -292,6 +338,9 @@ class Snapshot:
         if spec is not None:  # where the expected weights came from
             out["key_spec"] = spec.source or ("transformers --deep" if spec is self.deep_spec
                                               else "BERT-family spec")
+        stats = self.artifact.source.stats() if self.artifact.source is not None else None
+        if stats is not None:
+            out["remote"] = {**stats.facts(), "not_checked": self.not_checked_remotely()}
         if self.env is not None:
             from whyload.env.summary import interpreter_facts
 
@@ -301,31 +350,35 @@ class Snapshot:
 
 def take_snapshot(artifact: Artifact, options: Options | None = None,
                   environment: Environment | None = None) -> Snapshot:
-    inventory = take_inventory(artifact.root)
+    source = source_of(artifact)
+    open_file = source.open
+    inventory = source.inventory()
     entries = inventory.entries
     if artifact.focus is not None:
         entries = tuple(e for e in entries if e.name == artifact.focus or e.name.endswith(".json"))
-    files = {e.name: read_file(artifact.root, e) for e in entries if e.kind is not None}
+    files = read_files(source, [e for e in entries if e.kind is not None])
     indexes = {
-        name: read_index(name, artifact.root / name, f.size)
+        name: read_index(name, lambda n=name: open_file(n), f.size)  # type: ignore[misc]
         for name, f in files.items()
         if name.endswith(".index.json") or re.search(r"\.index\.[\w-]+\.json$", name)
     }
     documents = {
-        name: read_json(artifact.root / name, files[name].size)
+        name: read_json_file(lambda n=name: open_file(n), files[name].size)  # type: ignore[misc]
         for name in DOCUMENTS if name in files and files[name].kind is not Kind.LFS_POINTER
     }
     plan = plan_load(files, indexes, artifact.focus)
     readable = {n: f.size for n, f in files.items() if f.kind is not Kind.LFS_POINTER}
-    tokenizer, broken_tokenizer = (read_tokenizer(artifact.root, readable)
+    if source.remote:
+        readable = _within_remote_budget(readable, source)
+    tokenizer, broken_tokenizer = (read_tokenizer(open_file, readable)
                                    if artifact.focus is None else (None, None))
     if broken_tokenizer is not None:  # kept for the check that names it; valid ones are not
         documents["tokenizer.json"] = broken_tokenizer
-    code = {n: read_code(artifact.root, n, f.size) for n, f in sorted(files.items())
+    code = {n: read_code(open_file, n, f.size) for n, f in sorted(files.items())
             if n.endswith(".py") and f.kind is not Kind.LFS_POINTER}
     options = options or Options()
-    env = environment or collect(gpus=options.device == "cuda", model_dir=str(artifact.root),
-                                 python=options.python)
+    env = environment or collect(gpus=options.device == "cuda", python=options.python,
+                                 model_dir=None if source.remote else str(artifact.root))
     config = documents.get("config.json")
     config_value = config.value if config and config.ok and isinstance(config.value, dict) \
         else None
@@ -337,7 +390,9 @@ def take_snapshot(artifact: Artifact, options: Options | None = None,
                               shipped_classes)
     deep_spec, deep_error, deep_failure = None, None, None
     model_type = config_value.get("model_type") if config_value else None
-    if options.deep and model_type not in families():
+    if options.deep and model_type not in families() and source.remote:
+        deep_error = "--deep builds the model from config.json on this machine: not remotely"
+    elif options.deep and model_type not in families():
         from whyload.probe.meta import expected_by_transformers
 
         deep_spec, deep_error, deep_failure = expected_by_transformers(
@@ -345,6 +400,30 @@ def take_snapshot(artifact: Artifact, options: Options | None = None,
             env.interpreter.path if env is not None else sys.executable)
     return Snapshot(artifact, inventory, files, indexes, plan, documents, tokenizer, code,
                     options, deep_spec, deep_error, env, load_class, deep_failure)
+
+
+# tokenizer files are read whole: remotely, only up to this size (tokenizer.json reaches ~30 MB)
+REMOTE_TOKENIZER_BYTES = 1 << 20
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
+
+
+def source_of(artifact: Artifact) -> ByteSource:
+    """Where the artifact's bytes are read from: its remote source, else its folder."""
+    return artifact.source if artifact.source is not None else LocalSource(artifact.root)
+
+
+def _within_remote_budget(sizes: dict[str, int], source: ByteSource) -> dict[str, int]:
+    """The files a remote check reads whole, less the tokenizer files too large for it (each is
+    recorded as not read, so a tokenizer check that needs it says so instead of passing)."""
+    stats = source.stats()
+    out = dict(sizes)
+    for name in TOKENIZER_FILES:
+        if name in out and out[name] > REMOTE_TOKENIZER_BYTES:
+            del out[name]
+            if stats is not None:
+                stats.skipped[name] = (f"{sizes[name]:,} bytes: read whole only up to "
+                                       f"{REMOTE_TOKENIZER_BYTES:,} remotely")
+    return out
 
 
 def shipped_classes() -> ModelClasses:
@@ -385,28 +464,54 @@ def declared_format(name: str) -> str | None:
     return None
 
 
-def read_file(root: Path, entry: Entry) -> FileFacts:
+REMOTE_PARALLEL_FILES = 16  # remote files whose headers are read at once
+
+
+def read_files(source: ByteSource, entries: list[Entry]) -> dict[str, FileFacts]:
+    """Every file's facts: one after the other locally; remotely in parallel threads, so that
+    30 shards take about as long as the slowest one's range requests."""
+    if not source.remote or len(entries) < 2:
+        return {e.name: read_file(source, e) for e in entries}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=REMOTE_PARALLEL_FILES) as pool:
+        return dict(zip((e.name for e in entries),
+                        pool.map(lambda e: read_file(source, e), entries), strict=True))
+
+
+def read_file(root: Path | ByteSource, entry: Entry) -> FileFacts:
     """Readers never raise on bad bytes; if one does anyway, the file is reported unreadable
-    rather than the whole check failing."""
+    rather than the whole check failing. `root` is the folder, or the source it is read from."""
     try:
-        return _read_file(root, entry)
+        return _read_file(LocalSource(root) if isinstance(root, Path) else root, entry)
     except Exception as exc:
         return FileFacts(entry, declared_format(entry.name), entry.kind,
                          reader_error=f"{type(exc).__name__}: {exc}"[:300])
 
 
-def _read_file(root: Path, entry: Entry) -> FileFacts:
+def _read_file(source: ByteSource, entry: Entry) -> FileFacts:
     declared = declared_format(entry.name)
     kind = entry.kind
-    if kind in (Kind.TEXT, Kind.UNKNOWN) and _is_pickle(entry.head, declared == "torch"):
+    pickle_name = declared == "torch" or entry.name.lower().endswith((".pkl", ".pickle"))
+    if kind in (Kind.TEXT, Kind.UNKNOWN) and _is_pickle(entry.head, pickle_name):
         kind = Kind.PICKLE  # protocol 0/1 pickles start without PROTO and look like text
     facts = FileFacts(entry, declared, kind)
     if kind is Kind.LFS_POINTER:
         return FileFacts(entry, declared, kind, lfs=parse_lfs_pointer(entry.head))
-    if kind not in WEIGHT_KINDS:  # training state (optimizer.pt, training_args.bin) is read too:
-        return facts               # it is unpickled by Trainer's resume, so it is scanned
+    if kind not in WEIGHT_KINDS | PICKLE_HOLDERS:  # training state (optimizer.pt, ...) is read
+        return facts  # too: it is unpickled by Trainer's resume, so it is scanned
     try:
-        with (root / entry.name).open("rb") as f:
+        if kind is Kind.SEVEN_ZIP and source.remote:  # unpacking needs every byte
+            return FileFacts(entry, declared, kind, torch=not_unpacked(
+                "a 7z archive is unpacked only from a local copy: its content was not "
+                "inspected remotely"))
+        with source.open(entry.name) as f:
+            if kind is Kind.SEVEN_ZIP:
+                return FileFacts(entry, declared, kind, torch=read_7z(f, entry.size))
+            if kind is Kind.NPY:
+                return FileFacts(entry, declared, kind, torch=read_npy(f, entry.size))
+            if kind is Kind.TAR:
+                return FileFacts(entry, declared, kind, torch=read_torch_tar(f, entry.size))
             if kind is Kind.SAFETENSORS:
                 return FileFacts(entry, declared, kind,
                                  safetensors=read_safetensors_header(f, entry.size))
@@ -434,8 +539,8 @@ def _is_pickle(head: bytes, torch_name: bool) -> bool:
                                                     and stream.opcodes > 50))
 
 
-def read_index(name: str, path: Path, size: int) -> ShardIndex:
-    doc = read_json(path, size)
+def read_index(name: str, path: Path | Callable[[], BinaryIO], size: int) -> ShardIndex:
+    doc = read_json_file(path if callable(path) else lambda: path.open("rb"), size)
     if not doc.ok:
         return ShardIndex(name, doc)
     value = doc.value

@@ -5,6 +5,7 @@ verify, loading: load, logs: explain). Importing this package registers them all
 from whyload.checks import (  # noqa: F401
     adapters,
     architecture,
+    audit,
     config,
     environment,
     formats,
@@ -17,6 +18,7 @@ from whyload.checks import (  # noqa: F401
     not_weights,
     other_tools,
     quantization,
+    remote,
     security,
     sentence_transformers,
     shards,

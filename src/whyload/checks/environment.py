@@ -50,9 +50,9 @@ def not_enough_memory(snap: Snapshot) -> Iterator[Problem]:
     """
     env = snap.env
     peak = snap.predicted_peak()
-    if env is None or peak is None or env.memory.usable is None:
+    usable = snap.options.memory or (env.memory.usable if env is not None else None)
+    if env is None or peak is None or usable is None:
         return
-    usable = env.memory.usable
     if peak.host <= 0.85 * usable:
         return
     over = peak.host > usable
@@ -62,7 +62,7 @@ def not_enough_memory(snap: Snapshot) -> Iterator[Problem]:
         effect=Effect.RAISES if over else Effect.NONE,
         title=f"loading needs ~{_gb(peak.host)}; {_gb(usable)} is available",
         detail=f"Predicted peak: {', '.join(f'{k} {_gb(v)}' for k, v in peak.parts.items())}. "
-        f"The limit is {env.memory.limited_by}"
+        f"The limit is {'--memory' if snap.options.memory else env.memory.limited_by}"
         + (": the process would be killed (exit 137)." if over else ", with little headroom.")
         + _quantized_note(peak.quantized),
         evidence={"predicted_peak": peak.host, "usable": usable, "parts": dict(peak.parts),

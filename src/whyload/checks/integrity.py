@@ -103,3 +103,9 @@ VERSION_MINOR_DRIFT = declare("WL221", "locked-version-drift", VERSION, """
     A library's version differs from the environment that wrote whyload.lock (same major)
     Usually harmless; listed so that a behaviour change can be traced to it.
     """, command="verify")
+MISSING_HERE = declare("WL192", "listed-remotely-missing-here", FILES, """
+    A file the remote repository lists is missing from the local copy
+    `whyload verify DIR --against hf://org/name` compares the folder with the Hub's listing of
+    that revision: a file it lists (weights, config, tokenizer) that the folder lacks is a
+    download that did not finish or a copy that left it out. Fix: download it again.
+    """, command="verify")

@@ -152,3 +152,132 @@ PROCESS_KILLED = declare("WL577", "process-killed", Category.ENVIRONMENT, """
     that does not match, a file truncated under an mmap (SIGBUS), or two libraries with different
     OpenMP runtimes. Fix: rerun `whyload env`, and `whyload verify` on the model files.
     """, command="explain")
+
+REFUSED_GLOBAL_RUNS_CODE = declare("WL630", "refused-global-runs-code", Category.SECURITY, """
+    torch's weights_only refused a global that runs code: the file would run it when loaded
+
+    torch.load(weights_only=True) stops at the first global outside its allowlist and names it
+    ("Unsupported global: GLOBAL posix.system", "unsupported GLOBAL builtins.eval whose module
+    builtins is blocked"). When that global runs commands or code (os/posix.system, eval, exec,
+    getattr, pickle.loads, subprocess, runpy, cProfile.run, timeit.timeit ...), weights_only did
+    its job: loading the same file with weights_only=False would call it. Fix: do not load the
+    file; `whyload check` on it lists every call its pickle makes; get the weights as
+    safetensors from a source you trust.
+    """, command="explain")
+
+NO_WEIGHT_NAME_MATCHES = declare("WL470", "no-weight-name-matches", Category.ARCHITECTURE, """
+    No weight name of the checkpoint matches the model's: every weight was newly initialized
+
+    transformers' loading report (or transformers 4's "Some weights of X were not initialized"
+    and "were not used" warnings) lists the whole model as missing and the checkpoint's keys as
+    unexpected, and no common prefix explains the difference: the checkpoint was saved by other
+    code (another architecture, a framework's own names, a renamed module). The model that
+    loads is entirely random. Fix: load the class and library the checkpoint was saved with, or
+    convert its names with that project's conversion script.
+    """, command="explain")
+
+# --- causes named by the templates mined from the libraries' sources (knowledge/error_templates)
+
+ADAPTER_FILES_MISSING = declare("WL145", "adapter-files-missing", Category.FILES, """
+    A PEFT adapter whose adapter_config.json or adapter weights are not where peft looked
+
+    peft reads adapter_config.json, then adapter_model.safetensors (or .bin), from the folder or
+    hub id given to PeftModel.from_pretrained / load_adapter; one of them is missing (a wrong
+    path, a subfolder, a full model saved where the adapter was expected). Fix: point at the
+    folder that holds adapter_config.json, or pass subfolder=.
+    """, command="explain")
+
+WEIGHTS_CONVERSION_FAILED = declare("WL146", "weights-conversion-failed", Category.FILES, """
+    Converting the checkpoint's weights to this model's layout failed
+
+    The weights come in another framework's or tool's layout (TensorFlow, Flax, GGUF, an older
+    key naming that transformers renames on load) and the conversion stopped: a format the
+    installed release cannot convert, or a checkpoint from another architecture. Fix: convert
+    with the release (and framework) the checkpoint was written for, then save_pretrained.
+    """, command="explain")
+
+LIBRARY_TOO_OLD = declare("WL207", "library-too-old", Category.VERSION, """
+    A library is older than what loading asks for
+
+    The checkpoint or the call needs a feature of a newer torch, transformers, accelerate,
+    safetensors, peft or quantization library than the one installed, and the library says so.
+    Fix: upgrade the library the message names to the version it names.
+    """, command="explain")
+
+OPTION_DEPRECATED = declare("WL208", "loading-option-deprecated", Category.VERSION, """
+    A loading option, argument or file layout that this release deprecates or removed
+
+    The call (or the checkpoint) uses something the installed release renamed or dropped
+    (use_auth_token, torch_dtype, from_tf, a legacy cache layout); a deprecation only warns,
+    a removal raises. Fix: use the replacement the message names, or the release the code was
+    written for.
+    """, command="explain")
+
+TOKENIZER_LOAD_FAILED = declare("WL209", "tokenizer-load-failed", Category.VERSION, """
+    The tokenizer's files could not be turned into a tokenizer by this release
+
+    tokenizer_config.json, the vocabulary or the added/special tokens name something the
+    installed transformers or tokenizers cannot build (another release's format, a slow-to-fast
+    conversion it cannot do, inconsistent special tokens). Fix: load with the release that wrote
+    the files, or with use_fast=False / True, or regenerate the tokenizer files.
+    """, command="explain")
+
+LOADING_ARGUMENTS_INVALID = declare("WL560", "loading-arguments-invalid", Category.ENVIRONMENT, """
+    The loading call's arguments are invalid or contradict each other
+
+    from_pretrained (or torch.load, load_state_dict, a quantization or device_map option) refused
+    an argument value or a combination of arguments before reading the weights. The message names
+    the argument. Fix: change the call as the message says; the checkpoint itself is not at fault.
+    """, command="explain")
+
+LIBRARY_MISSING = declare("WL561", "library-missing", Category.ENVIRONMENT, """
+    A library that loading needs is not installed (or its native part does not load)
+
+    The checkpoint, the tokenizer or an option of the call needs a package that the interpreter
+    does not have, or whose compiled library failed to load. Fix: pip install the package the
+    message names, in the environment that runs the load, then restart the process.
+    """, command="explain")
+
+DEVICE_UNUSABLE = declare("WL562", "device-unusable", Category.ENVIRONMENT, """
+    The device loading asked for is missing or unusable
+
+    The call names a GPU (or MPS/XPU) device that this process cannot use: an index beyond the
+    visible devices, a device busy or in a failed state, or a backend that is not available.
+    Fix: check CUDA_VISIBLE_DEVICES and nvidia-smi, use a device that exists, or load on cpu.
+    """, command="explain")
+
+QUANTIZATION_SETTINGS_INVALID = declare("WL563", "quantization-settings-invalid",
+                                        Category.ENVIRONMENT, """
+    The quantization settings are invalid, or this machine cannot run the method
+
+    quantization_config (from the call or from config.json) holds values the method refuses, or
+    the method needs hardware, a dtype or a device map that this load does not have. Fix: change
+    the quantization_config as the message says, or load on hardware the method supports.
+    """, command="explain")
+
+HUB_REQUEST_FAILED = declare("WL564", "hub-request-failed", Category.ENVIRONMENT, """
+    The Hub answered with an error: a revision or file that does not exist, a rate limit, a
+    server error
+
+    The repository was reachable, but the request for a revision, a file or metadata failed with
+    an HTTP error. Fix: check the revision and file names; retry later for 429 and 5xx answers;
+    for a mirror, check HF_ENDPOINT.
+    """, command="explain")
+
+CHECKPOINT_INCONSISTENT = declare("WL147", "checkpoint-inconsistent", Category.FILES, """
+    A checkpoint whose own metadata contradicts its data
+
+    The loader found chunks out of bounds or overlapping, sizes that the metadata and the saved
+    tensors disagree on, or a storage index beyond its storage: a distributed checkpoint written
+    by a failed or mixed run, or files from two saves put together. Fix: save the checkpoint
+    again (or consolidate the distributed one with the run that wrote it).
+    """, command="explain")
+
+FILE_NOT_FOUND = declare("WL148", "file-not-found", Category.FILES, """
+    A file that the load names does not exist
+
+    The path given to the loader (or a file it looked for inside a folder or repository) is not
+    there: a typo, a relative path from another working directory, a file not downloaded, or
+    one that the repository does not have. Fix: check the path and the working directory, or
+    download the file.
+    """, command="explain")

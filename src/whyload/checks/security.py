@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from whyload.checks.file_roles import download_fix
 from whyload.checks.registration import Problem, check
 from whyload.knowledge.pickle_globals import danger, known_data, not_allowed
 from whyload.knowledge.torch_pickle import canonical
@@ -84,13 +85,18 @@ def pickle_runs_code(snap: Snapshot) -> Iterator[Problem]:
         calls = [c for c in _all_calls(t) if danger(c.target) is not None]
         payload = [c for c in calls if canonical(c.target) not in PLUMBING] or calls
         shown = [_call_text(c) for c in payload[:10]]
+        carriers = [h for h in t.hidden_pickles if any(danger(g) for g in h.globals)]
         hidden = sorted({c.member for c in calls if c.member} |
-                        {h.member for h in t.hidden_pickles if any(danger(g) for g in h.globals)})
+                        {h.member for h in carriers if h.where != "stream"})
+        streams = [h.member for h in carriers if h.where == "stream"]
         where = []
         if any(c.depth for c in calls) or t.nested_pickles:
             where.append(f"inside {t.nested_pickles} nested pickle(s)")
         if hidden:
-            where.append(f"in zip member(s) torch never reads: {', '.join(hidden[:3])}")
+            where.append(f"in {_member_words(t)}: {', '.join(hidden[:3])}")
+        if streams:
+            where.append(f"in {', '.join(streams[:3])} (a loader reads every pickle in turn)")
+        damage = [f"{d.member}: {d.what}" for d in t.damage]
         evidence: dict[str, JSONValue] = {
             "file": f.name, "globals": dict(list(dangerous.items())[:20]),
             "calls": [{"call": _call_text(c), "opcode": c.opcode, "nested_depth": c.depth,
@@ -98,6 +104,13 @@ def pickle_runs_code(snap: Snapshot) -> Iterator[Problem]:
         }
         if hidden:
             evidence["hidden_members"] = hidden
+        if streams:
+            evidence["other_pickles"] = streams
+        if damage:
+            evidence["zip_damage"] = damage[:10]
+            where.append("the zip is damaged (" + "; ".join(damage[:2]) + ")" + (
+                ", which torch.load reads past" if all(d.torch_reads for d in t.damage) else
+                ", and torch.load refuses it, but the bytes are a pickle other loaders run"))
         if t.pickle_error:
             evidence["walk_stopped"] = t.pickle_error
         needed = snap.in_plan(f.name) or snap.plan.format is None
@@ -155,8 +168,9 @@ def pickle_hidden_in_zip(snap: Snapshot) -> Iterator[Problem]:
     object arrays of an .npz). Real checkpoints don't have one.
     """
     for f, t in _pickles(snap):
-        quiet = [h for h in t.hidden_pickles if not any(danger(g) for g in h.globals)]
-        if not quiet or dangerous_globals(t):
+        quiet = [h for h in t.hidden_pickles if not any(danger(g) for g in h.globals)
+                 and h.where == "member"]
+        if not quiet or dangerous_globals(t) or t.missing_records or t.layout != "zip":
             continue  # WL600 names the members that run code
         yield Problem(
             severity=Severity.WARNING, effect=Effect.NONE, file=f.name,
@@ -167,6 +181,100 @@ def pickle_hidden_in_zip(snap: Snapshot) -> Iterator[Problem]:
             evidence={"file": f.name, "members": [h.member for h in quiet[:20]],
                       "globals": sorted({g for h in quiet for g in h.globals})[:50]},
             fix=f"ask where {f.name} came from; re-save only its tensors as safetensors",
+        )
+
+
+def _member_words(t: TorchCheckpoint) -> str:
+    if t.layout == "7z":
+        return "the archive's member(s)"
+    if t.layout == "tar":
+        return ("the tar's member(s) (torch.load unpickles sys_info, storages, tensors and "
+                "pickle of its oldest, tar format)")
+    if t.missing_records:
+        return "zip member(s)"
+    return "zip member(s) torch never reads"
+
+
+@check("WL603", "pickle-not-shown-safe", SECURITY)
+def pickle_not_shown_safe(snap: Snapshot) -> Iterator[Problem]:
+    """A pickle the security scan could not read to its end
+
+    A stream the walker had to stop in (a bound reached, an opcode it does not know, bytes that
+    are no pickle), a zip member it could not unpack, an archive it could not open: what was
+    read names nothing that runs code, but the rest was not seen. Not shown safe is not clean.
+    """
+    for f, t in _pickles(snap):
+        if dangerous_globals(t) or t.frame_violation:
+            continue  # WL600 and WL604 say more
+        reasons = list(t.not_inspected)
+        if t.pickle_error and not t.truncated and not any(t.pickle_error in r for r in reasons):
+            reasons.append(f"the pickle walk stopped: {t.pickle_error}")
+        if not reasons:
+            continue
+        yield Problem(
+            severity=Severity.WARNING, effect=Effect.NONE, file=f.name,
+            title=f"{f.name} is not shown safe: " + reasons[0][:160],
+            detail="The security scan could not read all of it: " + "; ".join(reasons[:5])
+            + ". What was read calls nothing known to run code; what was not read could.",
+            evidence={"file": f.name, "not_inspected": reasons[:20], "layout": t.layout},
+            fix=f"do not load {f.name} until it is inspected whole; ask for a safetensors copy"
+            + (" (pip install whyload[archives] reads 7z archives)" if t.layout == "7z" and
+               any("py7zr" in r for r in reasons) else ""),
+        )
+
+
+@check("WL604", "pickle-frame-mismatch", SECURITY)
+def pickle_frame_mismatch(snap: Snapshot) -> Iterator[Problem]:
+    """A pickle whose FRAME lengths disagree with the opcodes inside them
+
+    Protocol 4 and 5 pickles group opcodes into frames of a declared length. The pickler never
+    lets an opcode cross a frame's end; a crafted file does, and then CPython's unpickler reads
+    different opcodes than a sequential reader such as pickletools or a scanner (cpython issue
+    154848): a call the scanner saw as bytes runs. Treat the file as hostile.
+    """
+    for f, t in _pickles(snap):
+        if t.frame_violation is None:
+            continue
+        needed = snap.in_plan(f.name) or snap.plan.format is None
+        yield Problem(
+            severity=Severity.ERROR, effect=Effect.RAISES if needed else Effect.NONE,
+            file=f.name,
+            title=f"{f.name} hides opcodes behind a FRAME length: {t.frame_violation}"[:200],
+            detail=f"{t.frame_violation}. CPython executes what the frame hides while scanners "
+            "read it as data; no well-formed pickle does this.",
+            evidence={"file": f.name, "frame_violation": t.frame_violation},
+            fix=SAFE_FIX.format(file=f.name),
+        )
+
+
+@check("WL135", "zip-damaged", Category.FILES)
+def zip_damaged(snap: Snapshot) -> Iterator[Problem]:
+    """A torch zip whose records disagree with its bytes
+
+    A local header that names a member differently from the central directory, a CRC that does
+    not match the bytes: torch.load trusts the central directory and checks no CRC, so it loads
+    the file anyway (what a scanner that rejects the zip never sees). A member with flag bits
+    0x1, 0x20 or 0x40 set is refused: "PytorchStreamReader failed retrieving file meta-data …
+    unsupported encryption". Writers never produce either: the file was edited or damaged.
+    """
+    for f, t in _pickles(snap):
+        if not t.damage or t.layout != "zip" or t.missing_records:
+            continue
+        refused = [d for d in t.damage if not d.torch_reads]
+        needed = snap.in_plan(f.name) or snap.plan.format is None
+        yield Problem(
+            severity=Severity.ERROR if refused and needed else Severity.WARNING,
+            effect=Effect.RAISES if refused and needed else Effect.NONE, file=f.name,
+            title=f"{f.name}: its zip is damaged ({t.damage[0].member}: {t.damage[0].what})"
+            + ("; torch.load refuses it" if refused else "; torch.load reads it anyway"),
+            detail="; ".join(f"{d.member}: {d.what}" for d in t.damage[:5]) + ". "
+            + ("torch's reader refuses members with these flag bits." if refused else
+               "torch reads members at the offsets of the central directory and checks no CRC, "
+               "so the checkpoint loads; the bytes were scanned as torch reads them."),
+            evidence={"file": f.name, "damage": [{"member": d.member, "what": d.what,
+                                                  "torch_reads": d.torch_reads}
+                                                 for d in t.damage[:20]]},
+            fix=download_fix(snap, f.name),
         )
 
 

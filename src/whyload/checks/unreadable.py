@@ -12,7 +12,8 @@ from whyload.snapshot import PYTORCH_NAME, SAFETENSORS_NAME, Snapshot
 FILES = Category.FILES
 
 
-@check("WL160", "unreadable-file", FILES)
+@check("WL160", "unreadable-file", FILES,
+       superseded_by=("WL580", "WL581", "WL582", "WL583", "WL584", "WL585"))
 def unreadable(snap: Snapshot) -> Iterator[Problem]:
     """A file that cannot be read (permission denied, a FIFO or device under a model file name)
 

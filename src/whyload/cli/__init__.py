@@ -38,14 +38,14 @@ def command_names() -> list[str]:
 
 def _declare() -> tuple[argparse.ArgumentParser, Commands]:
     from whyload import __version__
-    from whyload.cli import diagnose, explain, integrity, load, repair
+    from whyload.cli import audit, diagnose, explain, integrity, load, repair
 
     parser = argparse.ArgumentParser(prog="whyload", description=DESCRIPTION,
                                      allow_abbrev=False)
     parser.add_argument("--version", action="version", version=__version__,
                         help="Print whyload's version and exit.")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (diagnose, explain, integrity, load, repair):
+    for module in (diagnose, explain, integrity, load, repair, audit):
         module.register(commands)
     return parser, commands
 

@@ -28,6 +28,20 @@ Dtype = Literal["float32", "float16", "bfloat16"]
 RULES_FORMATS: tuple[RulesFormat, ...] = get_args(RulesFormat)
 
 
+def storage_option(text: str) -> tuple[str, object]:
+    """--storage-option key=value: true/false and numbers as such, the rest as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return key.strip(), lowered == "true"
+    try:
+        return key.strip(), int(value)
+    except ValueError:
+        return key.strip(), value
+
+
 def comma_list(value: str) -> list[str]:
     """One --select/--ignore value: 'WL1,WL104' -> ['WL1', 'WL104']."""
     return [part.strip() for part in value.split(",") if part.strip()]
@@ -65,6 +79,13 @@ DTYPE = Option(("--dtype",), "The dtype it will be loaded in (default: as stored
                {"choices": get_args(Dtype)})
 REVISION = Option(("--revision",), "Hub revision (branch, tag or commit) to look up in the "
                   "cache.")
+REMOTE = Option(("--remote",), "Read a hub id (org/name) on the Hub by ranges instead of in "
+                "the local cache; hf://, s3://, gs:// and https:// targets are always remote.",
+                {"action": "store_true"})
+STORAGE_OPTION = Option(("--storage-option",), "An fsspec option for s3:// gs:// ... targets "
+                        "(anon=true, endpoint_url=http://...); repeat for more.",
+                        {"action": "append", "type": storage_option, "default": [],
+                         "metavar": "KEY=VALUE"})
 SELECT = Option(("--select",), "Only these codes or prefixes (WL1, WL104); repeat or "
                 "comma-separate.",
                 {"action": "extend", "type": comma_list, "default": [], "metavar": "CODES"})

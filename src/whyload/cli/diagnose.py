@@ -13,14 +13,17 @@ from whyload.cli.common import (
     IGNORE,
     MODEL_CLASS,
     PYTHON,
+    REMOTE,
     REVISION,
     RULES_FORMATS,
     SELECT,
+    STORAGE_OPTION,
     TARGET,
     VERBOSE,
     add_command,
     emit,
     out,
+    size,
     use_color,
 )
 
@@ -48,6 +51,11 @@ def register(commands: Commands) -> None:
     DEVICE.add_to(parser)
     DTYPE.add_to(parser)
     PYTHON.add_to(parser)
+    REMOTE.add_to(parser)
+    STORAGE_OPTION.add_to(parser)
+    parser.add_argument("--memory", type=size, metavar="SIZE",
+                        help="Memory of the machine that will load it (24G), instead of this "
+                        "one's: the first line says whether the load fits.")
 
     parser = add_command(commands, "env", env)
     FORMAT.add_to(parser)
@@ -73,7 +81,8 @@ def check(args: argparse.Namespace) -> int:
     report = run_check(args.target, revision=args.revision, select=args.select,
                        ignore=args.ignore, model_class=args.model_class, deep=args.deep,
                        device=args.device, dtype=args.dtype, python=args.python,
-                       finetune=args.finetune)
+                       finetune=args.finetune, remote=args.remote,
+                       storage_options=dict(args.storage_option), memory=args.memory)
     return emit(report, args.format, args.fail_on, args.verbose)
 
 

@@ -61,6 +61,10 @@ def register(commands: Commands) -> None:
     parser.add_argument("--deep", action=argparse.BooleanOptionalAction, default=False,
                         help="Also scan tensor values for NaN, infinities and all-zero matrices "
                         "(numpy over mmap).")
+    parser.add_argument("--against", metavar="REMOTE",
+                        help="Compare with a remote listing: hf://org/name[@revision] (the "
+                        "Hub's LFS sha256 and git blob ids) or a hub id; one request, nothing "
+                        "downloaded.")
     _add_workers(parser)
     FORMAT.add_to(parser)
     FAIL_ON.add_to(parser)
@@ -87,7 +91,7 @@ def verify(args: argparse.Namespace) -> int:
     with _progress(args.format) as progress:
         report = run_verify(args.target, revision=args.revision, lock=args.lock,
                             sha256=tuple(args.sha256), deep=args.deep, workers=args.workers,
-                            progress=progress)
+                            progress=progress, against=args.against)
     return _finish(report, args.format, args.fail_on, args.verbose)
 
 

@@ -66,7 +66,7 @@ class Inspection:
 
 
 def verify(
-    target: str = ".",
+    target: str | Artifact = ".",
     *,
     revision: str | None = None,
     lock: str | Path | None = None,
@@ -75,8 +75,10 @@ def verify(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
+    against: str | None = None,
 ) -> Report:
-    """Read every byte of a model folder, weights file or cached hub id and prove it is what
+    """Read every byte of a model folder, weights file or cached hub id (or an Artifact
+    already resolved) and prove it is what
     was saved: sha256 against the HF cache blob names, `hf download --local-dir` metadata, Git
     LFS pointers beside the files (`<file>.lfs`), a whyload.lock (beside the files, or `lock`)
     and `sha256` (`FILE=HEX` strings); CRC32 of every torch zip member; with `deep`, NaN,
@@ -84,26 +86,30 @@ def verify(
 
     `progress(done_bytes, total_bytes)` is called from the hashing threads; `stop` (or Ctrl-C)
     ends the reading early with a partial report (WL180). Never imports torch or transformers.
+    `against` (hf://org/name[@revision], or any remote target) adds the remote's listing as a
+    record: the Hub's LFS sha256 and git blob id of each file, and the files it lists that are
+    missing here (WL192); the listing is one request, nothing is downloaded.
     Raises TargetError or UsageError for a target, lock or `sha256` that cannot be used.
     """
     t0 = time.perf_counter()
     if deep:  # before reading gigabytes
         MissingExtra.check("verify --deep", ["numpy"], "deep")
-    artifact = resolve(str(target), revision)
+    artifact = target if isinstance(target, Artifact) else resolve(str(target), revision)
     entries, unreadable = list_files(artifact)
     names = [e.name for e in entries]
     expected = parse_expected_sha256(tuple(sha256), names, artifact.root)
     lock_file, lock_findings, lock_path = _find_lock(artifact, lock)
+    listed, missing_here = remote_records(against, names, artifact.root) if against else ({}, [])
     inspection = inspect_files(artifact, entries, unreadable, expected=expected,
-                               workers=workers, progress=progress, stop=stop)
+                               workers=workers, progress=progress, stop=stop, listed=listed)
     broken = not_weights(examine(artifact), names)
     explained = {f.file for f in broken}  # check named what is wrong: its echo is noise
     findings = [*(f for f in inspection.findings
                   if not (f.code == codes.ZIP_UNREADABLE and f.severity is Severity.INFO
-                          and f.file in explained)), *broken, *lock_findings]
+                          and f.file in explained)), *broken, *lock_findings, *missing_here]
     if lock_file is not None:
         findings.extend(compare_with_lock(lock_file, inspection, str(lock_path)))
-    elif not any(inspection.references.get(n) for n in names) and not expected \
+    elif not any(inspection.references.get(n) for n in names) and not expected and not listed \
             and inspection.complete:
         findings.append(_no_reference(artifact, sorted(inspection.complete)))
     scans: list[ValueScan] = []
@@ -122,10 +128,60 @@ def verify(
                                  inspection.interrupted)
     facts["files_matched"] = len(recorded)
     return Report(
-        command="verify", target=str(target), resolved=artifact.describe(),
+        command="verify", target=artifact.target, resolved=artifact.describe(),
         findings=tuple(sort_findings(findings)), facts=facts,
         timings={"hash_s": round(inspection.seconds, 6), "total_s": round(t1 - t0, 6)},
     )
+
+
+# files a Hub repo lists that from_pretrained never reads: not missing when a copy leaves them out
+NOT_PART_OF_THE_MODEL = (".gitattributes", "README.md")
+
+
+def remote_records(against: str, names: Sequence[str], root: Path
+                   ) -> tuple[dict[str, list[Reference]], list[Finding]]:
+    """What a remote listing says of the local files (sha256 of LFS files, git blob ids of the
+    others, sizes), and a WL192 for each top-level file it lists that is not here. One listing
+    request; raises TargetError when the remote cannot be listed."""
+    from whyload.resolve.remote import resolve_remote
+    from whyload.resolve.urls import is_remote_target
+
+    listing = resolve_remote(against, hub_id=not is_remote_target(against)).remote
+    if listing is None:
+        return {}, []
+    where = listing.url + (f" (commit {listing.commit})" if listing.commit else "")
+    present = set(names)
+    records: dict[str, list[Reference]] = {}
+    missing: list[Finding] = []
+    for f in listing.files:
+        if f.name in present:
+            if f.sha256:
+                records.setdefault(f.name, []).append(Reference(
+                    SHA256, f.sha256, "remote", where, size=f.size, commit=listing.commit))
+            elif f.git_oid:
+                records.setdefault(f.name, []).append(Reference(
+                    GIT_SHA1, f.git_oid, "remote", where, size=f.size, commit=listing.commit))
+        elif "/" not in f.name and f.name not in NOT_PART_OF_THE_MODEL:
+            weights = f.name.endswith((".safetensors", ".bin", ".index.json")) \
+                or f.name == "config.json"
+            missing.append(stamp(codes.MISSING_HERE, Problem(
+                title=f"{f.name} is listed by {listing.url} but missing here",
+                detail=f"{where} lists {f.name} ({f.size:,} bytes); the local copy has no such "
+                "file.",
+                severity=Severity.ERROR if weights else Severity.WARNING,
+                effect=Effect.RAISES if weights else Effect.NONE,
+                evidence={"file": f.name, "size": f.size, "listed_by": listing.url,
+                          "commit": listing.commit, "sha256": f.sha256},
+                fix=_download_one(listing, f.name, root), file=f.name)))
+    return records, missing
+
+
+def _download_one(listing: Any, name: str, root: Path) -> str:
+    if listing.store == "hf" and listing.repo_id:
+        return (f"hf download {shlex.quote(listing.repo_id)} {shlex.quote(name)} --revision "
+                f"{listing.commit or listing.revision or 'main'} --local-dir "
+                f"{shlex.quote(str(root))}")
+    return f"copy {name} again from {listing.url} into {shlex.quote(str(root))}"
 
 
 def bytes_state(findings: Iterable[Finding], recorded: set[str], files: int,
@@ -229,12 +285,17 @@ def inspect_files(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
+    listed: Mapping[str, Sequence[Reference]] | None = None,
 ) -> Inspection:
-    """Hash every entry in one pass and compare with the references found offline."""
+    """Hash every entry in one pass and compare with the references found offline, plus
+    `listed`: what a remote listing says of each file (verify --against)."""
     names = [e.name for e in entries]
     references = find_references(artifact, names)
     for name, hexdigest in (expected or {}).items():
         references[name].append(Reference(SHA256, hexdigest, "--sha256", "the command line"))
+    for name, refs in (listed or {}).items():
+        if name in references:
+            references[name].extend(refs)
     requests = [HashRequest(e.name, artifact.root / e.name,
                             git_sha1=any(r.algorithm == GIT_SHA1 for r in references[e.name]),
                             zip_crcs=e.kind in ZIP_KINDS) for e in entries]

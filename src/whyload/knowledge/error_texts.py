@@ -1,21 +1,46 @@
 """The one table of error texts: exception type + regex -> cause, code and fix.
 
-`whyload explain`, `whyload load` and the CLI's own error output all read this table. It is data:
-each row says which exception types it applies to (none: any line of a log), the regex that
-recognises the text (its named groups become evidence and fill the title and fix), and the finding.
+`whyload explain`, `whyload load` and the CLI's own error output all read this table. It is data,
+from two sources, in this order:
+
+- HAND_ROWS: rows that say more than a message template can: named evidence groups that fill the
+  title and fix, one byte of a message that tells an LFS pointer from an HTML page, texts of
+  releases that were never mined. Each says which exception types it applies to (none: any line
+  of a log) and carries a real error text that a test feeds back through the table.
+- the mined rows: every message template of the loading stack's releases
+  (error_templates.json.gz, written by scripts/mine_error_texts.py, one row per cause code), with
+  the title, cause and fix of the code's hand row or of CODE_MEANINGS. The script maps a template
+  to a code by running its rendered message through HAND_ROWS first, so the two never disagree.
+
 Rows are in order, most specific first; a row marked `fallback` names a generic wrapper (an
 OSError around the real cause) and counts only when no other row matched the same error.
-Each row carries a real error text from ../shared/FAILURES.md or from the libraries, and a test
-feeds every one of them back through the table.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 from whyload.knowledge.fix_commands import load_on_cpu
+from whyload.knowledge.mined_error_texts import (
+    Template,
+    TemplateIndex,
+    TemplateSet,
+    as_log,
+    load_templates,
+    render,
+)
 from whyload.report import Effect, Severity
+
+
+class TextPattern(Protocol):
+    """What a row recognises its text with: a compiled regex, or a set of mined templates."""
+
+    @property
+    def pattern(self) -> str: ...
+
+    def search(self, string: str) -> re.Match[str] | None: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,7 +48,7 @@ class ErrorText:
     """One recognisable error text and what it means."""
 
     code: str
-    pattern: re.Pattern[str]
+    pattern: TextPattern
     title: str  # str.format template over the pattern's named groups
     cause: str
     fix: str  # str.format template over the pattern's named groups
@@ -59,7 +84,7 @@ _SIZE_MISMATCH = (r"size mismatch for (?P<key>[\w.]*{key}[\w.]*): copying a para
 _OOM_FIX = ("load with low_cpu_mem_usage=True / device_map='auto' and dtype=torch.float16, or "
             "give the process more memory; `whyload check <model>` predicts the peak")
 
-ERROR_TEXTS: tuple[ErrorText, ...] = (
+HAND_ROWS: tuple[ErrorText, ...] = (
     # --- files: what the bytes really are -------------------------------------------------
     _row("WL110", r"invalid load key, 'v'|Unsupported operand 118|cloned a repository without "
          r"having git-lfs installed|version https://git-lfs\.github\.com/spec",
@@ -658,3 +683,141 @@ ERROR_TEXTS: tuple[ErrorText, ...] = (
                  "you tried to load a PyTorch model from a TF 2.0 checkpoint, please set "
                  "from_tf=True."),
 )
+
+# What a code means when no hand row says it (codes only mined templates name); for the other
+# codes the mined rows take the title, cause and fix of the code's first hand row.
+CODE_MEANINGS: dict[str, tuple[str, str, str]] = {
+    "WL145": ("The PEFT adapter's config or weights were not found",
+              "peft found no adapter_config.json or adapter weights where it looked: a wrong "
+              "path or subfolder, or a full model where the adapter was expected.",
+              "point at the folder that holds adapter_config.json, or pass subfolder="),
+    "WL146": ("Converting the checkpoint's weights to this model failed",
+              "The weights are in another framework's or tool's layout (TensorFlow, Flax, GGUF, "
+              "an older key naming) and the conversion stopped.",
+              "convert with the release the checkpoint was written for, then save_pretrained"),
+    "WL140": ("The shard index cannot be used",
+              "model.*.index.json (the list of which shard holds which weight) is missing, not "
+              "valid JSON, or has no weight_map.",
+              "download the index again, or rebuild it from the shards"),
+    "WL462": ("The adapter's target_modules are not in the base model",
+              "peft could not find the modules the adapter config names in the base model: "
+              "an adapter trained on another base model or architecture.",
+              "load the adapter onto the base model named in adapter_config.json "
+              "(base_model_name_or_path)"),
+    "WL542": ("The quantization backend is not installed",
+              "The checkpoint or the call asks for a quantization method whose package "
+              "(bitsandbytes, auto-gptq/gptqmodel, autoawq, optimum, torchao, ...) is missing "
+              "or too old in this interpreter.",
+              "pip install the package the message names, in the environment that loads"),
+    "WL554": ("device_map or low_cpu_mem_usage needs accelerate, which is not installed",
+              "Placing weights on devices while loading (device_map, low_cpu_mem_usage, a "
+              "device context, quantization) is done by accelerate.",
+              "pip install accelerate (or load without device_map)"),
+    "WL147": ("The checkpoint's metadata contradicts its data",
+              "Chunks out of bounds or overlapping, sizes that disagree, an index beyond its "
+              "storage: a checkpoint from a failed or mixed save.",
+              "save the checkpoint again, or consolidate it with the run that wrote it"),
+    "WL148": ("A file that the load names does not exist",
+              "The path given to the loader, or a file it looked for in a folder or "
+              "repository, is not there (a typo, another working directory, not downloaded).",
+              "check the path and the working directory, or download the file"),
+    "WL207": ("A library is older than what loading asks for",
+              "The checkpoint or the call needs a newer release of the library the message "
+              "names.", "upgrade the library the message names to the version it names"),
+    "WL208": ("A loading option that this release deprecates or removed",
+              "The call or the checkpoint uses an argument or layout that the installed release "
+              "renamed or dropped.", "use the replacement the message names"),
+    "WL209": ("The tokenizer files could not be turned into a tokenizer",
+              "tokenizer_config.json, the vocabulary or the special tokens name something the "
+              "installed transformers/tokenizers cannot build.",
+              "load with the release that wrote the files, or try use_fast=False/True"),
+    "WL407": ("transformers refuses to build the model from this config",
+              "A value in config.json (or passed to the config) fails the config class's "
+              "validation, so the model cannot be built.",
+              "fix the value the message names in config.json; `whyload check <model>` "
+              "compares the config with the weights"),
+    "WL440": ("The class to load into does not exist in this transformers",
+              "The config or the call names a class that the installed transformers does not "
+              "have: a newer architecture, or a name from remote code.",
+              "pip install -U transformers, or use the class the installed release has"),
+    "WL441": ("Loading the state dict failed, and the log does not say why",
+              "load_state_dict raised 'Error(s) in loading state_dict', and the lines that "
+              "name the keys (missing, unexpected, size mismatch) are not in the log.",
+              "look at the lines after 'Error(s) in loading state_dict' (or rerun and keep "
+              "them); `whyload check <model> --class <ModelClass>` names the keys"),
+    "WL560": ("The loading call's arguments are invalid or contradict each other",
+              "from_pretrained (or torch.load, a quantization or device_map option) refused an "
+              "argument before reading the weights; the message names it.",
+              "change the call as the message says; the checkpoint is not at fault"),
+    "WL561": ("A library that loading needs is not installed",
+              "The checkpoint, the tokenizer or an option of the call needs a package this "
+              "interpreter does not have (or whose native library does not load).",
+              "pip install the package the message names, then restart the process"),
+    "WL562": ("The device loading asked for is missing or unusable",
+              "The call names a GPU/MPS/XPU device this process cannot use.",
+              "check CUDA_VISIBLE_DEVICES and nvidia-smi, or load on cpu"),
+    "WL563": ("The quantization settings are invalid, or this machine cannot run the method",
+              "quantization_config holds values the method refuses, or the method needs "
+              "hardware or options this load does not have.",
+              "change quantization_config as the message says, or load on supported hardware"),
+    "WL564": ("The Hub answered with an error",
+              "The request for a revision, a file or metadata failed with an HTTP error (not "
+              "found, rate limit, server error).",
+              "check the revision and file names; retry later for 429/5xx; check HF_ENDPOINT"),
+}
+
+# what a hand row's {group} reads as where a mined template did not capture it
+_NEUTRAL = {"file": "the file", "path": "the path", "key": "a weight", "model_type": "this "
+            "model type", "global_name": "a global", "argument": "an argument", "model": "the "
+            "model", "prefix": "the prefix", "enum": "a type", "field": "a field", "got": "another "
+            "type", "expected": "another type", "auto_class": "this Auto class", "name": "it",
+            "module": "a module", "size": "fewer", "expected_size": "the announced size"}
+_GROUP = re.compile(r"\{\{|\}\}|\{(\w+)\}")
+
+
+def _neutral(text: str) -> str:
+    return _GROUP.sub(lambda f: f.group(0) if f.group(1) is None
+                      else _NEUTRAL.get(f.group(1), "…"), text)
+
+
+def _meaning_of(code: str) -> tuple[str, str, str, Severity, Effect, tuple[str, ...]]:
+    """Title, cause, fix, severity, effect and refined_by of a code, for its mined rows."""
+    if code in CODE_MEANINGS:
+        title, cause, fix = CODE_MEANINGS[code]
+        return title, cause, fix, Severity.ERROR, Effect.RAISES, ()
+    row = min((r for r in HAND_ROWS if r.code == code),
+              key=lambda r: (r.fallback, len(_GROUP.findall(r.title + r.fix))))
+    return (_neutral(row.title), _neutral(row.cause), _neutral(row.fix), row.severity,
+            row.effect, row.refined_by)
+
+
+def mined_rows(templates: tuple[Template, ...]) -> tuple[ErrorText, ...]:
+    """One row per code (and kind: raised or warned, fallback or not) of the mined templates,
+    all sharing one index, so that the most specific template decides a line."""
+    index = TemplateIndex(templates)
+    kinds: dict[tuple[bool, str, bool], set[int]] = {}
+    for number, template in enumerate(templates):
+        assert template.code is not None
+        kinds.setdefault((template.fallback, template.code, template.warning), set()).add(number)
+    rows = []
+    for (fallback, code, warning), members in sorted(kinds.items()):
+        title, cause, fix, severity, effect, refined_by = _meaning_of(code)
+        if warning and severity is Severity.ERROR:
+            severity = Severity.WARNING
+            effect = Effect.NONE if code == "WL208" else Effect.SILENT
+        first = max((templates[i] for i in members), key=lambda t: t.literal_length)
+        rows.append(ErrorText(code=code, pattern=TemplateSet(index, frozenset(members)),
+                              title=title, cause=cause, fix=fix, severity=severity,
+                              effect=effect, fallback=fallback, refined_by=refined_by,
+                              example=_example(first.exception, render(first.line))))
+    return tuple(rows)
+
+
+
+def _example(exception: str, message: str) -> str:
+    """A mined row's example: its most specific template's line, as a log shows it."""
+    lines = as_log(exception, message).rstrip("\n").split("\n")
+    return next(line for line in lines if message in line)
+
+
+ERROR_TEXTS: tuple[ErrorText, ...] = (*HAND_ROWS, *mined_rows(load_templates()))

@@ -45,6 +45,15 @@ def lfs_pull(folder: Path, name: str) -> str:
         f"--include {quoted(name)}"
 
 
+def upload_with_lfs(url: str, repo_id: str | None, name: str) -> str:
+    """The remote stores a Git LFS pointer's text as the file: whoever owns it uploads the real
+    bytes (hf upload stores them in LFS/Xet itself)."""
+    if repo_id:
+        return (f"the repo holds the pointer text, not the file: its owner uploads the real one "
+                f"with `hf upload {quoted(repo_id)} ./{name} {quoted(name)}`")
+    return f"the store holds the pointer text, not the file: upload the real {name} to {url}"
+
+
 def hub_download(repo_id: str, revision: str | None, *names: str, force: bool = False) -> str:
     """Download files (with no names, the whole repo) of a hub repo into the HF cache."""
     files = "".join(f" {quoted(name)}" for name in names)
@@ -230,3 +239,72 @@ def from_gguf(folder: Path, name: str) -> str:
     return (f"pip install 'gguf>={GGUF_MIN_VERSION}' && " + python_call(
         "from transformers import AutoModelForCausalLM; AutoModelForCausalLM.from_pretrained("
         f"{str(folder)!r}, gguf_file={name!r})"))
+
+
+def importable(dotted: str) -> tuple[str, str]:
+    """(import statement, the name it binds) for a global torch names ("argparse.Namespace",
+    "numpy._core.multiarray.scalar"); a bare name ("eval") is a builtin."""
+    module, _, name = dotted.rpartition(".")
+    if not module or module == "builtins":
+        return "", name
+    top = module.split(".", 1)[0]
+    if module == top:
+        return f"import {module}; ", dotted
+    return f"from {module} import {name}; ", name
+
+
+# a numpy value pickles as its constructor plus its dtype's class, and torch names one refused
+# global at a time: allow the ones numpy scalars and arrays need together
+_NUMPY_COMPANIONS = ("numpy.ndarray, numpy.dtype, *(type(numpy.dtype(c)) for c in "
+                     "numpy.typecodes['AllFloat'] + numpy.typecodes['AllInteger'] + '?')")
+
+
+def safe_globals(dotted: str) -> tuple[str, str]:
+    """(imports, list) for torch.serialization.add_safe_globals of one data global (and, for a
+    numpy value, the dtype classes it needs beside it)."""
+    statement, bound = importable(dotted)
+    if dotted.startswith("numpy."):
+        return f"import numpy; {statement}", f"[{bound}, {_NUMPY_COMPANIONS}]"
+    return statement, f"[{bound}]"
+
+
+def add_safe_globals(dotted: str, weights: str | None) -> str:
+    """torch.load with weights_only=True that also accepts one reviewed data global."""
+    statement, allowed = safe_globals(dotted)
+    source = repr(weights) if weights else "'<file>'"
+    return python_call(f"import torch; {statement}torch.serialization.add_safe_globals({allowed}); "
+                       f"ckpt = torch.load({source}, weights_only=True)")
+
+
+def resave_tensors_with_safe_global(dotted: str, weights: str | None) -> str:
+    """The tensors of a checkpoint that holds one data global, re-saved as safetensors beside it
+    (a new file; the original stays), read with weights_only=True and that global allowed."""
+    statement, allowed = safe_globals(dotted)
+    source = weights or "<file>"
+    out = str(Path(source).with_suffix("")) + ".safetensors" if weights else "<file>.safetensors"
+    return python_call(
+        f"import torch; {statement}from safetensors.torch import save_file; "
+        f"torch.serialization.add_safe_globals({allowed}); "
+        f"c = torch.load({source!r}, weights_only=True); c = c.get('state_dict', c); "
+        "save_file({k: v.clone().contiguous() for k, v in c.items() if isinstance(v, "
+        f"torch.Tensor)}}, {out!r}, metadata={{'format': 'pt'}})")
+
+
+def strip_prefix_into_new_folder(location: str, prefix: str, *, hub: bool) -> str:
+    """Every weight of a model folder (or a cached hub repo) with `prefix` removed from its
+    name, written as model.safetensors into a new folder beside it with config.json; the
+    original stays as it is."""
+    name = location.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+    out = (name if hub else location.rstrip("/\\")) + "-" + prefix.strip(".") + "-stripped"
+    source = (f"huggingface_hub.snapshot_download({location!r})" if hub else repr(location))
+    return python_call(
+        "import glob, os, shutil, torch, huggingface_hub; "
+        "from safetensors.torch import load_file, save_file; "
+        f"src = {source}; out = {out!r}; os.makedirs(out, exist_ok=True); "
+        "files = sorted(glob.glob(os.path.join(src, 'model*.safetensors'))) or "
+        "sorted(glob.glob(os.path.join(src, 'pytorch_model*.bin'))); sd = {}; "
+        "[sd.update(load_file(f) if f.endswith('.safetensors') else "
+        "torch.load(f, weights_only=True)) for f in files]; "
+        f"save_file({{k.removeprefix({prefix!r}): v.clone().contiguous() for k, v in "
+        "sd.items()}, os.path.join(out, 'model.safetensors'), metadata={'format': 'pt'}); "
+        "shutil.copy(os.path.join(src, 'config.json'), out)")

@@ -8,116 +8,37 @@ safe" and reported as such. The denylist only says, for the ones it knows, what 
 
 from __future__ import annotations
 
+import functools
+import json
+from importlib import resources
+from typing import Any
+
 from whyload.knowledge.torch_pickle import canonical, rejected_globals
 
-# module (or module prefix) -> what any callable from it does when a pickle calls it
-DANGEROUS_MODULES: dict[str, str] = {
-    "os": "runs shell commands, reads and writes files, changes the environment",
-    "posix": "runs shell commands, reads and writes files (os on Linux/macOS)",
-    "nt": "runs shell commands, reads and writes files (os on Windows)",
-    "sys": "changes the interpreter: modules, paths, exit",
-    "subprocess": "starts processes",
-    "runpy": "runs a Python module or file",
-    "importlib": "imports any module by name",
-    "pty": "spawns a shell",
-    "socket": "opens network connections",
-    "webbrowser": "opens URLs",
-    "shutil": "copies, moves and deletes files",
-    "code": "runs Python source interactively",
-    "commands": "runs shell commands (Python 2)",
-    "ctypes": "calls native code",
-    "multiprocessing": "starts processes",
-    "marshal": "loads code objects",
-    "pickle": "unpickles a second, nested pickle",
-    "_pickle": "unpickles a second, nested pickle",
-    "dill": "unpickles a nested pickle that may hold code objects",
-    "cloudpickle": "unpickles a nested pickle that may hold code objects",
-    "joblib": "unpickles nested pickles",
-    "asyncio": "starts processes and network connections",
-    "http": "makes HTTP requests or serves them",
-    "urllib": "downloads from URLs",
-    "requests": "makes HTTP requests",
-    "httpx": "makes HTTP requests",
-    "ftplib": "opens FTP connections",
-    "smtplib": "sends mail",
-    "telnetlib": "opens network connections",
-    "tempfile": "creates files",
-    "io": "opens files",
-    "_io": "opens files",
-    "types": "builds functions and code objects",
-    "operator": "calls any attribute or method of an object (attrgetter, methodcaller)",
-    "_operator": "calls any attribute or method of an object (attrgetter, methodcaller)",
-    "functools": "binds arguments to any callable for a later call",
-    "torch.hub": "downloads and runs code from GitHub",
-    "torch._dynamo": "compiles and runs code",
-    "torch.jit": "loads and runs TorchScript",
-    "numpy.testing": "runs shell commands (numpy.testing._private.utils.runstring)",
-    "pip": "installs packages",
-    "setuptools": "runs build scripts",
-    "bdb": "runs code under a debugger",
-    "pdb": "runs code under a debugger",
-    "timeit": "runs code strings",
-    "cProfile": "runs code strings",
-    "profile": "runs code strings",
-    "trace": "runs code strings",
-    "venv": "creates environments and runs pip",
-    "zipimport": "imports code from a zip",
-    "signal": "changes signal handlers",
-    "threading": "starts threads",
-    "_thread": "starts threads",
-    # reported bypasses of public scanners: standard-library and torch functions that run code
-    "pydoc": "runs a shell command (pipepager, tempfilepager)",
-    "idlelib": "runs code (pyshell)",
-    "lib2to3": "evaluates strings (pgen)",
-    "ensurepip": "runs pip",
-    "distutils": "runs commands and writes files",
-    "_osx_support": "runs shell commands",
-    "test": "runs Python subprocesses (test.support.script_helper)",
-    "tarfile": "extracts files anywhere",
-    "zipfile": "extracts files",
-    "torch.serialization": "loads a second pickle",
-    "torch.utils.collect_env": "runs shell commands",
-    "torch.utils.bottleneck": "runs scripts under the profiler",
-    "torch.utils.cpp_extension": "compiles and loads native code",
-    "torch._inductor": "compiles and runs code",
-    "torch.distributed.rpc": "runs remote calls",
-    "torch.distributed.run": "launches processes",
-    "torch.distributed.launch": "launches processes",
-    "torch.distributed.elastic": "launches processes",
-    "torch.fx": "builds and runs code from text",
-    "torch.package": "imports code from a package",
-    "numpy.f2py": "evaluates strings (crackfortran.myeval)",
-    "numpy.distutils": "runs commands",
-    "numpy.load": "loads a pickle (allow_pickle)",
-}
 
-BUILTINS = {
-    "eval": "evaluates a Python expression",
-    "exec": "executes Python statements",
-    "compile": "compiles Python source into a code object",
-    "getattr": "reaches any attribute, so any method of any object",
-    "setattr": "changes any attribute of any object",
-    "delattr": "deletes attributes",
-    "__import__": "imports any module by name",
-    "open": "opens a file for reading or writing",
-    "globals": "reaches the module's globals",
-    "locals": "reaches local variables",
-    "vars": "reaches an object's namespace",
-    "input": "reads from the terminal",
-    "breakpoint": "starts a debugger",
-    "apply": "calls any callable (Python 2)",
-    "execfile": "executes a Python file (Python 2)",
-    "memoryview": "exposes raw memory",
-    "super": "reaches parent-class methods",
-    "type": "builds new classes",
-    "object": "creates bare objects (with __reduce__ tricks, any call)",
-    "print": "writes to the terminal",
-    "help": "starts the interactive help",
-    "exit": "exits the interpreter",
-    "quit": "exits the interpreter",
-    "map": "calls a function over items (a call hidden inside an iterator)",
-    "filter": "calls a function over items (a call hidden inside an iterator)",
-}
+# which globals run code or reach the system, with what each does and which suite or advisory
+# reported it: pickle_denylist.json, written by scripts/gen_pickle_denylist.py from whyload's own
+# entries and the lists of picklescan, modelaudit and fickling
+@functools.cache
+def _denylist() -> dict[str, Any]:
+    text = resources.files("whyload.knowledge").joinpath("pickle_denylist.json").read_text()
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def dangerous_modules() -> dict[str, dict[str, Any]]:
+    return _denylist()["modules"]  # type: ignore[no-any-return]
+
+
+def dangerous_names() -> dict[str, dict[str, Any]]:
+    return _denylist()["names"]  # type: ignore[no-any-return]
+
+
+# globals under a listed module that are data: TorchScript's own constant builders
+SAFE_UNDER_LISTED = ("torch.jit._pickle.",)
+# modules a pickle can reach as an attribute of a harmless one (pathlib.os, torch.serialization.os)
+REACHABLE_AS_ATTRIBUTE = frozenset({"os", "posix", "nt", "sys", "subprocess", "builtins",
+                                    "__builtins__", "shutil", "socket", "importlib", "ctypes",
+                                    "pickle", "marshal", "runpy", "pty", "io", "_io"})
 
 # data classes outside torch's allowlist that real checkpoints hold and that run no code of the
 # file's choosing when unpickled (they are constructed, not called with arbitrary arguments)
@@ -160,6 +81,24 @@ REVIEWED_DATA = {
     "pathlib.WindowsPath": "a path (training arguments' output_dir): built, not opened",
     "pathlib.PurePosixPath": "a path: built, not opened",
     "pathlib.PureWindowsPath": "a path: built, not opened",
+    "types.SimpleNamespace": "a namespace of attributes (configuration)",
+    "builtins.set": "a set",
+    "builtins.complex": "a complex number",
+    "builtins.bytearray": "a bytearray",
+    "builtins.len": "the length of a value",
+    "builtins.abs": "a number's absolute value",
+    "builtins.min": "the smallest of values", "builtins.max": "the largest of values",
+    "builtins.sum": "a sum", "builtins.round": "a rounded number",
+    "builtins.sorted": "a sorted list", "builtins.reversed": "a reversed iterator",
+    "builtins.enumerate": "an enumeration", "builtins.zip": "pairs of values",
+    "builtins.chr": "a character", "builtins.ord": "a code point",
+    "builtins.hex": "hex text", "builtins.oct": "octal text", "builtins.bin": "binary text",
+    "builtins.divmod": "a quotient and remainder", "builtins.pow": "a power",
+    "builtins.repr": "a representation", "builtins.format": "formatted text",
+    "builtins.hash": "a hash", "builtins.isinstance": "a type test",
+    "builtins.issubclass": "a type test", "builtins.callable": "a test",
+    "builtins.NotImplemented": "a constant", "builtins.Ellipsis": "a constant",
+    "builtins.ValueError": "an exception value",
 }
 
 # packages whose classes a checkpoint may pickle as objects (a whole torch.save(model), Trainer
@@ -181,13 +120,20 @@ DANGEROUS_METHODS = {
 }
 
 
-def _module_match(module: str) -> str | None:
-    parts = module.split(".")
+def _longest_prefix(name: str, table: dict[str, Any]) -> str | None:
+    parts = name.split(".")
     for i in range(len(parts), 0, -1):
         prefix = ".".join(parts[:i])
-        if prefix in DANGEROUS_MODULES:
+        if prefix in table:
             return prefix
     return None
+
+
+def _entry_text(entry: dict[str, Any], name: str, listed: str) -> str:
+    """What the entry says, and which entry it is when a parent package or callable matched
+    rather than the global itself or its own module."""
+    what = str(entry["what"])
+    return what if listed in (name, name.rpartition(".")[0]) else f"{what} (all of {listed})"
 
 
 def danger(dotted: str) -> str | None:
@@ -195,18 +141,46 @@ def danger(dotted: str) -> str | None:
     the system; None when it is not on the denylist. Names assembled at run time (`<...>`) and
     names that aren't valid identifiers can't be resolved, so they count as dangerous."""
     name = canonical(dotted)
+    if name.startswith("__builtins__."):
+        name = "builtins." + name[len("__builtins__."):]
     module, _, attr = name.rpartition(".")
     if "<" in name or not module or not all(p.isidentifier() for p in name.split(".")):
         return "a name the pickle assembles at run time, or no valid name: it can't be resolved"
+    if name.startswith(SAFE_UNDER_LISTED):
+        return None
+    names = dangerous_names()
     if module == "builtins":
-        return BUILTINS.get(attr.split(".", 1)[0])
+        entry = names.get(f"builtins.{attr.split('.', 1)[0]}")
+        return str(entry["what"]) if entry else None
+    listed = _longest_prefix(name, names)
+    if listed is not None:
+        return _entry_text(names[listed], name, listed)
     parts = name.split(".")
     if attr in DANGEROUS_METHODS and any(p[:1].isupper() for p in parts[:-1]):
         return DANGEROUS_METHODS[attr]
-    if module.startswith(("numpy.", "torch.")) and _module_match(module) is None:
-        return None
-    prefix = _module_match(module)
-    return DANGEROUS_MODULES[prefix] if prefix is not None else None
+    modules = dangerous_modules()
+    listed = _longest_prefix(module, modules)
+    if listed is not None:
+        return _entry_text(modules[listed], name, listed)
+    for i, part in enumerate(parts[1:-1], start=1):
+        if part in REACHABLE_AS_ATTRIBUTE:
+            inner = danger(".".join(parts[i:]))
+            if inner is not None:
+                return f"{inner} (reached as {'.'.join(parts[:i + 1])})"
+    return None
+
+
+def sources(dotted: str) -> list[str]:
+    """Which suites and advisories list this global (empty when none does)."""
+    name = canonical(dotted)
+    if name.startswith("__builtins__."):
+        name = "builtins." + name[len("__builtins__."):]
+    names, modules = dangerous_names(), dangerous_modules()
+    listed = _longest_prefix(name, names)
+    if listed is not None:
+        return list(names[listed]["sources"])
+    listed = _longest_prefix(name.rpartition(".")[0], modules)
+    return list(modules[listed]["sources"]) if listed is not None else []
 
 
 def known_data(dotted: str, called: bool = False) -> str | None:
@@ -221,6 +195,13 @@ def known_data(dotted: str, called: bool = False) -> str | None:
         return REVIEWED_DATA[name]
     last = name.rsplit(".", 1)[-1]
     is_class = last[:1].isupper()
+    if name.startswith("__future__."):
+        return "a __future__ feature flag: inert"
+    if name.startswith("__torch__."):
+        return ("a TorchScript class, compiled by torch.jit.load from the archive's code/ "
+                "folder (TorchScript calls torch operators, not Python)")
+    if name.startswith(SAFE_UNDER_LISTED):
+        return "TorchScript's own builder of lists and tensors"
     if name.startswith(REVIEWED_PACKAGES) and danger(name) is None and (is_class or not called):
         return ("a class of an installed library (a pickled object: its class is imported)"
                 if is_class else "a function of an installed library, named, not called")

@@ -26,7 +26,6 @@ from whyload.logs.lines import (
     TRIGGER_WORDS,
     Line,
     clean,
-    without_prefix,
 )
 
 CONTEXT_BEFORE = 20  # the loading report table and log lines just before a traceback
@@ -35,6 +34,7 @@ MAX_INCIDENT_LINES = 4_000
 BLOCK_CHARS = 1 << 18
 
 # the lines that continue a traceback: frames, their source lines, carets, chaining text
+_CHAINING = ("During handling of the above exception", "The above exception was the direct cause")
 _TRACEBACK_BODY = re.compile(r"^(?:\s|Traceback|During handling|The above exception|$)")
 
 
@@ -52,6 +52,11 @@ class IncidentScanner:
     def __init__(self) -> None:
         self.lines = 0
         self.training = False
+        # each failed attempt ends with a traceback's exception line (a chained traceback
+        # belongs to the same attempt) or a bare "Killed": the last two ends are kept
+        self.attempts = 0
+        self.attempt_ends: deque[int] = deque(maxlen=2)
+        self._chained = False
         self._before: deque[Line] = deque(maxlen=CONTEXT_BEFORE)
         self._window: list[Line] = []
         self._remaining = 0
@@ -117,12 +122,18 @@ class IncidentScanner:
         self.lines += count
 
     def _line(self, line: Line) -> Iterator[Incident]:
-        text, triggered = without_prefix(line.text), line.trigger
+        text, triggered = line.plain, line.trigger
         if text.startswith("Traceback (most recent call last)"):
             self._in_traceback = True
         elif self._in_traceback and not _TRACEBACK_BODY.match(text):
             self._in_traceback = False  # the exception line ends the frames; its message follows
             self._remaining = max(self._remaining, CONTEXT_AFTER)
+            self._attempt_ended(line.number)
+        elif triggered and text.strip() == "Killed":
+            self._chained = False
+            self._attempt_ended(line.number)
+        elif triggered and text.startswith(_CHAINING):
+            self._chained = True
         if self._window:
             self._window.append(line)
             if triggered or self._in_traceback:
@@ -140,6 +151,15 @@ class IncidentScanner:
             self._remaining = CONTEXT_AFTER
         else:
             self._before.append(line)
+
+
+    def _attempt_ended(self, number: int) -> None:
+        if self._chained and self.attempt_ends:
+            self.attempt_ends[-1] = number  # the chain's last exception ends the same attempt
+        else:
+            self.attempts += 1
+            self.attempt_ends.append(number)
+        self._chained = False
 
 
 def _trigger_offsets(lowered: str) -> list[int]:

@@ -13,8 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import whyload.checks  # noqa: F401  (registers every code the table names)
+from whyload.knowledge import fix_commands
 from whyload.knowledge.quantization import IGNORE_SIZES_ON_QUANTIZED, mismatches_are_packed
-from whyload.logs.lines import Line, without_prefix
+from whyload.logs.advice import strip_prefix_fix
+from whyload.logs.lines import Line
 from whyload.registry import Problem, stamp
 from whyload.report import Effect, Finding, JSONValue, Severity
 
@@ -65,7 +67,7 @@ def read_loading_reports(lines: Iterable[Line]) -> list[LoadingReport]:
     current: LoadingReport | None = None
     in_shape_list = False
     for line in lines:
-        text = without_prefix(line.text)
+        text = line.plain
         if not (line.trigger or "|" in text or text.startswith("- ")):
             in_shape_list = False
             continue
@@ -80,8 +82,10 @@ def read_loading_reports(lines: Iterable[Line]) -> list[LoadingReport]:
             current.raised = True
             continue
         if (v4 := _V4_MISSING.search(text)) is not None:
-            current = LoadingReport(v4["model_class"], v4["path"], line.number)
-            reports.append(current)
+            if not _same_load(current, v4["model_class"], v4["path"]) or current is None \
+                    or current.missing:
+                current = LoadingReport(v4["model_class"], v4["path"], line.number)
+                reports.append(current)
             in_shape_list = bool(v4["shapes"])
             if not in_shape_list:
                 current.missing.extend(_QUOTED.findall(text[v4.end():]))
@@ -91,8 +95,10 @@ def read_loading_reports(lines: Iterable[Line]) -> list[LoadingReport]:
             current.mismatched[shape["key"]] = (shape["checkpoint"], shape["model"])
             continue
         if (unused := _V4_UNUSED.search(text)) is not None:
-            current = LoadingReport(unused["model_class"], unused["path"], line.number)
-            reports.append(current)
+            if not _same_load(current, unused["model_class"], unused["path"]) or \
+                    current is None or current.unexpected:
+                current = LoadingReport(unused["model_class"], unused["path"], line.number)
+                reports.append(current)
             current.unexpected.extend(_QUOTED.findall(text[unused.end():]))
             continue
         if (v3 := _V3_MISSING.search(text)) is not None:
@@ -101,6 +107,12 @@ def read_loading_reports(lines: Iterable[Line]) -> list[LoadingReport]:
             current.missing.extend(_QUOTED.findall(text[v3.end():]))
         in_shape_list = in_shape_list and text.startswith("- ")
     return [r for r in reports if not r.empty]
+
+
+def _same_load(report: LoadingReport | None, model_class: str, path: str) -> bool:
+    """Whether a transformers 4 sentence goes on with the report before it: the unused and the
+    missing sentences of one load name the same class and path."""
+    return report is not None and report.model_class == model_class and report.path == path
 
 
 def _add_row(report: LoadingReport, key: str, status: str, detail: str) -> None:
@@ -124,6 +136,26 @@ def _common_prefix(keys: list[str]) -> str | None:
     return firsts.pop() if len(firsts) == 1 and len(keys) > 1 else None
 
 
+_LAYER = re.compile(r"\.(?:\d+|\{[\d, ]+\})\.")
+
+
+def _no_name_matches(missing: list[str], unexpected: list[str]) -> bool:
+    """Whether the whole model is missing and the checkpoint's keys are something else: the
+    missing keys hold the embeddings and numbered layers, and the checkpoint's unused keys are
+    as many (counting transformers 5's `{0, 1}` ranges)."""
+    if not missing or not unexpected:
+        return False
+    if not any("embed" in k or k.startswith(("wte.", "wpe.")) for k in missing):
+        return False
+    if not any(_LAYER.search(k) for k in missing):
+        return False
+    return _count(unexpected) * 2 >= _count(missing)
+
+
+def _count(keys: list[str]) -> int:
+    return sum(max(1, k.count(",") + 1) if "{" in k else 1 for k in keys)
+
+
 def loading_findings(report: LoadingReport) -> list[Finding]:
     """The causes a loading report shows, with the keys as evidence."""
     where: dict[str, JSONValue] = {"line": report.first_line, "model_class": report.model_class,
@@ -139,9 +171,28 @@ def loading_findings(report: LoadingReport) -> list[Finding]:
             detail=f"{len(unexpected)} checkpoint keys were not used and {len(missing)} model "
                    f"weights were newly initialized: the names differ by {prefix!r}.",
             evidence={**where, "prefix": prefix, "unexpected": unexpected[:SHOWN_KEYS],
-                      "missing": missing[:SHOWN_KEYS]},
-            fix=f"strip the prefix: {{k.removeprefix('{prefix}'): v for k, v in sd.items()}}, "
-                "then save_pretrained", effect=Effect.SILENT)))
+                      "missing": missing[:SHOWN_KEYS], "all_missing": True},
+            fix=(f"strip {prefix!r} into a new folder: {strip_prefix_fix(report.path, prefix)}"
+                 if report.path else
+                 f"strip the prefix: {{k.removeprefix('{prefix}'): v for k, v in sd.items()}}, "
+                 "then save_pretrained into a new folder"), effect=Effect.SILENT)))
+        return found
+    if _no_name_matches(missing, unexpected):
+        found.append(stamp("WL470", Problem(
+            title=f"None of the checkpoint's weight names match {report.model_class}'s: every "
+                  "weight was newly initialized",
+            detail=f"transformers reports the model's weights missing ({_shown(missing[:3])} "
+                   f"...) and the checkpoint's unused ({_shown(unexpected[:3])} ...), and no "
+                   "common prefix tells them apart: the checkpoint was saved by other code. The "
+                   "model that loaded is entirely random.",
+            evidence={**where, "missing": missing[:SHOWN_KEYS],
+                      "unexpected": unexpected[:SHOWN_KEYS], "all_missing": True,
+                      "prefix": _common_prefix(unexpected)},
+            fix="load the class and library the checkpoint was saved with, or convert its names "
+                "with that project's conversion script"
+                + (f"; `whyload check {fix_commands.quoted(report.path)}` shows what it holds"
+                   if report.path else ""),
+            effect=Effect.SILENT)))
         return found
     if any("generator_predictions" in k or "generator_lm_head" in k for k in missing):
         found.append(stamp("WL421", Problem(
@@ -175,7 +226,8 @@ def loading_findings(report: LoadingReport) -> list[Finding]:
                       if harmless else ""),
             evidence={**where, "missing": base[:50], "count": len(base)},
             fix="load the class (and config) the checkpoint was saved with; "
-                "`whyload check <model>` shows what the weights hold",
+                f"`whyload check {fix_commands.quoted(report.path) if report.path else '<model>'}`"
+                " shows what the weights hold",
             severity=Severity.WARNING if harmless else Severity.ERROR,
             effect=Effect.NONE if harmless else Effect.SILENT)))
     deberta = {k: v for k, v in report.mismatched.items() if "rel_embeddings" in k}

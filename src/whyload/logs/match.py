@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import whyload.checks  # noqa: F401  (registers every code the table names)
 from whyload.knowledge.error_texts import ERROR_TEXTS, ErrorText
-from whyload.logs.lines import Line, without_prefix
+from whyload.logs.lines import Line, starts_record
 from whyload.registry import Problem, stamp
 from whyload.report import Finding, JSONValue
 
@@ -24,6 +24,16 @@ MAX_MESSAGE_LINES = 20
 MAX_REMEMBERED_TEXTS = 4_096  # distinct (line, exception) pairs whose row is remembered
 # a request that will be tried again (pip, huggingface_hub): a failure only if the last try fails,
 # and that one is reported on its own line
+# how shells, IDEs and supervisors report a SIGKILL (the OOM killer's signal) when the process
+# itself printed nothing: bash's "line 3: 12345 Killed  python x.py", zsh's "killed", PyCharm's
+# "exit code -9", subprocess's "non-zero exit status -9", systemd's "status=9/KILL"
+_KILL_NOTICE = re.compile(
+    r"^(?:[\w./-]+: line \d+:\s+\d+\s+|\[\d+\]\s+\d+\s+|zsh: )?[Kk]illed\s+\S*"
+    r"(?:python|\.py|torchrun|accelerate|deepspeed)|exit(?:ed with)? (?:code|status):? -9\b"
+    r"|return ?code:? -9\b|non-zero exit status -9\b|status=9/KILL\b"
+    r"|exit code 137 \(interrupted by signal 9")
+_KILL_ROW = next(rank for rank, row in enumerate(ERROR_TEXTS)
+                 if row.code == "WL500" and row.pattern.search("Killed"))
 _RETRY_NOTICE = re.compile(r"^\s*(?:WARNING: )?Retrying \(Retry\(|Retrying in [\d.]+ ?s\b"
                            r"|' thrown while requesting (?:HEAD|GET|POST) ")
 
@@ -37,6 +47,9 @@ class Match:
     line: Line
     exception: str | None
     groups: dict[str, str]
+    # the line of the exception whose message holds the match (its own line otherwise): which
+    # attempt of a log the match belongs to
+    anchor: int = 0
 
 
 def exception_name(text: str) -> tuple[str, str] | None:
@@ -53,11 +66,14 @@ def find_matches(lines: Sequence[Line]) -> list[Match]:
     current: tuple[str, str] | None = None  # the exception whose message is being read
     in_frames = False  # between 'Traceback ...:' and the exception: frames and source code
     message_left = 0  # lines of the current exception's message still to read
-    remembered: dict[tuple[str, str | None], tuple[int, dict[str, str]] | None] = {}
+    remembered: _Remembered = {}
     in_context: dict[int, bool] = {}
+    message = _Message()
+    header_line = 0
     for line in lines:
-        text = without_prefix(line.text)
+        text = line.plain
         if text.startswith(_TRACEBACK_START):
+            matches.extend(message.close(lines, in_context, remembered))
             current, in_frames, message_left = None, True, 0
             continue
         if in_frames and text[:1] in (" ", "\t", ""):
@@ -65,28 +81,111 @@ def find_matches(lines: Sequence[Line]) -> list[Match]:
         in_frames = False
         message_left = message_left - 1 if text.strip() else 0
         if not line.trigger and message_left <= 0:  # a header always holds a trigger word
+            message.add(text, line.text)  # a quiet line may still go on with a wrapped message
             continue
         if _RETRY_NOTICE.search(text):
             continue
         header = exception_name(text)
         if header is not None:
-            current, message_left = header, MAX_MESSAGE_LINES
-        # a warning repeated at every step is matched once: the row depends only on the text,
-        # the exception it belongs to, and (fixed for `lines`) the context
-        key = (text, current[0] if current else None)
-        if key in remembered:
-            hit = remembered[key]
+            matches.extend(message.close(lines, in_context, remembered))
+            message.open(line, text, header)
+            current, message_left, header_line = header, MAX_MESSAGE_LINES, line.number
         else:
-            hit = _first_row(text, current, lines, in_context)
-            if len(remembered) < MAX_REMEMBERED_TEXTS:
-                remembered[key] = hit
+            message.add(text, line.text)
+        hit = _remembered_row(text, current, lines, in_context, remembered)
+        if hit is None and _KILL_NOTICE.search(text):
+            hit = _KILL_ROW, {}
         if hit is not None:
             rank, groups = hit
+            message.matched(rank)
+            anchor = header_line if current and message_left > 0 else line.number
             matches.append(Match(rank, ERROR_TEXTS[rank], line, current[1] if current else None,
-                                 dict(groups)))
+                                 dict(groups), anchor))
+    matches.extend(message.close(lines, in_context, remembered))
     if any(not m.row.fallback for m in matches):
         matches = [m for m in matches if not m.row.fallback]
     return sorted(matches, key=lambda m: (m.rank, m.line.number))
+
+
+# a line that starts a record of its own rather than going on with a message: "ERROR: ...",
+# "WARNING:", "Traceback", "OSError: ..."
+_RECORD_START = re.compile(r"^(?:[A-Z][\w.]*(?::\s|:$)|Traceback \(|During handling"
+                           r"|The above exc)")
+FOLDED_WIDTH = 60
+_Remembered = dict[tuple[str, str | None], "tuple[int, dict[str, str]] | None"]
+
+
+def _remembered_row(text: str, current: tuple[str, str] | None, lines: Sequence[Line],
+                    in_context: dict[int, bool], remembered: _Remembered
+                    ) -> tuple[int, dict[str, str]] | None:
+    """_first_row, once per distinct text and exception: a warning repeated at every step is
+    matched once (the row depends only on the text, the exception it belongs to, and the
+    context, which is fixed for `lines`)."""
+    key = (text, current[0] if current else None)
+    if key in remembered:
+        return remembered[key]
+    hit = _first_row(text, current, lines, in_context)
+    if len(remembered) < MAX_REMEMBERED_TEXTS:
+        remembered[key] = hit
+    return hit
+
+
+class _Message:
+    """An exception's message read as one text: rich wraps it at the terminal's width, older
+    releases print it over several lines, so a row may recognise only the lines joined. What a
+    single line already matched is not matched again."""
+
+    def __init__(self) -> None:
+        self.header: Line | None = None
+        self.exception: tuple[str, str] | None = None
+        self.parts: list[str] = []
+        self.blank = 0
+        self.ended = True
+        self.ranks: set[int] = set()
+        self.folded = False
+        self.previous = ""
+
+    def open(self, line: Line, text: str, exception: tuple[str, str]) -> None:
+        self.header, self.exception, self.parts = line, exception, [text.strip()]
+        self.blank, self.ended, self.ranks, self.folded = 0, False, set(), False
+        self.previous = text
+
+    def add(self, text: str, raw: str) -> None:
+        """A line after the header: part of the message until two blank lines, a line that
+        starts a record of its own ("ERROR: ...", another exception), or MAX_MESSAGE_LINES."""
+        if self.ended:
+            return
+        stripped = text.strip()
+        self.blank = 0 if stripped else self.blank + 1
+        if self.blank >= 2 or len(self.parts) >= MAX_MESSAGE_LINES or \
+                _RECORD_START.match(stripped) or starts_record(raw):
+            self.ended = True
+        elif stripped:
+            # rich folds a word longer than the terminal without a space: the line ends mid-word
+            self.folded = self.folded or (len(self.previous) >= FOLDED_WIDTH
+                                          and not self.previous[-1:].isspace())
+            self.parts.append(stripped)
+            self.previous = text
+
+    def matched(self, rank: int) -> None:
+        if not self.ended:
+            self.ranks.add(rank)
+
+    def close(self, lines: Sequence[Line], in_context: dict[int, bool],
+              remembered: _Remembered) -> list[Match]:
+        header, exception, parts = self.header, self.exception, self.parts
+        self.header, self.parts, self.ended = None, [], True
+        if header is None or exception is None or len(parts) < 2:
+            return []
+        found: list[Match] = []
+        for joined in (" ".join(parts), *(("".join(parts),) if self.folded else ())):
+            hit = _remembered_row(joined, exception, lines, in_context, remembered)
+            if hit is not None and hit[0] not in self.ranks and \
+                    not (ERROR_TEXTS[hit[0]].fallback and self.ranks):
+                self.ranks.add(hit[0])
+                found.append(Match(hit[0], ERROR_TEXTS[hit[0]], header, exception[1],
+                                   dict(hit[1]), header.number))
+        return found
 
 
 def _first_row(text: str, current: tuple[str, str] | None, lines: Sequence[Line],

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 MAX_CODE_BYTES = 2 << 20
 MAX_CONCERNS = 50
@@ -61,11 +63,17 @@ class CodeFile:
     parsed: bool = True  # False: not valid Python here, searched as text
 
 
-def read_code(root: Path, name: str, size: int) -> CodeFile:
+def read_code(root: Path | Callable[[str], BinaryIO], name: str, size: int) -> CodeFile:
+    """`root` is the folder, or what opens a file by name (a remote source)."""
     if size > MAX_CODE_BYTES:
         return CodeFile(name, size, (), {"too large to review here": 0}, parsed=False)
     try:
-        text = (root / name).read_text("utf-8", errors="replace")
+        if callable(root):
+            with root(name) as f:  # decoded as read_text does: universal newlines
+                raw = f.read(MAX_CODE_BYTES + 1).decode("utf-8", errors="replace")
+            text = raw.replace("\r\n", "\n").replace("\r", "\n")
+        else:
+            text = (root / name).read_text("utf-8", errors="replace")
     except OSError:
         return CodeFile(name, size, (), {}, parsed=False)
     lines = text.splitlines()

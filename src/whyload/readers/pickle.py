@@ -95,6 +95,7 @@ class PickleStream:
     protocol: int | None = None
     calls: list[CallSite] = field(default_factory=list)  # every call, in order (bounded)
     nested: int = 0  # pickles found inside this one's call arguments and walked too
+    frame_violation: str | None = None  # an opcode crossing its FRAME's declared end
 
 
 def walk_pickle(f: IO[bytes], limits: Limits = DEFAULT_LIMITS, depth: int = 0) -> PickleStream:
@@ -150,8 +151,26 @@ def walk_pickle(f: IO[bytes], limits: Limits = DEFAULT_LIMITS, depth: int = 0) -
         room = limits.max_calls - len(result.calls)
         result.calls.extend(inner.calls[:max(room, 0)])
 
+    frame_end: int | None = None  # where the current FRAME says its bytes stop
+    prev_pos: int | None = None
+
+    def check_frame(pos: int | None, name: str) -> None:
+        """CPython reads a FRAME's bytes as one block: an opcode that runs past the block's end,
+        or a FRAME opened inside another, makes CPython read different opcodes than a
+        sequential reader like pickletools (cpython issue 154848)."""
+        if result.frame_violation is not None or pos is None or frame_end is None:
+            return
+        if prev_pos is not None and prev_pos < frame_end < pos:
+            result.frame_violation = (f"the opcode at byte {prev_pos - start} runs past the end "
+                                      f"of its FRAME (byte {frame_end - start})")
+        elif name == "FRAME" and pos < frame_end:
+            result.frame_violation = (f"a FRAME opens at byte {pos - start}, inside another "
+                                      f"that ends at byte {frame_end - start}")
+
     try:
         for op, arg, pos in _genops(f):
+            check_frame(pos, op.name)
+            prev_pos = pos
             result.opcodes += 1
             if result.opcodes > limits.max_opcodes:
                 raise _Broken(f"more than {limits.max_opcodes:,} opcodes")
@@ -163,11 +182,13 @@ def walk_pickle(f: IO[bytes], limits: Limits = DEFAULT_LIMITS, depth: int = 0) -
             result.opcode_names.add(name)
             if name == "PROTO":
                 result.protocol = arg
-            elif name in ("FRAME",):
-                pass
+            elif name == "FRAME":
+                if pos is not None and isinstance(arg, int):
+                    frame_end = pos + 9 + arg
             elif name == "STOP":
                 result.value = pop() if stack else Unknown("empty stack at STOP")
                 result.end = f.tell()
+                check_frame(result.end, name)
                 return result
             elif name == "MARK":
                 stack.append(MARK)
@@ -323,6 +344,45 @@ def _settle_pending(stack: list[Any]) -> None:
             _append(target, items)
         else:
             _setitems(target, items[: len(items) - len(items) % 2])
+
+
+MAX_STREAMS = 64  # pickles one after another in one file, walked before giving up
+
+
+def walk_following(f: IO[bytes], size: int, limits: Limits = DEFAULT_LIMITS,
+                   max_streams: int = MAX_STREAMS) -> list[tuple[int, PickleStream]]:
+    """The pickles that follow the current position, one after another, to the end of the file
+    (a loader that calls pickle.load again reads the next; torch's legacy format is five in a
+    row). Each with its offset; trailing bytes that are not a pickle end the walk."""
+    found: list[tuple[int, PickleStream]] = []
+    while len(found) < max_streams:
+        at = f.tell()
+        if at >= size:
+            break
+        first = f.read(2)
+        f.seek(at)
+        if not first or first[:1] in b"\x00\t\n\r \x0b\x0c":
+            break  # padding, as np.save and some writers leave it
+        stream = walk_pickle(f, limits)
+        if stream.opcodes == 0 or (stream.error is not None and not stream.globals):
+            break
+        if not plausible_stream(first, stream):
+            break  # bytes that only parse as opcodes for a while (array data, text)
+        found.append((at, stream))
+        if stream.error is not None or f.tell() <= at:
+            break
+    return found
+
+
+def plausible_stream(head: bytes, stream: PickleStream) -> bool:
+    """Whether a stream found where no pickle is promised is one: it opens with PROTO 2-5, or
+    it ends at STOP and names only importable-looking globals. Text or tensor bytes that happen
+    to parse as a few opcodes fail both."""
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return True
+    return stream.error is None and all(
+        g.module.replace(".", "").isidentifier() and g.name.replace(".", "").isidentifier()
+        for g in stream.globals)
 
 
 def walk_pickle_bytes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> PickleStream:

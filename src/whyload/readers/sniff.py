@@ -26,6 +26,8 @@ class Kind(str, enum.Enum):
     XZ = "xz"
     ZSTD = "zstd"
     TAR = "tar"
+    SEVEN_ZIP = "7z"
+    NPY = "npy"  # a numpy array; object arrays are pickles np.load(allow_pickle=True) runs
     EMPTY = "empty"
     ZEROS = "zeros"
     TEXT = "text"
@@ -33,9 +35,10 @@ class Kind(str, enum.Enum):
 
 
 ARCHIVES = frozenset({Kind.GZIP, Kind.BZIP2, Kind.XZ, Kind.ZSTD, Kind.TAR})
+SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
 # bytes that are a model format whatever the file is called
 MODEL_KINDS = frozenset({Kind.SAFETENSORS, Kind.TORCH_ZIP, Kind.PICKLE, Kind.ZIP, Kind.HDF5,
-                         Kind.MSGPACK, Kind.GGUF, Kind.ONNX})
+                         Kind.MSGPACK, Kind.GGUF, Kind.ONNX, Kind.NPY, Kind.SEVEN_ZIP})
 LFS_PREFIX = b"version https://git-lfs.github.com/spec/"
 SAFETENSORS_HEADER_LIMIT = 100_000_000  # the safetensors library's MAX_HEADER_SIZE
 
@@ -56,6 +59,10 @@ def sniff(head: bytes, size: int, name: str = "", *, zero_filled: bool = True) -
         return Kind.HDF5
     if head.startswith(b"GGUF"):
         return Kind.GGUF
+    if head.startswith(SEVEN_ZIP_MAGIC):
+        return Kind.SEVEN_ZIP
+    if head.startswith(b"\x93NUMPY"):
+        return Kind.NPY
     if head.startswith(b"\x1f\x8b"):
         return Kind.GZIP
     if head.startswith(b"BZh"):

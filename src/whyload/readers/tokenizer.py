@@ -3,10 +3,12 @@ can produce, which ids are special, how long an input it allows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
-from whyload.readers.jsonfile import JsonDoc, read_json
+from whyload.readers.jsonfile import JsonDoc, read_json_file
 
 MAX_VOCAB_TXT = 64 << 20
 
@@ -21,20 +23,22 @@ class TokenizerFacts:
     merges_as_pairs: bool | None = None  # BPE merges written as [a, b] (tokenizers >= 0.20)
 
 
-def read_tokenizer(root: Path, sizes: dict[str, int]) -> tuple[TokenizerFacts | None,
-                                                                JsonDoc | None]:
+def read_tokenizer(root: Path | Callable[[str], BinaryIO], sizes: dict[str, int]
+                   ) -> tuple[TokenizerFacts | None, JsonDoc | None]:
     """The tokenizer's numbers (from tokenizer.json, else vocab.txt), and tokenizer.json's
-    document when it is not valid JSON."""
+    document when it is not valid JSON. `root` is the folder, or what opens a file by name."""
+    open_file = root if callable(root) else (lambda name: (root / name).open("rb"))
     broken = None
     if "tokenizer.json" in sizes:
-        doc = read_json(root / "tokenizer.json", sizes["tokenizer.json"])
+        doc = read_json_file(lambda: open_file("tokenizer.json"), sizes["tokenizer.json"],
+                             duplicates=False)
         facts = _from_tokenizer_json(doc)
         if facts is not None:
             return facts, None
         broken = None if doc.ok else doc
     if "vocab.txt" in sizes and sizes["vocab.txt"] <= MAX_VOCAB_TXT:
         try:
-            with (root / "vocab.txt").open("rb") as f:
+            with open_file("vocab.txt") as f:
                 lines = sum(1 for _ in f)
         except OSError:
             return None, broken
@@ -54,12 +58,14 @@ def _from_tokenizer_json(doc: JsonDoc) -> TokenizerFacts | None:
     if not isinstance(model, dict):
         return None
     vocab = model.get("vocab")
-    ids: list[int] = []
+    base = 0
     if isinstance(vocab, dict):
-        ids = [v for v in vocab.values() if isinstance(v, int)]
+        ids: Iterable[Any] = vocab.values()
+        if set(map(type, ids)) - {int}:  # rare: a hand-edited vocab with other values
+            ids = [v for v in ids if type(v) is int]
+        base = max(ids, default=-1) + 1  # a 30k-50k vocab: C loops, not a Python one
     elif isinstance(vocab, list):  # Unigram: [[piece, score], ...], ids are positions
-        ids = list(range(len(vocab)))
-    base = max(ids, default=-1) + 1
+        base = len(vocab)
     added = tuple(
         (t["id"], str(t.get("content", "")))
         for t in _list(doc.value.get("added_tokens"))

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlparse
 
 from whyload.render import printable
 from whyload.report import Category, Finding, Report, Severity
@@ -197,3 +197,51 @@ def _result(f: Finding, rule_index: int, places: Places) -> dict[str, Any]:
     digest = hashlib.sha256(f"{f.code}|{where}|{stable_title}".encode("utf-8", "replace"))
     result["partialFingerprints"] = {"whyloadFinding/v2": digest.hexdigest()[:32]}
     return result
+
+
+def fleet_sarif_log(reports: list[Report], rules: Mapping[str, RuleDoc]) -> dict[str, Any]:
+    """One SARIF log for many targets (`whyload audit --format sarif`): one run, each target's
+    results as `sarif_log` makes them, with their locations relative to the folder that holds
+    every target (%SRCROOT%), and the target and its verdict in each result's properties."""
+    from whyload import __version__
+
+    runs = [(report, sarif_log(report, rules)["runs"][0]) for report in reports]
+    bases = [_path_of(run["originalUriBaseIds"][SRCROOT]["uri"])
+             for _, run in runs if "originalUriBaseIds" in run]
+    root = Path(os.path.commonpath([str(b) for b in bases])) if bases else None
+    codes = sorted({f.code for report in reports for f in report.findings})
+    index = {code: i for i, code in enumerate(codes)}
+    worst = {code: max(f.severity for r in reports for f in r.findings if f.code == code)
+             for code in codes}
+    results: list[dict[str, Any]] = []
+    for report, run in runs:
+        base = run.get("originalUriBaseIds", {}).get(SRCROOT, {}).get("uri")
+        for result in run["results"]:
+            result["ruleIndex"] = index[result["ruleId"]]
+            result["properties"].update(target=printable(report.target),
+                                        verdict=report.verdict.value)
+            for location in result.get("locations", []) + result.get("relatedLocations", []):
+                artifact = location.get("physicalLocation", {}).get("artifactLocation")
+                if artifact and base and root is not None:
+                    full = os.path.normpath(_path_of(base) / unquote(artifact["uri"]))
+                    artifact["uri"] = quote(os.path.relpath(full, root).replace(os.sep, "/"))
+            results.append(result)
+    fleet: dict[str, Any] = {
+        "tool": {"driver": {"name": "whyload", "version": __version__,
+                            "semanticVersion": __version__, "informationUri": INFORMATION_URI,
+                            "rules": [_rule(code, rules.get(code), worst[code])
+                                      for code in codes]}},
+        "results": results,
+        "columnKind": "unicodeCodePoints",
+        "properties": {"command": "audit", "targets": len(reports),
+                       "verdicts": {v: sum(r.verdict.value == v for r in reports)
+                                    for v in ("loads", "fails", "loads_broken", "unknown")}},
+    }
+    if root is not None:
+        fleet["originalUriBaseIds"] = {SRCROOT: {"uri": root.as_uri().rstrip("/") + "/"}}
+    return {"$schema": SCHEMA, "version": VERSION, "runs": [fleet]}
+
+
+def _path_of(uri: str) -> Path:
+    """The path a file:// URI names."""
+    return Path(unquote(urlparse(uri).path))

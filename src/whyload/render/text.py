@@ -48,6 +48,10 @@ def _summary(report: Report) -> str:
         parts.append("/".join(dtypes))
     if facts.get("model_type"):
         parts.append(f"model_type {facts['model_type']}")
+    remote = facts.get("remote")
+    if isinstance(remote, dict):
+        parts.append(f"read remotely: {remote.get('bytes_read', 0):,} bytes in "
+                     f"{remote.get('requests', 0)} requests")
     return ", ".join(parts)
 
 
@@ -83,6 +87,10 @@ def headline(report: Report) -> list[Text]:
         text, style = _loading_headline(report), VERDICT_STYLE[verdict]
     unchecked = "; ".join(f"{category} not checked: {printable(reason)}"
                           for category, reason in report.not_checked.items())
+    remote = report.facts.get("remote")
+    if isinstance(remote, dict) and remote.get("not_checked"):
+        remotely = "not checked remotely: " + ", ".join(remote["not_checked"])
+        unchecked = f"{unchecked}; {remotely}" if unchecked else remotely
     if unchecked and verdict is Verdict.LOADS and report.command not in HAPPENED:
         text, style = f"{text.split(' — ', 1)[0]} — as far as checked; {unchecked}", "bold yellow"
     label = "  loading: " if runs_code is not None else "  verdict: "
@@ -98,7 +106,9 @@ def _loading_headline(report: Report) -> str:
                 }.get(verdict, VERDICT_TEXT[verdict])
     if report.command in HAPPENED:
         return HAPPENED_TEXT[verdict]
-    if report.resolved.get("how") == "file" and verdict is Verdict.LOADS:
+    single = report.resolved.get("how") == "file" or (
+        report.resolved.get("how") == "remote" and bool(report.resolved.get("file")))
+    if single and verdict is Verdict.LOADS:
         return "loads — the file reads as a valid checkpoint"
     if verdict is Verdict.UNKNOWN and report.not_checked and not report.skipped and not any(
             f.effect is Effect.UNKNOWN for f in report.findings):
@@ -123,12 +133,39 @@ def _bytes_headline(report: Report) -> tuple[str, str]:
     return VERDICT_TEXT[Verdict.UNKNOWN], VERDICT_STYLE[Verdict.UNKNOWN]
 
 
+def _memory_asked(report: Report) -> bool:
+    """The memory question is asked with --device, --dtype or --memory."""
+    fit = report.facts.get("memory_fit")
+    return isinstance(fit, dict) and bool(fit.get("asked"))
+
+
+def _gigabytes(n: int) -> str:
+    if n >= 10**21:  # only a header that lies gets here; floats would overflow
+        return f"~10^{len(str(n)) - 10} GB"
+    return f"{n / 1e9:.1f} GB"
+
+
+def memory_line(fit: dict[str, Any]) -> Text:
+    """"will not fit: needs 17.1 GB, this GPU has 11.8 GB free" — the answer to "will it fit"."""
+    needs, has = _gigabytes(fit["needs_bytes"]), _gigabytes(fit["has_bytes"])
+    where = fit["where"]
+    against = (f"--memory is {has}" if where == "--memory" else
+               f"{where.removesuffix(' has free')} has {has} free"
+               if where.endswith("has free") else f"{where} {has} usable")
+    if fit["fits"]:
+        return Text(f"  memory: fits: needs {needs}, {against}", style="green")
+    return Text(f"  memory: will not fit: needs {needs}, {against}", style="bold red")
+
+
 def render_rich(report: Report, *, verbose: bool = False) -> Group:
     lines: list[Any] = []
     machine = report.command == "env"
     lines.append(Text(f"whyload {report.command}" + ("" if machine else
                                                      f" {printable(report.target)}"),
                       style="bold"))
+    fit = report.facts.get("memory_fit") if report.command == "check" else None
+    if isinstance(fit, dict) and _memory_asked(report):
+        lines.append(memory_line(fit))
     lines.extend(headline(report))
     summary = _summary(report) if report.command == "check" else ""
     if summary:

@@ -1,6 +1,12 @@
-"""target -> Artifact: a folder, a single weights file, or a hub id found in the local HF cache.
+"""target -> Artifact: a folder, a single weights file, a hub id found in the local HF cache, or
+a remote target read where it is stored (hf://, a hub id with remote=True, s3://, gs://,
+https://, any fsspec URL: whyload.resolve.remote).
 
-Never the network: a hub id that is not cached is an error that says how to get it.
+A local target never touches the network: a hub id that is not cached is an error that says how
+to get it. A remote one is listed (one request) and read by ranges through `Artifact.source`.
+
+    artifact = resolve("hf://org/name@v1")          # or "s3://bucket/m/", storage_options=...
+    exam = whyload.pipeline.examine(artifact, options=Options(...))
 """
 
 from __future__ import annotations
@@ -9,10 +15,16 @@ import errno
 import os
 import re
 import stat
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from whyload.errors import TargetError
+
+if TYPE_CHECKING:
+    from whyload.sources import ByteSource
+    from whyload.sources.remote import RemoteListing
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -39,8 +51,13 @@ class Artifact:
     focus: str | None = None  # the file asked for, when the target is a single file
     cache: CacheEntry | None = None
     shadows: Path | None = None  # the cached hub repo this local folder is named like
+    # where the bytes are read from (None: the folder `root`); remote targets read by ranges
+    source: ByteSource | None = field(default=None, compare=False, repr=False)
+    remote: RemoteListing | None = None  # what a remote store listed (how == "remote")
 
     def describe(self) -> dict[str, object]:
+        if self.remote is not None:
+            return self.remote.describe()
         out: dict[str, object] = {"how": self.how, "path": str(self.root)}
         if self.focus:
             out["file"] = self.focus
@@ -50,7 +67,23 @@ class Artifact:
         return out
 
 
-def resolve(target: str, revision: str | None = None) -> Artifact:
+def resolve(target: str, revision: str | None = None, *, remote: bool = False,
+            storage_options: Mapping[str, Any] | None = None) -> Artifact:
+    """Any target -> Artifact: a folder, a weights file, a hub id in the HF cache, or (read by
+    ranges, nothing downloaded) hf://org/name[@revision], a hub id with `remote`, s3://, gs://,
+    https:// and other fsspec URLs (`storage_options` go to the fsspec filesystem).
+    Raises TargetError (exit 2) when there is nothing to examine."""
+    from whyload.resolve.urls import is_remote_target
+
+    if remote or is_remote_target(target):
+        from whyload.resolve.remote import resolve_remote
+
+        if remote and not is_remote_target(target) and not looks_like_hub_id(target):
+            raise TargetError(target, f"--remote reads a Hub id (org/name), not {target!r}",
+                              hint="for a bucket or a server give its URL: s3://, gs://, "
+                              "https://")
+        return resolve_remote(target, revision, hub_id=remote and not is_remote_target(target),
+                              storage_options=storage_options)
     path = Path(target).expanduser()
     try:
         st = path.stat()

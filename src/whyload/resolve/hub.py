@@ -44,8 +44,11 @@ def cached_repo_dir(repo_id: str, cache_dir: str) -> Path | None:
     return repo_dir if repo_dir and (repo_dir / "snapshots").is_dir() else None
 
 
-def resolve_cached(repo_id: str, revision: str | None) -> Artifact:
-    cache_dir = hub_cache_dir()
+def resolve_cached(repo_id: str, revision: str | None,
+                   cache_dir: Path | None = None) -> Artifact:
+    """repo_id at revision in the HF cache this process uses, or in `cache_dir` (an audit of
+    another cache)."""
+    cache_dir = cache_dir or hub_cache_dir()
     revision = revision or "main"
     repo_dir = _repo_folder(cache_dir, repo_id)
     if repo_dir is None:
