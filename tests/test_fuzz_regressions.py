@@ -179,3 +179,21 @@ def test_the_header_json_is_read_as_the_library_reads_it(name: str, tmp_path: Pa
         assert header.error is None and list(header.tensors) == ["a"]
     else:
         assert header.error is HeaderError.NOT_DESERIALIZABLE
+
+
+def test_with_two_roots_the_data_pkl_torch_reads_is_the_checkpoint() -> None:
+    """torch names the archive after its first record's folder: that folder's data.pkl is the
+    one torch unpickles (found by diff-torch), whatever order the others come in."""
+    import collections
+    import pickle
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("b/version", "3\n")
+        zf.writestr("a/data.pkl", pickle.dumps({1, 2}, protocol=2))  # names builtins.set
+        zf.writestr("a/version", "3\n")
+        zf.writestr("b/data.pkl", pickle.dumps(collections.OrderedDict(b=2), protocol=2))
+    data = buf.getvalue()
+    ckpt = read_torch_zip(io.BytesIO(data), len(data))
+    assert ckpt.globals == ("collections.OrderedDict",)
+    assert [h.member for h in ckpt.hidden_pickles] == ["a/data.pkl"]

@@ -215,8 +215,15 @@ def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
     with zf:
         infos = zf.infolist()
         names = tuple(i.filename for i in infos)
-        pkl = [i for i in infos if i.filename.endswith("/data.pkl") and i.filename.count("/") == 1]
-        ver = [i for i in infos if i.filename.endswith("/version") and i.filename.count("/") == 1]
+        # torch's reader names the archive after the first record's folder and reads that
+        # folder's data.pkl: with several roots, it is the one walked as the checkpoint
+        first = infos[0].filename.split("/", 1)[0] if infos else ""
+        pkl = sorted((i for i in infos if i.filename.endswith("/data.pkl")
+                      and i.filename.count("/") == 1),
+                     key=lambda i: i.filename != f"{first}/data.pkl")
+        ver = sorted((i for i in infos if i.filename.endswith("/version")
+                      and i.filename.count("/") == 1),
+                     key=lambda i: i.filename != f"{first}/version")
         missing = tuple(r for r, present in (("data.pkl", pkl), ("version", ver)) if not present)
         if missing:
             hidden, zip_damage, unread = _hidden_pickles(f, infos, None, "")
