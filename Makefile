@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint docs specs errors lock test-latest test-min clean
+.PHONY: demo test bench lint docs specs errors lock test-latest test-min clean fuzz
 
 # Exactly the locked set, torch's CPU wheel included (pip first, so it can read the lock), then
 # whyload itself without resolving anything. setuptools comes from the lock too (no build
@@ -43,6 +43,18 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/remote.py
 	$(BIN)/python benchmarks/differential.py
 	$(BIN)/python benchmarks/audit.py
+
+# A short fuzzing campaign (a few minutes on one core): seeds rebuilt from real files, then every
+# reader's atheris target and the three differential harnesses, FUZZ_RUNS inputs each; fails
+# when a target leaves a crash input in fuzz/out/crashes/. The long campaign: fuzz/README.md.
+FUZZ_RUNS ?= 20000
+FUZZ_TARGETS ?= safetensors torch pickle index json tokenizer sniff \
+	diff-pickle diff-safetensors diff-torch
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/make_corpus.py
+	rm -rf fuzz/out/logs/summary.tsv fuzz/out/crashes
+	PY=$(BIN)/python fuzz/campaign.sh $(FUZZ_RUNS) $(FUZZ_TARGETS); \
+	  status=$$?; cat fuzz/out/logs/summary.tsv; exit $$status
 
 # Regenerate what whyload knows of every architecture from the installed transformers (run it
 # when the lock moves transformers; the old release's specs stay for its users).

@@ -555,7 +555,8 @@ def read_index(name: str, path: Path | Callable[[], BinaryIO], size: int) -> Sha
                           "(transformers raises KeyError: 'metadata')")
     total = meta.get("total_size")
     return ShardIndex(name, doc, dict(wm),
-                      int(total) if isinstance(total, (int, float)) and total >= 0 else None)
+                      int(total) if isinstance(total, (int, float)) and total >= 0
+                      and total != float("inf") else None)  # json reads Infinity
 
 
 def plan_load(

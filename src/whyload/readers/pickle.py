@@ -410,7 +410,7 @@ def _hashable(x: Any, limit: int = 64) -> Any:
             todo.extend((child, depth + 1) for child in item)
         elif isinstance(item, Persistent):
             todo.append((item.pid, depth + 1))
-        elif isinstance(item, (list, dict, set, Call)):
+        elif isinstance(item, (list, dict, set, bytearray, Call)):
             return Unknown(f"unhashable {type(item).__name__}")
     return x
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import enum
 import json
+import math
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -121,7 +123,7 @@ def parse_header(raw: bytes, file_size: int) -> SafetensorsHeader:
         return SafetensorsHeader(file_size, header_len=n, error=HeaderError.NOT_UTF8,
                                  error_detail=f"byte {exc.start + 8} is not UTF-8")
     try:
-        doc = json.loads(text)
+        doc = _serde_json(text)
     except (ValueError, RecursionError) as exc:
         return SafetensorsHeader(file_size, header_len=n, error=HeaderError.NOT_DESERIALIZABLE,
                                  error_detail=f"the header is not JSON: {exc}")
@@ -177,6 +179,68 @@ def parse_header(raw: bytes, file_size: int) -> SafetensorsHeader:
 
 
 Entry = tuple[str, tuple[int, ...], tuple[int, int]]
+SERDE_DEPTH = 127  # serde_json's recursion limit: 128 levels of [ and { fail
+STRUCT_FIELDS = frozenset({"dtype", "shape", "data_offsets"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _Object(dict[str, Any]):
+    """A JSON object, with the keys it sets more than once (json keeps the last silently) and
+    the values the last one replaced: serde validates every one of them as it reads."""
+
+    repeated: frozenset[str] = frozenset()
+    shadowed: tuple[tuple[str, Any], ...] = ()
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    obj = _Object(pairs)
+    if len(obj) != len(pairs):
+        keys = [k for k, _ in pairs]
+        obj.repeated = frozenset(k for k in obj if keys.count(k) > 1)
+        last = {k: i for i, (k, _) in enumerate(pairs)}
+        obj.shadowed = tuple(kv for i, kv in enumerate(pairs) if last[kv[0]] != i)
+    return obj
+
+
+def _int(text: str) -> int | float:
+    """serde reads `-0` as a float, which no usize field takes; Python reads it as 0."""
+    return -0.0 if text.lstrip("-").strip("0") == "" and text.startswith("-") else int(text)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON (Python's json reads it; the library does not)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
+
+
+def _serde_json(text: str) -> Any:
+    """The header as the library's serde_json reads it, which is stricter than Python's json:
+    no NaN or Infinity, no number past a double, no lone surrogate (a `\\ud800` escape), at
+    most 127 levels of nesting, and no field of the header's structs set twice (`__metadata__`,
+    or a tensor's dtype, shape, data_offsets; tensor names may repeat: the last wins in both)."""
+    doc = json.loads(text, parse_constant=_no_constant, parse_float=_finite, parse_int=_int,
+                     object_pairs_hook=_object)
+    todo: list[tuple[Any, int]] = [(doc, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, (dict, list)) and depth > SERDE_DEPTH:
+            raise ValueError(f"recursion limit exceeded: more than {SERDE_DEPTH} levels")
+        if isinstance(value, str) and _SURROGATE.search(value):
+            raise ValueError("lone surrogate in a \\u escape")
+        if isinstance(value, dict):
+            if _SURROGATE.search("".join(value)):
+                raise ValueError("lone surrogate in a \\u escape")
+            todo.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            todo.extend((v, depth + 1) for v in value)
+    if isinstance(doc, _Object) and "__metadata__" in doc.repeated:
+        raise ValueError("duplicate field `__metadata__`")
+    return doc
 
 
 def _tensor_map(doc: object) -> tuple[dict[str, Any] | None, dict[str, Entry]] | str:
@@ -185,6 +249,10 @@ def _tensor_map(doc: object) -> tuple[dict[str, Any] | None, dict[str, Entry]] |
         return f"the header is a JSON {type(doc).__name__}, not an object"
     metadata: dict[str, Any] | None = None
     entries: dict[str, Entry] = {}
+    for name, info in getattr(doc, "shadowed", ()):  # a tensor named twice: both must be valid
+        problem = _tensor_map({name: info})
+        if isinstance(problem, str):
+            return problem
     for name, info in doc.items():
         if name == "__metadata__":
             if info is not None and not (
@@ -195,8 +263,11 @@ def _tensor_map(doc: object) -> tuple[dict[str, Any] | None, dict[str, Entry]] |
             continue
         if not isinstance(info, dict):
             return f"entry {name!r} is not an object"
+        twice = STRUCT_FIELDS & getattr(info, "repeated", frozenset())
+        if twice:
+            return f"tensor {name!r} sets `{min(twice)}` twice"
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-        if dtype not in SAFETENSORS_DTYPES:
+        if not isinstance(dtype, str) or dtype not in SAFETENSORS_DTYPES:  # [] is unhashable
             return f"tensor {name!r} has unknown dtype {dtype!r}"
         if type(shape) is not list or not _all_usize(shape):
             return f"tensor {name!r} has an invalid shape {shape!r}"

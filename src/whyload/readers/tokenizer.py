@@ -46,6 +46,11 @@ def read_tokenizer(root: Path | Callable[[str], BinaryIO], sizes: dict[str, int]
     return None, broken
 
 
+def _list(value: object) -> list[object]:
+    """A list the file should hold, or nothing: `"added_tokens": true` is not a list of tokens."""
+    return value if isinstance(value, list) else []
+
+
 def _from_tokenizer_json(doc: JsonDoc) -> TokenizerFacts | None:
     if not doc.ok or not isinstance(doc.value, dict):
         return None
@@ -63,7 +68,7 @@ def _from_tokenizer_json(doc: JsonDoc) -> TokenizerFacts | None:
         base = len(vocab)
     added = tuple(
         (t["id"], str(t.get("content", "")))
-        for t in doc.value.get("added_tokens") or []
+        for t in _list(doc.value.get("added_tokens"))
         if isinstance(t, dict) and isinstance(t.get("id"), int)
     )
     top = max([base - 1, *(i for i, _ in added)]) + 1

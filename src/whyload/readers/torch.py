@@ -44,9 +44,9 @@ MAX_DATA_PKL = 64 << 20  # a 70B model's shard has a data.pkl of ~1 MB
 MAX_INFLATION = 200  # data.pkl is stored uncompressed by torch; a huge ratio is a zip bomb
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 # what zipfile raises on bad bytes: NotImplementedError for an unknown version or compression,
-# RuntimeError for an encrypted member
+# RuntimeError for an encrypted member, OverflowError for an offset past what seek() takes
 ZIP_ERRORS = (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error,
-              NotImplementedError, RuntimeError, zlib.error)
+              NotImplementedError, RuntimeError, zlib.error, OverflowError)
 MAX_MEMBERS_SCANNED = 10_000  # zip members looked at for pickles besides data.pkl
 MAX_SCANNED_BYTES = 256 << 20  # decompressed bytes walked across those members
 MAX_CALLS_KEPT = 200  # calls other than tensor rebuilds kept as evidence
@@ -167,8 +167,8 @@ def member_bytes(f: BinaryIO, info: zipfile.ZipInfo, limit: int
             data = _inflate(f, info.compress_size, limit)
         else:
             return None, damage, f"compression method {info.compress_type} is not read"
-    except (OSError, struct.error, ValueError) as exc:
-        return None, damage, f"unreadable: {exc}"
+    except (OSError, struct.error, ValueError, OverflowError) as exc:  # Overflow: a ZIP64
+        return None, damage, f"unreadable: {exc}"                      # offset seek() can't take
     except zlib.error as exc:
         return None, damage, f"its deflate stream is corrupt: {exc}"
     if len(data) == info.file_size and zlib.crc32(data) != info.CRC:
@@ -215,8 +215,15 @@ def read_torch_zip(f: BinaryIO, file_size: int) -> TorchCheckpoint:
     with zf:
         infos = zf.infolist()
         names = tuple(i.filename for i in infos)
-        pkl = [i for i in infos if i.filename.endswith("/data.pkl") and i.filename.count("/") == 1]
-        ver = [i for i in infos if i.filename.endswith("/version") and i.filename.count("/") == 1]
+        # torch's reader names the archive after the first record's folder and reads that
+        # folder's data.pkl: with several roots, it is the one walked as the checkpoint
+        first = infos[0].filename.split("/", 1)[0] if infos else ""
+        pkl = sorted((i for i in infos if i.filename.endswith("/data.pkl")
+                      and i.filename.count("/") == 1),
+                     key=lambda i: i.filename != f"{first}/data.pkl")
+        ver = sorted((i for i in infos if i.filename.endswith("/version")
+                      and i.filename.count("/") == 1),
+                     key=lambda i: i.filename != f"{first}/version")
         missing = tuple(r for r, present in (("data.pkl", pkl), ("version", ver)) if not present)
         if missing:
             hidden, zip_damage, unread = _hidden_pickles(f, infos, None, "")
@@ -293,7 +300,7 @@ def _hidden_pickles(f: BinaryIO, infos: list[zipfile.ZipInfo], root: str | None,
         name = info.filename
         rel = name[len(root) + 1:] if root and name.startswith(f"{root}/") else name
         small_record = root is not None and rel in RECORDS
-        if name == data_pkl or small_record or info.is_dir() or info.file_size < 8:
+        if name == data_pkl or small_record or name.endswith("/") or info.file_size < 8:
             continue
         if info.file_size / max(info.compress_size, 1) > MAX_INFLATION:
             unread.append(f"{name}: inflates {info.file_size:,} bytes from "
