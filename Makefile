@@ -28,7 +28,7 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff check src tests scripts benchmarks fuzz
 	$(BIN)/mypy src
 
 # Every benchmark, side by side with what a user would otherwise run (~30 minutes); each writes
