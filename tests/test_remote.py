@@ -574,3 +574,16 @@ def test_a_7z_archive_on_the_hub_is_not_shown_safe(hub: FakeHub, tmp_path: Path)
     assert finding.severity is whyload.Severity.WARNING
     assert "remotely" in json.dumps(finding.evidence) + finding.detail
     assert "pip install" not in finding.fix
+
+
+def test_a_server_that_refuses_the_connection_is_unreachable_not_missing() -> None:
+    """fsspec's HTTP store reports a refused connection as FileNotFoundError: whyload names the
+    connection (WL584), not a missing file (WL581)."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = run_cli("check", f"http://127.0.0.1:{port}/model.safetensors")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "WL584" in result.stderr and "WL581" not in result.stderr

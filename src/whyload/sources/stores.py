@@ -54,6 +54,10 @@ def failure_of(exc: Exception, what: str) -> RemoteFailure:
     """botocore's, gcsfs's, aiohttp's and fsspec's errors as the failure a finding names."""
     if isinstance(exc, RemoteFailure):
         return exc
+    unreachable = _unreachable(exc)
+    if unreachable is not None:  # fsspec's HTTP store wraps a refused connection in a 404
+        return RemoteFailure(TIMED_OUT, f"cannot reach the server for {what}: {unreachable}"[:300],
+                             hint="check the network, the endpoint and any proxy settings")
     text = str(exc)
     status = getattr(exc, "status", None) or getattr(exc, "code", None)
     if isinstance(exc, FileNotFoundError) or status == 404 or "NoSuchBucket" in text \
@@ -75,6 +79,20 @@ def failure_of(exc: Exception, what: str) -> RemoteFailure:
                              hint="wait and run again")
     return RemoteFailure(TIMED_OUT, f"cannot read {what}: {type(exc).__name__}: {text}"[:300],
                          hint="check the network, the endpoint and the credentials")
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """The connection failure behind an error (refused, no route, DNS, timeout), if any."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a cause chain is short; a cycle is not followed forever
+        if seen is None:
+            return None
+        if isinstance(seen, (ConnectionError, TimeoutError)) or \
+                type(seen).__name__ in ("ClientConnectorError", "ServerTimeoutError",
+                                        "ConnectTimeoutError", "EndpointConnectionError"):
+            return f"{type(seen).__name__}: {seen}"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def open_filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
