@@ -6,6 +6,7 @@ Stdlib only, and Python 3.8 compatible: another interpreter runs this file's tex
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -83,10 +84,28 @@ def known_model_types() -> frozenset[str] | None:
     folder = _package_dir("transformers")
     if folder is None:
         return None
-    found: set[str] = set()
-    for name in ("auto_mappings.py", "configuration_auto.py"):
+    files = tuple(folder / "models" / "auto" / name
+                  for name in ("auto_mappings.py", "configuration_auto.py"))
+    stamps: list[int | None] = []
+    for path in files:
         try:
-            text = (folder / "models" / "auto" / name).read_text()
+            stamps.append(path.stat().st_mtime_ns)
+        except OSError:
+            stamps.append(None)
+    return _model_types_in(files, tuple(stamps))
+
+
+@functools.lru_cache(maxsize=4)
+def _model_types_in(files: tuple[Path, ...], stamps: tuple[int | None, ...]
+                    ) -> frozenset[str] | None:
+    """The registered names in those files, read once per installed version of them (their
+    mtimes are the key): an audit checks thousands of models against one transformers."""
+    found: set[str] = set()
+    for path, stamp in zip(files, stamps, strict=True):
+        if stamp is None:
+            continue
+        try:
+            text = path.read_text()
         except OSError:
             continue
         found.update(re.findall(r"[\(\s]\"([\w-]+)\"\s*[:,]\s*\"\w+Config\"", text))

@@ -258,11 +258,14 @@ def _layout(method: Method, keys: list[str], declared: str, quant_method: str | 
             block: Mapping[str, Any]) -> Quantization:
     present = set(keys)
     suffixes = sorted(method.suffixes, key=len, reverse=True)  # weight.quant_map before quant_map
+    by_last: dict[str, list[str]] = {}  # a key's last part picks the suffixes worth trying
+    for suffix in suffixes:
+        by_last.setdefault(suffix.rsplit(".", 1)[-1], []).append(suffix)
     extra: set[str] = set()
     packed: set[str] = set()
     modules: set[str] = set()
     for key in keys:
-        for suffix in suffixes:
+        for suffix in by_last.get(key.rpartition(".")[2], ()):
             if key.endswith("." + suffix):
                 module = key[: -len(suffix) - 1]
                 modules.add(module)
