@@ -3,8 +3,8 @@
     python fuzz/fuzz.py TARGET [libFuzzer flags] [corpus folders]
     python fuzz/fuzz.py pickle fuzz/corpus/pickle fuzz/seeds/pickle -runs=1000000 -max_len=16384
 
-TARGET is a reader (fuzz/targets.py: safetensors, torch, pickle, index, json, tokenizer, sniff)
-or a differential harness (fuzz/differential.py: diff-pickle, diff-safetensors, diff-torch).
+TARGET is a reader (fuzz/fuzz_readers.py: safetensors, torch, pickle, index, json, tokenizer, sniff)
+or a differential harness (fuzz/fuzz_differential.py: diff-pickle, diff-safetensors, diff-torch).
 whyload (and pickletools, zipfile and json, which the readers drive) is instrumented for
 coverage; the libraries the differential harnesses compare against are not.
 
@@ -34,13 +34,14 @@ def _load(target: str, instrument: bool):  # type: ignore[no-untyped-def]
         assert not any(m.split(".")[0] in INSTRUMENTED for m in sys.modules), \
             "imported before instrumentation"
         with atheris.instrument_imports(include=INSTRUMENTED):
-            import targets
+            import fuzz_readers as targets
         if target.startswith("diff-"):
-            import differential  # compares against the libraries: not instrumented itself
+            # the harness compares against the libraries: it is not instrumented itself
+            import fuzz_differential as differential
             return differential.TARGETS[target]
         return targets.TARGETS[target]
-    import differential
-    import targets
+    import fuzz_differential as differential
+    import fuzz_readers as targets
     return {**targets.TARGETS, **differential.TARGETS}[target]
 
 

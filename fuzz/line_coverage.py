@@ -19,8 +19,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
-import differential  # noqa: E402  (after the path is set)
-import targets  # noqa: E402
+import fuzz_differential as differential  # noqa: E402  (after the path is set)
+import fuzz_readers as targets  # noqa: E402
 
 SRC = str(HERE.parent / "src" / "whyload")
 

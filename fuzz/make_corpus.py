@@ -153,7 +153,7 @@ def _safetensors_files(tmp: Path) -> dict[str, bytes]:
 
 
 def _header_form(file: bytes) -> bytes:
-    """A safetensors file as targets.safetensors_file's even form: tensor byte count, header,
+    """A safetensors file as fuzz_readers.safetensors_file's even form: tensor byte count, header,
     tensor bytes."""
     (n,) = struct.unpack("<Q", file[:8])
     return b"\x00" + (len(file) - 8 - n).to_bytes(2, "little") + file[8:]
@@ -200,7 +200,7 @@ def _tokenizers() -> dict[str, bytes]:
 
 def _sniff_heads(files: dict[str, bytes]) -> dict[str, bytes]:
     """First bytes of every kind of file the snapshot meets, under a name picked by byte 0
-    (targets.SNIFF_NAMES): weights, LFS pointers, HTML pages, archives, text."""
+    (fuzz_readers.SNIFF_NAMES): weights, LFS pointers, HTML pages, archives, text."""
     heads = {
         "lfs": b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"4b0e" * 16
         + b"\nsize 440449768\n",

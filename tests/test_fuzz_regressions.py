@@ -1,6 +1,6 @@
 """Inputs the fuzzing campaign (fuzz/README.md) found to break a reader, minimized, fed to the
 reader as plain bytes: no atheris needed. Each says what the reader must now answer, and each
-also goes through its fuzz target (fuzz/targets.py), which checks the reader's whole contract
+also goes through its fuzz target (fuzz/fuzz_readers.py), which checks the reader's whole contract
 (no exception, nothing unpickled, imported, run or written)."""
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from whyload.readers.torch import read_torch_zip
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz"))
 os.environ.setdefault("WHYLOAD_FUZZ_OUT", tempfile.mkdtemp(prefix="whyload-fuzz-out-"))
-import differential  # fuzz/ is not a package: its folder is on the path above
-import targets
+import fuzz_differential as differential  # fuzz/ is not a package: its folder is on the path above
+import fuzz_readers as targets
 
 
 def _safetensors(header: bytes, tail: bytes = b"") -> bytes:

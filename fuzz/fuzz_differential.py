@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from targets import SCRATCH, guarded, safetensors_file
+from fuzz_readers import SCRATCH, guarded, safetensors_file
 
 from whyload.readers import pickle as wl_pickle
 from whyload.readers import safetensors as wl_safetensors
