@@ -388,18 +388,13 @@ def cluster_versions(client: Any) -> dict[str, Any]:
 
 
 def worker_versions() -> dict[str, str | None]:
-    import importlib.metadata
     import platform
 
     from whyload import __version__
+    from whyload.env.versions import installed_versions
 
-    out: dict[str, str | None] = {"whyload": __version__, "python": platform.python_version()}
-    for name in VERSION_PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+    return {"whyload": __version__, "python": platform.python_version(),
+            **installed_versions(VERSION_PACKAGES)}
 
 
 # --- the client's loop ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import os
 import platform
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,9 +34,10 @@ class TorchBuild:
     hip: str | None
 
 
-def installed_versions() -> dict[str, str | None]:
-    """From the `<name>-<version>.dist-info` folder names on sys.path: one listing per path
-    entry (importlib.metadata would scan them once per package)."""
+def installed_versions(packages: Sequence[str] = PACKAGES) -> dict[str, str | None]:
+    """The versions of `packages`, from the `<name>-<version>.dist-info` folder names on
+    sys.path: one listing per path entry (importlib.metadata would scan them once per
+    package)."""
     found: dict[str, str] = {}
     for entry in sys.path:
         try:
@@ -46,7 +48,7 @@ def installed_versions() -> dict[str, str | None]:
             if name.endswith((".dist-info", ".egg-info")):
                 project, _, version = name.rsplit(".", 1)[0].partition("-")
                 found.setdefault(_normalize(project), version)
-    return {name: found.get(_normalize(name)) for name in PACKAGES}
+    return {name: found.get(_normalize(name)) for name in packages}
 
 
 def _normalize(project: str) -> str:
