@@ -156,13 +156,13 @@ PROCESS_KILLED = declare("WL577", "process-killed", Category.ENVIRONMENT, """
 REFUSED_GLOBAL_RUNS_CODE = declare("WL630", "refused-global-runs-code", Category.SECURITY, """
     torch's weights_only refused a global that runs code: the file would run it when loaded
 
-    torch.load(weights_only=True) stops at the first global outside its allowlist and names it
-    ("Unsupported global: GLOBAL posix.system", "unsupported GLOBAL builtins.eval whose module
-    builtins is blocked"). When that global runs commands or code (os/posix.system, eval, exec,
-    getattr, pickle.loads, subprocess, runpy, cProfile.run, timeit.timeit ...), weights_only did
-    its job: loading the same file with weights_only=False would call it. Fix: do not load the
-    file; `whyload check` on it lists every call its pickle makes; get the weights as
-    safetensors from a source you trust.
+    torch.load with weights_only=True stops at the first global outside its allowlist and names
+    it ("Unsupported global: GLOBAL posix.system", "unsupported GLOBAL builtins.eval whose
+    module builtins is blocked"). When that global runs commands or code (os/posix.system, eval,
+    exec, getattr, pickle.loads, subprocess, runpy, cProfile.run, timeit.timeit ...),
+    weights_only did its job: loading the same file with weights_only=False would call it. Fix:
+    do not load the file; `whyload check` on it lists every call its pickle makes; get the
+    weights as safetensors from a source you trust.
     """, command="explain")
 
 NO_WEIGHT_NAME_MATCHES = declare("WL470", "no-weight-name-matches", Category.ARCHITECTURE, """

@@ -80,13 +80,13 @@ def _runs_code(refusal: Finding, name: str, does: str, weights: str | None) -> F
     check = f"whyload check {fix_commands.quoted(file)}" if file else "whyload check <file>"
     evidence: dict[str, JSONValue] = {
         **{k: v for k, v in refusal.evidence.items() if k in ("line", "text", "exception")},
-        "global": name, "what_it_does": does, "refused_by": "torch.load(weights_only=True)"}
+        "global": name, "what_it_does": does, "refused_by": "torch.load, weights_only=True"}
     if file:
         evidence["file"] = file
     return stamp(RUNS_CODE, Problem(
         title=f"{what} run code when loaded: its pickle calls {name}, which torch refused",
-        detail=f"torch.load(weights_only=True) stopped at {name} ({does}). weights_only did its "
-               "job: loading this file any other way (weights_only=False, an older torch, "
+        detail=f"torch.load with weights_only=True stopped at {name} ({does}). weights_only "
+               "did its job: loading this file any other way (weights_only=False, an older torch, "
                "pickle) would call it on your machine.",
         evidence=evidence,
         fix=f"do not load this file; `{check}` lists every call its pickle makes; get the "

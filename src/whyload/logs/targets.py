@@ -10,7 +10,7 @@ from pathlib import Path
 from whyload.logs.lines import Line
 
 # the code a user printed beside the error: `Class.from_pretrained("org/name")`,
-# `torch.load("x.bin")`, pipeline(model=...), SentenceTransformer(...),
+# torch.load of "x.bin", pipeline(model=...), SentenceTransformer(...),
 # hf_hub_download(repo_id=...): what it loads, and into which class
 _ARGUMENT = (r"\s*(?:(?:pretrained_model_name_or_path|model_name_or_path|model|repo_id|f|path)"
              r"\s*=\s*)?")
